@@ -1,0 +1,293 @@
+package io.procwatch.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The C library calls procwatch makes, bound once through the Foreign Function &amp; Memory API.
+ *
+ * <p>Every call that can fail captures errno in the same downcall (the JVM may clobber it between
+ * two Java statements), and {@link #check} turns a negative return into a {@link SyscallException}.
+ * Callers never see raw errno handling.
+ */
+public final class Libc {
+    public static final int AF_UNIX = 1;
+    public static final int AF_NETLINK = 16;
+    public static final int SOCK_DGRAM = 2;
+    public static final int SOCK_RAW = 3;
+    public static final int SOCK_CLOEXEC = 0x80000;
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_RCVBUF = 8;
+    public static final int SO_RCVTIMEO = 20;
+    public static final int SO_RCVBUFFORCE = 33;
+    public static final int MSG_DONTWAIT = 0x40;
+    public static final int O_RDONLY = 0;
+    public static final int O_CLOEXEC = 0x80000;
+    public static final int PR_SET_NAME = 15;
+    public static final int CLOCK_REALTIME = 0;
+    public static final int CLOCK_MONOTONIC = 1;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LOOKUP = LINKER.defaultLookup();
+    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO =
+            CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    /** One errno slot per thread: calls are synchronous, so a thread never needs two at once. */
+    private static final ThreadLocal<MemorySegment> CALL_STATE_SLOT =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CALL_STATE));
+
+    private static final MethodHandle SOCKET = errnoCall("socket", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
+    private static final MethodHandle BIND = errnoCall("bind", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+    private static final MethodHandle GETSOCKNAME =
+            errnoCall("getsockname", JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+    private static final MethodHandle SENDTO =
+            errnoCall("sendto", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
+    private static final MethodHandle RECV = errnoCall("recv", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
+    private static final MethodHandle SETSOCKOPT =
+            errnoCall("setsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+    private static final MethodHandle GETSOCKOPT =
+            errnoCall("getsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+    private static final MethodHandle CLOSE = errnoCall("close", JAVA_INT, JAVA_INT);
+    private static final MethodHandle OPEN = LINKER.downcallHandle(
+            LOOKUP.find("open").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+            Linker.Option.firstVariadicArg(2), CAPTURE_ERRNO);
+    private static final MethodHandle PREAD =
+            errnoCall("pread", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG);
+    private static final MethodHandle PRCTL = LINKER.downcallHandle(
+            LOOKUP.find("prctl").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1), CAPTURE_ERRNO);
+    private static final MethodHandle CLOCK_GETTIME =
+            errnoCall("clock_gettime", JAVA_INT, JAVA_INT, ADDRESS);
+    private static final MethodHandle GETTID = plainCall("gettid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETPID = plainCall("getpid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETEUID = plainCall("geteuid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle STRERROR =
+            plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+    private Libc() {
+    }
+
+    private static MethodHandle errnoCall(String name, ValueLayout ret, ValueLayout... args) {
+        return LINKER.downcallHandle(LOOKUP.find(name).orElseThrow(),
+                FunctionDescriptor.of(ret, args), CAPTURE_ERRNO);
+    }
+
+    private static MethodHandle plainCall(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(LOOKUP.find(name).orElseThrow(), fd);
+    }
+
+    private static MemorySegment state() {
+        return CALL_STATE_SLOT.get();
+    }
+
+    /**
+     * The one place errno becomes an exception: a negative return value is turned into a
+     * {@link SyscallException} naming the call, using the errno captured by that same downcall.
+     */
+    private static long check(String call, long rc, MemorySegment state) throws SyscallException {
+        if (rc < 0) {
+            throw new SyscallException(call, (int) ERRNO.get(state, 0L), null);
+        }
+        return rc;
+    }
+
+    /** errno of the last failed call on this thread, for callers that treat some errors as data. */
+    public static int lastErrno() {
+        return (int) ERRNO.get(state(), 0L);
+    }
+
+    private static RuntimeException linkageBug(Throwable t) {
+        return new IllegalStateException("native call failed to link: " + t, t);
+    }
+
+    public static int socket(int domain, int type, int protocol) throws SyscallException {
+        MemorySegment st = state();
+        try {
+            return (int) check("socket", (int) SOCKET.invokeExact(st, domain, type, protocol), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    public static void bind(int fd, MemorySegment addr) throws SyscallException {
+        MemorySegment st = state();
+        try {
+            check("bind", (int) BIND.invokeExact(st, fd, addr, (int) addr.byteSize()), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    public static void getsockname(int fd, MemorySegment addr, MemorySegment lenp) throws SyscallException {
+        MemorySegment st = state();
+        try {
+            check("getsockname", (int) GETSOCKNAME.invokeExact(st, fd, addr, lenp), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    public static long sendto(int fd, MemorySegment buf, long len, MemorySegment addr) throws SyscallException {
+        MemorySegment st = state();
+        try {
+            return check("sendto", (long) SENDTO.invokeExact(st, fd, buf, len, 0, addr, (int) addr.byteSize()), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    /**
+     * recv(2) that reports failure as a negative errno instead of throwing, because the netlink
+     * reader treats EAGAIN (timeout), EINTR and ENOBUFS (overrun) as ordinary outcomes on its hot path.
+     */
+    public static long recvOrErrno(int fd, MemorySegment buf, long len, int flags) {
+        MemorySegment st = state();
+        try {
+            long rc = (long) RECV.invokeExact(st, fd, buf, len, flags);
+            return rc < 0 ? -(int) ERRNO.get(st, 0L) : rc;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    public static void setsockopt(int fd, int level, int opt, MemorySegment val) throws SyscallException {
+        MemorySegment st = state();
+        try {
+            check("setsockopt", (int) SETSOCKOPT.invokeExact(st, fd, level, opt, val, (int) val.byteSize()), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    public static int getsockoptInt(int fd, int level, int opt) throws SyscallException {
+        MemorySegment st = state();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment val = arena.allocate(JAVA_INT);
+            MemorySegment len = arena.allocateFrom(JAVA_INT, 4);
+            check("getsockopt", (int) GETSOCKOPT.invokeExact(st, fd, level, opt, val, len), st);
+            return val.get(JAVA_INT, 0);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    public static void close(int fd) throws SyscallException {
+        MemorySegment st = state();
+        try {
+            check("close", (int) CLOSE.invokeExact(st, fd), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    /** open(2) read-only; path must be a NUL-terminated segment. */
+    public static int openReadOnly(MemorySegment path) throws SyscallException {
+        MemorySegment st = state();
+        try {
+            return (int) check("open", (int) OPEN.invokeExact(st, path, O_RDONLY | O_CLOEXEC, 0), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    /** pread(2) returning the byte count, or a negative errno (a vanished pid gives -ESRCH). */
+    public static long preadOrErrno(int fd, MemorySegment buf, long len, long offset) {
+        MemorySegment st = state();
+        try {
+            long rc = (long) PREAD.invokeExact(st, fd, buf, len, offset);
+            return rc < 0 ? -(int) ERRNO.get(st, 0L) : rc;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    /** prctl(PR_SET_NAME): renames the calling thread; the kernel reports it as a comm event. */
+    public static void setThreadName(String name) throws SyscallException {
+        MemorySegment st = state();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment str = arena.allocateFrom(name);
+            check("prctl(PR_SET_NAME)", (int) PRCTL.invokeExact(st, PR_SET_NAME, str.address()), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    /** clock_gettime(2) in nanoseconds. */
+    public static long clockNanos(int clock) {
+        MemorySegment st = state();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ts = arena.allocate(16, 8);
+            check("clock_gettime", (int) CLOCK_GETTIME.invokeExact(st, clock, ts), st);
+            return ts.get(JAVA_LONG, 0) * 1_000_000_000L + ts.get(JAVA_LONG, 8);
+        } catch (Throwable t) {
+            throw new IllegalStateException("clock_gettime failed: " + t, t);
+        }
+    }
+
+    public static int gettid() {
+        try {
+            return (int) GETTID.invokeExact();
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    public static int getpid() {
+        try {
+            return (int) GETPID.invokeExact();
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    public static int geteuid() {
+        try {
+            return (int) GETEUID.invokeExact();
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    static String strerror(int errno) {
+        try {
+            MemorySegment p = (MemorySegment) STRERROR.invokeExact(errno);
+            return p.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+}

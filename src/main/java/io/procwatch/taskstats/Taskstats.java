@@ -1,0 +1,30 @@
+package io.procwatch.taskstats;
+
+import io.procwatch.event.WaitStatus;
+
+/**
+ * The kernel's accounting record for a task ({@code struct taskstats}, linux/taskstats.h), with
+ * the fields procwatch uses. Units follow the kernel: times in microseconds, memory high-water
+ * marks in KiB, I/O in bytes.
+ *
+ * @param aggregate      true for a whole thread group (AGGR_TGID), false for one thread
+ * @param status         ac_exitcode as a wait status (meaningful for exited tasks)
+ * @param flags          ac_flag: AFORK 0x01, ASU 0x02, ACORE 0x08, AXSIG 0x10
+ * @param beginTimeSecs  ac_btime64 (or ac_btime on older kernels): start, seconds since the epoch
+ * @param elapsedMicros  ac_etime: wall time since the task started
+ */
+public record Taskstats(int version, boolean aggregate, int pid, int ppid, int uid, int gid, String comm,
+                        WaitStatus status, int flags, int nice, long beginTimeSecs, long elapsedMicros,
+                        long userMicros, long systemMicros, long minorFaults, long majorFaults,
+                        long hiwaterRssKiB, long hiwaterVmKiB, long readChars, long writeChars,
+                        long readSyscalls, long writeSyscalls, long readBytes, long writeBytes,
+                        long cancelledWriteBytes, long voluntarySwitches, long involuntarySwitches) {
+    public static final int AFORK = 0x01;
+    public static final int ASU = 0x02;
+    public static final int ACORE = 0x08;
+    public static final int AXSIG = 0x10;
+
+    public boolean forkedWithoutExec() {
+        return (flags & AFORK) != 0;
+    }
+}
