@@ -96,8 +96,7 @@ public final class ProcConnector implements AutoCloseable {
             Subscription sub = new Subscription(socket, setup, options);
             boolean kernelFilter = sub.listen();
             ProcEventDecoder decoder = new ProcEventDecoder(!kernelFilter && options.wantsAll(),
-                    EventType.mask(options.events()) | (options.events().contains(EventType.NONZERO_EXIT)
-                            ? EventType.EXIT.bit : 0));
+                    EventType.mask(options.events()));
             ProcConnector c = new ProcConnector(socket, decoder, kernelFilter, granted);
             c.early.addAll(sub.early);
             return c;
@@ -210,19 +209,38 @@ public final class ProcConnector implements AutoCloseable {
             this.rx = arena.allocate(RECEIVE_BUFFER, 8);
         }
 
-        /** Returns true if the kernel accepted an event filter. */
+        /**
+         * Subscribes; returns true if a kernel-side event filter was installed.
+         *
+         * <p>The handshake is always a plain LISTEN, because the kernel passes its own ack (an
+         * event of type NONE) through the listener's filter: with any filter installed the ack never
+         * arrives. Once acknowledged, a second LISTEN carrying {@code struct proc_input} installs
+         * the filter (6.6+). Older kernels ignore that message (wrong length), and the decoder
+         * filters instead, so the result is the same events either way.
+         */
         boolean listen() throws SyscallException, ConnectorException {
-            if (!options.wantsAll()) {
-                // struct proc_input (6.6+): op + event mask. Older kernels ignore an 8-byte request
-                // without an ack; then we listen the classic way and filter in the decoder.
-                if (request(PROC_CN_MCAST_LISTEN, EventType.mask(options.events()))) {
-                    return true;
-                }
+            if (!request(PROC_CN_MCAST_LISTEN, -1)) {
+                throw new ConnectorException(noAckReason());
             }
-            if (request(PROC_CN_MCAST_LISTEN, -1)) {
+            if (options.wantsAll() || !kernelSupportsFilter()) {
                 return false;
             }
-            throw new ConnectorException(noAckReason());
+            MemorySegment msg = control(arena, socket.portId(), PROC_CN_MCAST_LISTEN,
+                    EventType.mask(options.events()), 0);
+            socket.send(msg, msg.byteSize());
+            return true;
+        }
+
+        /** Event filters (struct proc_input) arrived in Linux 6.6. */
+        static boolean kernelSupportsFilter() {
+            try {
+                String[] v = Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim().split("[.-]");
+                int major = Integer.parseInt(v[0]);
+                int minor = Integer.parseInt(v[1]);
+                return major > 6 || (major == 6 && minor >= 6);
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
         }
 
         private boolean request(int op, int eventMask) throws SyscallException, ConnectorException {

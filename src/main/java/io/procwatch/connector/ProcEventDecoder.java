@@ -41,6 +41,7 @@ public final class ProcEventDecoder {
     private static final int COMM = 0x00000200;
     private static final int COREDUMP = 0x40000000;
     private static final int EXIT = 0x80000000;
+    private static final int NONZERO_EXIT = 0x20000000;
 
     private final boolean trackSequence;
     private final int acceptMask;
@@ -153,11 +154,20 @@ public final class ProcEventDecoder {
             default -> new ProcEvent.Exit(ts, cpu, i(m, 0), i(m, 4), new WaitStatus(i(m, 8)), i(m, 12),
                     union >= 24 ? i(m, 16) : -1, union >= 24 ? i(m, 20) : -1);
         };
-        if ((what & acceptMask) != 0) {
+        if (accepts(what, event)) {
             sink.accept(event);
             delivered++;
         }
         return delivered;
+    }
+
+    /** The kernel's filter rule (cn_filter): NONZERO_EXIT admits an EXIT whose status is not 0. */
+    private boolean accepts(int what, ProcEvent event) {
+        if ((what & acceptMask) != 0) {
+            return true;
+        }
+        return what == EXIT && (acceptMask & NONZERO_EXIT) != 0
+                && ((ProcEvent.Exit) event).status().raw() != 0;
     }
 
     /** Bytes of event_data each kind needs at least, or -1 for a kind this decoder does not know. */

@@ -12,7 +12,10 @@ public enum EventType {
     SID(0x00000080),
     PTRACE(0x00000100),
     COMM(0x00000200),
-    /** A filter-only bit (6.6+): deliver EXIT only when the exit status is non-zero. */
+    /**
+     * A filter-only bit (6.6+): admits EXIT events whose status is non-zero. Ask for it instead of
+     * EXIT to see only failures; with EXIT also set, every exit is delivered.
+     */
     NONZERO_EXIT(0x20000000),
     COREDUMP(0x40000000),
     EXIT(0x80000000);

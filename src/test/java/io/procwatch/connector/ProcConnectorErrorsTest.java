@@ -1,0 +1,117 @@
+package io.procwatch.connector;
+
+import io.procwatch.event.EventType;
+import io.procwatch.event.Loss;
+import io.procwatch.event.ProcEvent;
+import io.procwatch.testing.EventRecorder;
+import io.procwatch.testing.Spawn;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Subscription failures, overload and filtering, against the real kernel. */
+class ProcConnectorErrorsTest {
+
+    private static String probe(String... prefix) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(prefix));
+        cmd.addAll(List.of(Spawn.javaBinary(), "--enable-native-access=ALL-UNNAMED", "-Xshare:auto",
+                "-cp", Spawn.projectClasspath(), SubscribeProbe.class.getName()));
+        return Spawn.output(cmd.toArray(String[]::new)).trim();
+    }
+
+    @Test
+    void rootSubscribes() throws Exception {
+        assertThat(probe()).contains("SUBSCRIBED").contains("taskstats: OK");
+    }
+
+    @Test
+    void unprivilegedUserCanListenButNotRegisterForTaskstats() throws Exception {
+        // Since Linux 6.6 any user may listen to process events; taskstats still needs CAP_NET_ADMIN,
+        // and the probe must say so in words.
+        String out = probe("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all");
+        assertThat(out).contains("SUBSCRIBED")
+                .contains("taskstats: ERROR:").contains("needs root or CAP_NET_ADMIN")
+                .doesNotContain("Exception");
+    }
+
+    @Test
+    void outsideTheInitialPidNamespaceIsDetected() throws Exception {
+        String out = probe("unshare", "--pid", "--fork", "--mount-proc");
+        assertThat(out).contains("ERROR:").contains("did not acknowledge LISTEN")
+                .contains("not the initial namespaces");
+    }
+
+    @Test
+    void tinyBufferAndForkStormReportLossAndKeepWorking() throws Exception {
+        try (ProcConnector c = ProcConnector.open(ProcConnector.Options.defaults().withReceiveBuffer(1))) {
+            assertThat(c.receiveBufferBytes()).isLessThan(16 * 1024);
+            // Nobody reads while 3,000 processes fork and exit: the kernel must drop events.
+            Spawn.run("/bin/bash", "-c", "for i in $(seq 3000); do ( : ) & done; wait");
+            List<Loss> losses = new ArrayList<>();
+            List<ProcEvent> events = new ArrayList<>();
+            while (c.poll(e -> {
+                switch (e) {
+                    case Loss l -> losses.add(l);
+                    case ProcEvent p -> events.add(p);
+                }
+            }) > 0) {
+                // drain what the small buffer kept
+            }
+            assertThat(losses).isNotEmpty();
+            assertThat(losses).anyMatch(l -> l.reason() == Loss.Reason.OVERRUN);
+            assertThat(c.stats().losses()).isEqualTo(losses.size());
+            // Once drained, the same subscription keeps delivering (we read while the process runs),
+            // and the per-CPU sequence tells how many events went missing.
+            Process p = Spawn.start("/bin/sh", "-c", "sleep 0.3; exit 5");
+            int pid = (int) p.pid();
+            ProcEvent.Exit[] exit = new ProcEvent.Exit[1];
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (exit[0] == null && System.nanoTime() < deadline) {
+                c.poll(e -> {
+                    if (e instanceof ProcEvent.Exit x && x.pid() == pid) {
+                        exit[0] = x;
+                    } else if (e instanceof Loss l) {
+                        losses.add(l);
+                    }
+                });
+            }
+            assertThat(exit[0]).isNotNull();
+            assertThat(exit[0].status().exitCode()).isEqualTo(5);
+            assertThat(losses).anyMatch(l -> l.reason() == Loss.Reason.SEQUENCE_GAP && l.lostEvents() > 0);
+        }
+    }
+
+    @Test
+    void readerThreadSurvivesLossAndSinkFailures() throws Exception {
+        try (EventRecorder r = EventRecorder.start(ProcConnector.Options.defaults().withReceiveBuffer(1))) {
+            Spawn.run("/bin/bash", "-c", "for i in $(seq 2000); do ( : ) & done; wait");
+            Process p = Spawn.run("/bin/sh", "-c", "sleep 0.5; exit 4");
+            ProcEvent.Exit exit = r.awaitExit((int) p.pid());
+            assertThat(exit.status().exitCode()).isEqualTo(4);
+            assertThat(r.reader().isRunning()).isTrue();
+            assertThat(r.failures()).isEmpty();
+        }
+    }
+
+    @Test
+    void kernelFilterDeliversOnlyRequestedEvents() throws Exception {
+        ProcConnector.Options onlyFailures = ProcConnector.Options.defaults()
+                .withEvents(EnumSet.of(EventType.NONZERO_EXIT));
+        try (EventRecorder r = EventRecorder.start(onlyFailures)) {
+            assertThat(r.reader().connector().kernelFilterActive()).isTrue(); // kernel 6.6+
+            Process ok = Spawn.run("/bin/sh", "-c", "exit 0");
+            Process bad = Spawn.run("/bin/sh", "-c", "exit 9");
+            ProcEvent.Exit exit = r.awaitExit((int) bad.pid());
+            assertThat(exit.status().exitCode()).isEqualTo(9);
+            assertThat(r.forProcess((int) ok.pid())).isEmpty();
+            assertThat(r.forProcess((int) bad.pid())).allMatch(e -> e instanceof ProcEvent.Exit);
+            // With a kernel filter the per-CPU sequence skips filtered events by design: no false loss.
+            assertThat(r.losses()).isEmpty();
+        }
+    }
+}
