@@ -75,6 +75,11 @@ public sealed interface ProcEvent extends ConnectorEvent {
     /**
      * A thread exited; when pid == tgid the process's leader exited. {@code exitSignal} is the
      * signal sent to the parent (SIGCHLD normally, -1 for threads).
+     *
+     * <p>The parent fields are 0 when the parent had already reaped the child by the time the
+     * kernel sent the event (the event is sent after exit_notify, and the kernel fills the parent
+     * only while the pid is still attached). Under a fork storm this happens for a few exits in
+     * ten thousand; use the parent known from the fork instead.
      */
     record Exit(long timestampNs, int cpu, int pid, int tgid, WaitStatus status, int exitSignal,
                 int parentPid, int parentTgid) implements ProcEvent {

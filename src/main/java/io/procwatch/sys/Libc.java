@@ -38,6 +38,9 @@ public final class Libc {
     public static final int PR_SET_NAME = 15;
     public static final int CLOCK_REALTIME = 0;
     public static final int CLOCK_MONOTONIC = 1;
+    public static final int CLOCK_BOOTTIME = 7;
+    public static final int SC_CLK_TCK = 2;
+    public static final int SC_PAGESIZE = 30;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LOOKUP = LINKER.defaultLookup();
@@ -77,6 +80,7 @@ public final class Libc {
     private static final MethodHandle GETTID = plainCall("gettid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle GETPID = plainCall("getpid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle GETEUID = plainCall("geteuid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle SYSCONF = plainCall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
     private static final MethodHandle STRERROR =
             plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -277,6 +281,14 @@ public final class Libc {
     public static int geteuid() {
         try {
             return (int) GETEUID.invokeExact();
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    public static long sysconf(int name) {
+        try {
+            return (long) SYSCONF.invokeExact(name);
         } catch (Throwable t) {
             throw linkageBug(t);
         }

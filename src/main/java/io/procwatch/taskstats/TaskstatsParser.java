@@ -35,18 +35,31 @@ final class TaskstatsParser {
             }
             boolean aggregate = top.type() == TYPE_AGGR_TGID;
             Attributes inner = top.nested();
+            int id = 0;
+            int statsAt = -1;
+            int statsLen = 0;
             while (inner.next()) {
-                if (inner.type() == TYPE_STATS) {
-                    sink.accept(read(msg, inner.payloadOffset(), inner.payloadLength(), aggregate));
+                if ((inner.type() == TYPE_PID || inner.type() == TYPE_TGID) && inner.payloadLength() >= 4) {
+                    id = inner.u32();
+                } else if (inner.type() == TYPE_STATS) {
+                    statsAt = inner.payloadOffset();
+                    statsLen = inner.payloadLength();
                 }
+            }
+            if (statsAt >= 0) {
+                sink.accept(read(msg, statsAt, statsLen, aggregate, id));
             }
         }
     }
 
-    static Taskstats read(MemorySegment m, int base, int len, boolean aggregate) {
+    /**
+     * @param id the thread or process id the kernel sent beside the record (an aggregate record's
+     *           own ac_pid is not filled in, so the id attribute is the one to trust)
+     */
+    static Taskstats read(MemorySegment m, int base, int len, boolean aggregate, int id) {
         Reader r = new Reader(m, base, len);
         return new Taskstats(
-                r.u16(0), aggregate, r.u32(128), r.u32(132), r.u32(120), r.u32(124), r.comm(80),
+                r.u16(0), aggregate, id != 0 ? id : r.u32(128), r.u32(132), r.u32(120), r.u32(124), r.comm(80),
                 new WaitStatus(r.u32(4)), r.u8(8), (byte) r.u8(9),
                 len >= 352 ? r.u64(344) : Integer.toUnsignedLong(r.u32(136)),
                 r.u64(144), r.u64(152), r.u64(160), r.u64(168), r.u64(176),

@@ -1,0 +1,44 @@
+package io.procwatch.procfs;
+
+/**
+ * The credential lines of {@code /proc/PID/status} (proc_pid_status(5)): Uid and Gid each give
+ * real, effective, saved and filesystem ids; TracerPid is the ptrace tracer (0 if none).
+ */
+public record PidStatus(int ruid, int euid, int suid, int fsuid, int rgid, int egid, int sgid, int fsgid,
+                        int tracerPid) {
+
+    /** Parses the file's text; returns null when the Uid/Gid lines are missing. */
+    public static PidStatus parse(String text) {
+        int[] uid = null;
+        int[] gid = null;
+        int tracer = 0;
+        int at = 0;
+        while (at < text.length()) {
+            int nl = text.indexOf('\n', at);
+            if (nl < 0) {
+                nl = text.length();
+            }
+            if (text.startsWith("Uid:", at)) {
+                uid = ids(text, at + 4, nl);
+            } else if (text.startsWith("Gid:", at)) {
+                gid = ids(text, at + 4, nl);
+            } else if (text.startsWith("TracerPid:", at)) {
+                tracer = Integer.parseInt(text.substring(at + 10, nl).trim());
+            }
+            at = nl + 1;
+        }
+        if (uid == null || gid == null) {
+            return null;
+        }
+        return new PidStatus(uid[0], uid[1], uid[2], uid[3], gid[0], gid[1], gid[2], gid[3], tracer);
+    }
+
+    private static int[] ids(String text, int from, int to) {
+        String[] parts = text.substring(from, to).trim().split("\\s+");
+        int[] v = new int[4];
+        for (int i = 0; i < 4 && i < parts.length; i++) {
+            v[i] = (int) Long.parseLong(parts[i]);
+        }
+        return v;
+    }
+}

@@ -1,0 +1,194 @@
+package io.procwatch.procfs;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Reads single files under /proc for one pid. Every method returns empty (not an exception) when
+ * the process is gone or the file cannot be read: a vanished pid is normal for a process monitor,
+ * and callers record "unknown" rather than fail.
+ */
+public final class ProcFs {
+    private final Path root;
+
+    public ProcFs(Path root) {
+        this.root = root;
+    }
+
+    public static ProcFs system() {
+        return new ProcFs(Path.of("/proc"));
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    /** The numeric entries of /proc: every process's pid, in directory order. */
+    public List<Integer> pids() throws IOException {
+        return numericEntries(root);
+    }
+
+    /** The thread ids of a process (/proc/PID/task), empty if it is gone. */
+    public List<Integer> tids(int pid) {
+        try {
+            return numericEntries(root.resolve(pid + "/task"));
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    private static List<Integer> numericEntries(Path dir) throws IOException {
+        List<Integer> out = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                if (!n.isEmpty() && n.charAt(0) >= '0' && n.charAt(0) <= '9') {
+                    try {
+                        out.add(Integer.parseInt(n));
+                    } catch (NumberFormatException ignored) {
+                        // not a pid directory
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    public Optional<PidStat> stat(int pid) {
+        return bytes(root.resolve(pid + "/stat")).map(b -> PidStat.parse(b, b.length));
+    }
+
+    public Optional<PidStat> threadStat(int pid, int tid) {
+        return bytes(root.resolve(pid + "/task/" + tid + "/stat")).map(b -> PidStat.parse(b, b.length));
+    }
+
+    public Optional<PidStatus> status(int pid) {
+        return bytes(root.resolve(pid + "/status"))
+                .map(b -> PidStatus.parse(new String(b, StandardCharsets.UTF_8)));
+    }
+
+    /**
+     * The argument vector (/proc/PID/cmdline split at NUL). Empty list for kernel threads and
+     * zombies; empty Optional when the process is gone.
+     */
+    public Optional<List<String>> cmdline(int pid) {
+        return bytes(root.resolve(pid + "/cmdline")).map(ProcFs::splitNul);
+    }
+
+    /**
+     * The argument vector as the kernel wrote it at exec, which always ends in NUL. A read that
+     * does not (the process was tearing down its memory) is incomplete and reported as empty.
+     * Do not use for processes that may have retitled themselves (setproctitle drops the NUL).
+     */
+    public Optional<List<String>> cmdlineAsExeced(int pid) {
+        return bytes(root.resolve(pid + "/cmdline"))
+                .filter(b -> b.length > 0 && b[b.length - 1] == 0)
+                .map(ProcFs::splitNul);
+    }
+
+    static List<String> splitNul(byte[] b) {
+        List<String> args = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < b.length; i++) {
+            if (b[i] == 0) {
+                args.add(new String(b, start, i - start, StandardCharsets.UTF_8));
+                start = i + 1;
+            }
+        }
+        if (start < b.length) {
+            args.add(new String(b, start, b.length - start, StandardCharsets.UTF_8));
+        }
+        return args;
+    }
+
+    /** The comm (/proc/PID/comm) without its newline. */
+    public Optional<String> comm(int pid) {
+        return bytes(root.resolve(pid + "/comm")).map(b -> {
+            int n = b.length;
+            while (n > 0 && b[n - 1] == '\n') {
+                n--;
+            }
+            return new String(b, 0, n, StandardCharsets.UTF_8);
+        });
+    }
+
+    /** The executable path (readlink /proc/PID/exe); empty for kernel threads or when unreadable. */
+    public Optional<String> exe(int pid) {
+        return link(root.resolve(pid + "/exe"));
+    }
+
+    public Optional<String> cwd(int pid) {
+        return link(root.resolve(pid + "/cwd"));
+    }
+
+    /** The first line's path of /proc/PID/cgroup (cgroup v2: "0::/path"). */
+    public Optional<String> cgroup(int pid) {
+        return bytes(root.resolve(pid + "/cgroup")).map(b -> {
+            String s = new String(b, StandardCharsets.UTF_8);
+            for (String line : s.split("\n")) {
+                if (line.startsWith("0::")) {
+                    return line.substring(3);
+                }
+            }
+            int nl = s.indexOf('\n');
+            return nl < 0 ? s : s.substring(0, nl);
+        });
+    }
+
+    /** read_bytes/write_bytes and friends from /proc/PID/io, as {rchar, wchar, read_bytes, write_bytes}. */
+    public Optional<long[]> io(int pid) {
+        return bytes(root.resolve(pid + "/io")).map(b -> {
+            long[] v = new long[4];
+            for (String line : new String(b, StandardCharsets.UTF_8).split("\n")) {
+                int colon = line.indexOf(':');
+                if (colon < 0) {
+                    continue;
+                }
+                long n = Long.parseLong(line.substring(colon + 1).trim());
+                switch (line.substring(0, colon)) {
+                    case "rchar" -> v[0] = n;
+                    case "wchar" -> v[1] = n;
+                    case "read_bytes" -> v[2] = n;
+                    case "write_bytes" -> v[3] = n;
+                    default -> {
+                    }
+                }
+            }
+            return v;
+        });
+    }
+
+    /** The kernel function a sleeping process waits in (/proc/PID/wchan), "" when running or unknown. */
+    public Optional<String> wchan(int pid) {
+        return bytes(root.resolve(pid + "/wchan")).map(b -> {
+            String s = new String(b, StandardCharsets.UTF_8).trim();
+            return s.equals("0") ? "" : s;
+        });
+    }
+
+    private static Optional<byte[]> bytes(Path p) {
+        try {
+            return Optional.of(Files.readAllBytes(p));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException | SecurityException e) {
+            // ESRCH (exiting), EACCES (not ours) or EIO: all mean "not available now"
+            return Optional.empty();
+        }
+    }
+
+    private static Optional<String> link(Path p) {
+        try {
+            return Optional.of(Files.readSymbolicLink(p).toString());
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return Optional.empty();
+        }
+    }
+}

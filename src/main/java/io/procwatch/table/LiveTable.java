@@ -1,0 +1,149 @@
+package io.procwatch.table;
+
+import io.procwatch.connector.ConnectorReader;
+import io.procwatch.connector.ProcConnector;
+import io.procwatch.procfs.ProcFs;
+import io.procwatch.taskstats.TaskstatsExitListener;
+
+import java.io.IOException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * A running process table: subscribes to the kernel, scans /proc once, then keeps the table true
+ * from events. Owns the threads that do so (connector reader, taskstats listener, reaper, sampler).
+ *
+ * <p>Order matters at start: subscribe first, then scan. Events that arrive during the scan wait in
+ * the socket's receive buffer and are applied after it, idempotently; nothing falls between the two.
+ */
+public final class LiveTable implements AutoCloseable {
+    /** Start-up settings. */
+    public record Config(int historyCapacity, int receiveBufferBytes, long reapIntervalMillis) {
+        public static Config defaults() {
+            return new Config(100_000, 64 << 20, 200);
+        }
+    }
+
+    private final ProcessTable table;
+    private final EventApplier applier;
+    private final ConnectorReader reader;
+    private final Sampler sampler;
+    private final ScheduledExecutorService housekeeping;
+    private final Thread taskstatsThread;
+    private final TaskstatsExitListener taskstats;
+    private volatile boolean closing;
+    private volatile String taskstatsProblem;
+    private volatile Exception readerFailure;
+
+    private LiveTable(Config cfg, Consumer<? super Exception> onFatal) throws IOException {
+        ProcFs proc = ProcFs.system();
+        table = new ProcessTable(cfg.historyCapacity());
+        applier = new EventApplier(table, proc);
+        ProcConnector connector = ProcConnector.open(
+                ProcConnector.Options.defaults().withReceiveBuffer(cfg.receiveBufferBytes()));
+        TaskstatsExitListener ts = null;
+        try {
+            ts = TaskstatsExitListener.open(16 << 20, 200);
+        } catch (IOException e) {
+            taskstatsProblem = "no exit accounting: " + e.getMessage();
+        }
+        taskstats = ts;
+        try {
+            applier.resync(true);
+        } catch (IOException | RuntimeException e) {
+            connector.close();
+            if (ts != null) {
+                ts.close();
+            }
+            throw e;
+        }
+        reader = ConnectorReader.start(connector, applier, e -> {
+            readerFailure = e;
+            onFatal.accept(e);
+        });
+        sampler = new Sampler(table, proc.root().toString());
+        housekeeping = Executors.newSingleThreadScheduledExecutor(r ->
+                Thread.ofPlatform().name("procwatch-reaper").daemon(true).unstarted(r));
+        housekeeping.scheduleWithFixedDelay(this::reapSafely, cfg.reapIntervalMillis(), cfg.reapIntervalMillis(),
+                TimeUnit.MILLISECONDS);
+        taskstatsThread = ts == null ? null
+                : Thread.ofPlatform().name("procwatch-taskstats").daemon(true).start(this::taskstatsLoop);
+    }
+
+    public static LiveTable start(Config cfg, Consumer<? super Exception> onFatal) throws IOException {
+        return new LiveTable(cfg, onFatal);
+    }
+
+    private void reapSafely() {
+        try {
+            applier.reap();
+        } catch (RuntimeException e) {
+            // keep the timer alive; a failed reap is retried on the next tick
+        }
+    }
+
+    private void taskstatsLoop() {
+        while (!closing) {
+            try {
+                taskstats.poll(t -> table.history().attach(t));
+            } catch (Exception e) {
+                if (!closing) {
+                    taskstatsProblem = "exit accounting stopped: " + e.getMessage();
+                }
+                return;
+            }
+        }
+    }
+
+    public ProcessTable table() {
+        return table;
+    }
+
+    public Sampler sampler() {
+        return sampler;
+    }
+
+    public EventApplier applier() {
+        return applier;
+    }
+
+    public ProcConnector.Stats connectorStats() {
+        return reader.connector().stats();
+    }
+
+    public int receiveBufferBytes() {
+        return reader.connector().receiveBufferBytes();
+    }
+
+    /** Why taskstats totals are missing from the history, or null if they are flowing. */
+    public String taskstatsProblem() {
+        return taskstatsProblem;
+    }
+
+    public long taskstatsOverruns() {
+        return taskstats == null ? 0 : taskstats.overruns();
+    }
+
+    /** The reader's fatal error, or null while events flow. */
+    public Exception readerFailure() {
+        return readerFailure;
+    }
+
+    @Override
+    public void close() {
+        closing = true;
+        reader.close();
+        housekeeping.shutdownNow();
+        sampler.close();
+        if (taskstatsThread != null) {
+            try {
+                taskstatsThread.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            taskstats.close();
+        }
+    }
+}

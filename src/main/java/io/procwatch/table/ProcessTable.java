@@ -1,0 +1,189 @@
+package io.procwatch.table;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * The live process table: every process /proc would list, keyed by pid, with indexes by state
+ * class, uid, parent and name so that a query for one of those costs O(matches), plus the history
+ * of exited processes.
+ *
+ * <p>Reads never lock (entries are immutable {@link ProcessInfo}s in a concurrent map). Writes come
+ * from the event applier, the sampler and the reaper, serialized by {@link #writeLock}.
+ */
+public final class ProcessTable {
+    private final ConcurrentHashMap<Integer, ProcessInfo> live = new ConcurrentHashMap<>();
+    private final Index<Character> byState = new Index<>();
+    private final Index<Integer> byUid = new Index<>();
+    private final Index<Integer> byParent = new Index<>();
+    private final Index<String> byName = new Index<>();
+    private final History history;
+    private final List<Consumer<TableEvent>> listeners = new CopyOnWriteArrayList<>();
+    final ReentrantLock writeLock = new ReentrantLock();
+    final Counters counters = new Counters();
+
+    public ProcessTable(int historyCapacity) {
+        this.history = new History(historyCapacity);
+    }
+
+    /** Event and maintenance counters, for {@code procwatch stats}. */
+    public static final class Counters {
+        public final LongAdder forks = new LongAdder();
+        public final LongAdder threadForks = new LongAdder();
+        public final LongAdder execs = new LongAdder();
+        public final LongAdder exits = new LongAdder();
+        public final LongAdder threadExits = new LongAdder();
+        public final LongAdder idChanges = new LongAdder();
+        public final LongAdder commChanges = new LongAdder();
+        public final LongAdder other = new LongAdder();
+        public final LongAdder losses = new LongAdder();
+        public final LongAdder lostEvents = new LongAdder();
+        public final LongAdder resyncs = new LongAdder();
+        public final LongAdder exitsNotObserved = new LongAdder();
+        public final LongAdder eventsForUnknownPids = new LongAdder();
+        public final LongAdder execsTooLate = new LongAdder();
+        public final LongAdder samples = new LongAdder();
+    }
+
+    public Counters counters() {
+        return counters;
+    }
+
+    public History history() {
+        return history;
+    }
+
+    public void addListener(Consumer<TableEvent> l) {
+        listeners.add(l);
+    }
+
+    public void removeListener(Consumer<TableEvent> l) {
+        listeners.remove(l);
+    }
+
+    void publish(TableEvent e) {
+        for (Consumer<TableEvent> l : listeners) {
+            try {
+                l.accept(e);
+            } catch (RuntimeException ex) {
+                // a listener's bug must not stop the table; the listener is dropped
+                listeners.remove(l);
+            }
+        }
+    }
+
+    // ---- reads --------------------------------------------------------------------------------
+
+    public ProcessInfo get(int pid) {
+        return live.get(pid);
+    }
+
+    public int size() {
+        return live.size();
+    }
+
+    public Collection<ProcessInfo> all() {
+        return live.values();
+    }
+
+    /** Live processes whose state class (R S D T Z I) is {@code cls}. */
+    public List<ProcessInfo> inState(char cls) {
+        return resolve(byState.get(cls), p -> p.stateClass() == cls);
+    }
+
+    public List<ProcessInfo> ofUser(int uid) {
+        return resolve(byUid.get(uid), p -> p.euid == uid);
+    }
+
+    public List<ProcessInfo> childrenOf(int ppid) {
+        return resolve(byParent.get(ppid), p -> p.ppid == ppid);
+    }
+
+    public List<ProcessInfo> named(String comm) {
+        return resolve(byName.get(comm), p -> p.comm.equals(comm));
+    }
+
+    /** The process and all its descendants, parents before children. */
+    public List<ProcessInfo> subtree(int pid) {
+        List<ProcessInfo> out = new ArrayList<>();
+        ProcessInfo root = live.get(pid);
+        if (root == null) {
+            return out;
+        }
+        Deque<ProcessInfo> todo = new ArrayDeque<>();
+        todo.add(root);
+        Set<Integer> seen = new java.util.HashSet<>();
+        while (!todo.isEmpty()) {
+            ProcessInfo p = todo.poll();
+            if (seen.add(p.pid)) {
+                out.add(p);
+                todo.addAll(childrenOf(p.pid));
+            }
+        }
+        return out;
+    }
+
+    /** Live process counts by state class, e.g. {R=2, S=120, I=40}. */
+    public Map<Character, Integer> countsByState() {
+        Map<Character, Integer> m = new TreeMap<>();
+        for (Character c : byState.keys()) {
+            int n = byState.count(c);
+            if (n > 0) {
+                m.put(c, n);
+            }
+        }
+        return m;
+    }
+
+    private List<ProcessInfo> resolve(Set<Integer> pids, java.util.function.Predicate<ProcessInfo> recheck) {
+        List<ProcessInfo> out = new ArrayList<>(pids.size());
+        for (Integer pid : pids) {
+            ProcessInfo p = live.get(pid);
+            if (p != null && recheck.test(p)) {
+                out.add(p);
+            }
+        }
+        return out;
+    }
+
+    // ---- writes (hold writeLock) ---------------------------------------------------------------
+
+    /** Publishes {@code now} for its pid, replacing {@code old} (null for a new pid) in every index. */
+    void put(ProcessInfo old, ProcessInfo now) {
+        assert writeLock.isHeldByCurrentThread();
+        int pid = now.pid;
+        if (old == null) {
+            byState.add(now.stateClass(), pid);
+            byUid.add(now.euid, pid);
+            byParent.add(now.ppid, pid);
+            byName.add(now.comm, pid);
+        } else {
+            byState.move(old.stateClass(), now.stateClass(), pid);
+            byUid.move(old.euid, now.euid, pid);
+            byParent.move(old.ppid, now.ppid, pid);
+            byName.move(old.comm, now.comm, pid);
+        }
+        live.put(pid, now);
+    }
+
+    void remove(ProcessInfo old) {
+        assert writeLock.isHeldByCurrentThread();
+        if (live.remove(old.pid, old)) {
+            byState.remove(old.stateClass(), old.pid);
+            byUid.remove(old.euid, old.pid);
+            byParent.remove(old.ppid, old.pid);
+            byName.remove(old.comm, old.pid);
+        }
+    }
+}

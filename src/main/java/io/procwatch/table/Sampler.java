@@ -1,0 +1,252 @@
+package io.procwatch.table;
+
+import io.procwatch.procfs.PidStat;
+import io.procwatch.sys.Errno;
+import io.procwatch.sys.Libc;
+import io.procwatch.sys.SyscallException;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Refreshes the fields only /proc/PID/stat knows (state, CPU times, memory, threads, nice,
+ * priority, processor, faults) for every live process.
+ *
+ * <p>It keeps each process's stat file open and re-reads it with pread: one syscall per process per
+ * pass instead of open+read+close. An open stat descriptor stays bound to the process it was
+ * opened for: once that process is gone, reads fail with ESRCH even if the pid is reused, so a
+ * kept descriptor can never report another process.
+ *
+ * <p>It samples only on demand: {@link #ensureFresh} for snapshot requests, and the periodic loop
+ * while at least one client (a top) asks for an interval. Idle, it does nothing.
+ */
+public final class Sampler implements AutoCloseable {
+    private static final int STAT_MAX = 1024;
+
+    private final ProcessTable table;
+    private final String procRoot;
+    private final int maxOpen;
+    private final Map<Integer, Handle> handles = new HashMap<>();
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment buf = arena.allocate(STAT_MAX);
+    private final byte[] bytes = new byte[STAT_MAX];
+    private final Map<Object, Demand> demands = new ConcurrentHashMap<>();
+    private final Thread loop;
+    private volatile boolean closed;
+    private volatile long lastPassNanos;
+    private volatile long lastPassDurationNanos;
+    private long passes;
+
+    private record Handle(int fd, long startTicks) {
+    }
+
+    private record Demand(long intervalNanos, long expiresNanos) {
+    }
+
+    public Sampler(ProcessTable table, String procRoot) {
+        this.table = table;
+        this.procRoot = procRoot;
+        this.maxOpen = Math.max(0, openFileLimit() - 1024);
+        this.loop = Thread.ofPlatform().name("procwatch-sampler").daemon(true).unstarted(this::run);
+        loop.start();
+    }
+
+    /** The soft RLIMIT_NOFILE (the JVM raises it to the hard limit at start-up). */
+    static int openFileLimit() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+                if (line.startsWith("Max open files")) {
+                    String[] f = line.substring(14).trim().split("\\s+");
+                    return f[0].equals("unlimited") ? 1 << 20 : Integer.parseInt(f[0]);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // fall through
+        }
+        return 1024;
+    }
+
+    /** Age of the newest full pass, in nanoseconds (Long.MAX_VALUE if never sampled). */
+    public long ageNanos() {
+        long last = lastPassNanos;
+        return last == 0 ? Long.MAX_VALUE : System.nanoTime() - last;
+    }
+
+    public long lastPassDurationNanos() {
+        return lastPassDurationNanos;
+    }
+
+    public synchronized long passes() {
+        return passes;
+    }
+
+    public synchronized int openDescriptors() {
+        return handles.size();
+    }
+
+    /** Samples now unless the last pass is younger than {@code maxAgeNanos}. */
+    public void ensureFresh(long maxAgeNanos) {
+        if (ageNanos() > maxAgeNanos) {
+            sampleAll();
+        }
+    }
+
+    /**
+     * Asks for a pass every {@code intervalMillis} on behalf of {@code client}, for the next
+     * {@code leaseMillis} (a client renews while it is connected).
+     */
+    public void demand(Object client, long intervalMillis, long leaseMillis) {
+        demands.put(client, new Demand(intervalMillis * 1_000_000L, System.nanoTime() + leaseMillis * 1_000_000L));
+        synchronized (demands) {
+            demands.notifyAll();
+        }
+    }
+
+    public void release(Object client) {
+        demands.remove(client);
+    }
+
+    private void run() {
+        while (!closed) {
+            long now = System.nanoTime();
+            long interval = Long.MAX_VALUE;
+            for (Iterator<Demand> it = demands.values().iterator(); it.hasNext(); ) {
+                Demand d = it.next();
+                if (d.expiresNanos < now) {
+                    it.remove();
+                } else {
+                    interval = Math.min(interval, d.intervalNanos);
+                }
+            }
+            try {
+                if (interval == Long.MAX_VALUE) {
+                    synchronized (demands) {
+                        demands.wait(1000);
+                    }
+                    continue;
+                }
+                long due = lastPassNanos + interval - System.nanoTime();
+                if (due > 0) {
+                    synchronized (demands) {
+                        demands.wait(Math.max(1, due / 1_000_000L));
+                    }
+                    continue;
+                }
+                sampleAll();
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    /** One pass over every live process. */
+    public synchronized void sampleAll() {
+        if (closed) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        for (ProcessInfo p : table.all()) {
+            if (p.leaderExited) {
+                continue; // exited: the reaper removes it; its last sample stays
+            }
+            PidStat s = read(p.pid, p.startTicks);
+            if (s == null) {
+                continue;
+            }
+            table.writeLock.lock();
+            try {
+                ProcessInfo old = table.get(p.pid);
+                if (old != null && !old.leaderExited && ProcReader.sameStart(old.startTicks, s.starttime())) {
+                    ProcessInfo n = old.copy();
+                    ProcReader.applyStat(n, s, t0);
+                    if (!n.startExact) {
+                        n.startTicks = s.starttime();
+                        n.startExact = true;
+                    }
+                    table.put(old, n);
+                }
+            } finally {
+                table.writeLock.unlock();
+            }
+        }
+        // close descriptors of processes no longer in the table
+        handles.entrySet().removeIf(e -> {
+            if (table.get(e.getKey()) == null) {
+                closeQuietly(e.getValue().fd);
+                return true;
+            }
+            return false;
+        });
+        passes++;
+        table.counters.samples.increment();
+        lastPassDurationNanos = System.nanoTime() - t0;
+        lastPassNanos = t0;
+    }
+
+    private PidStat read(int pid, long startTicks) {
+        Handle h = handles.get(pid);
+        if (h != null && !ProcReader.sameStart(h.startTicks, startTicks)) {
+            closeQuietly(h.fd);
+            handles.remove(pid);
+            h = null;
+        }
+        boolean keep = true;
+        if (h == null) {
+            int fd;
+            try (Arena tmp = Arena.ofConfined()) {
+                fd = Libc.openReadOnly(tmp.allocateFrom(procRoot + "/" + pid + "/stat"));
+            } catch (SyscallException e) {
+                return null; // gone
+            }
+            h = new Handle(fd, startTicks);
+            keep = handles.size() < maxOpen;
+            if (keep) {
+                handles.put(pid, h);
+            }
+        }
+        long n = Libc.preadOrErrno(h.fd, buf, STAT_MAX, 0);
+        if (!keep) {
+            closeQuietly(h.fd);
+        }
+        if (n <= 0) {
+            if (keep) {
+                closeQuietly(h.fd);
+                handles.remove(pid);
+            }
+            return null; // -ESRCH: the process this descriptor belongs to is gone
+        }
+        MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, 0, bytes, 0, (int) n);
+        PidStat s = PidStat.parse(bytes, (int) n);
+        if (s != null && !ProcReader.sameStart(s.starttime(), startTicks)) {
+            return null;
+        }
+        return s;
+    }
+
+    private static void closeQuietly(int fd) {
+        try {
+            Libc.close(fd);
+        } catch (SyscallException e) {
+            assert e.errno() != Errno.EBADF : "double close of a stat descriptor";
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        loop.interrupt();
+        for (Handle h : handles.values()) {
+            closeQuietly(h.fd);
+        }
+        handles.clear();
+        arena.close();
+    }
+}

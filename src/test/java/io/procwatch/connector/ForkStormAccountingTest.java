@@ -1,0 +1,69 @@
+package io.procwatch.connector;
+
+import io.procwatch.event.ConnectorEvent;
+import io.procwatch.event.Loss;
+import io.procwatch.event.ProcEvent;
+import io.procwatch.testing.ForkStorm;
+import org.junit.jupiter.api.Test;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * At this machine's maximum fork+exit rate, every event our storm generates is either received or
+ * accounted for by a reported loss: the event source is never silently incomplete.
+ */
+class ForkStormAccountingTest {
+
+    @Test
+    void everyStormEventIsReceivedOrReportedLost() throws Exception {
+        Set<Integer> workers = ConcurrentHashMap.newKeySet();
+        Set<Integer> children = ConcurrentHashMap.newKeySet();
+        AtomicLong forks = new AtomicLong();
+        AtomicLong exits = new AtomicLong();
+        AtomicLong losses = new AtomicLong();
+        AtomicLong lostKnown = new AtomicLong();
+        ConnectorReader reader = ConnectorReader.start(ProcConnector.open(ProcConnector.Options.defaults()),
+                (ConnectorEvent e) -> {
+                    switch (e) {
+                        case ProcEvent.Fork f when !f.isThread() && workers.contains(f.parentTgid()) -> {
+                            children.add(f.childTgid());
+                            forks.incrementAndGet();
+                        }
+                        // Not by parentTgid: it is 0 when the worker reaped the child before the
+                        // kernel sent the exit event.
+                        case ProcEvent.Exit x when !x.isThread() && children.remove(x.tgid()) ->
+                                exits.incrementAndGet();
+                        case Loss l -> {
+                            losses.incrementAndGet();
+                            lostKnown.addAndGet(Math.max(l.lostEvents(), 0));
+                        }
+                        default -> {
+                        }
+                    }
+                }, ex -> losses.addAndGet(1_000_000));
+        ForkStorm.Result r;
+        try {
+            r = ForkStorm.run(2, 3_000, workers::add);
+        } finally {
+            Thread.sleep(500);
+            reader.close();
+        }
+        long generated = 2 * r.forks();
+        long received = forks.get() + exits.get();
+        System.out.printf("storm: %d forks in %.2f s (%.0f forks/s), events generated=%d received=%d "
+                        + "(forks=%d exits=%d, unmatched children=%s) losses=%d knownLost=%d%n", r.forks(),
+                r.elapsedNanos() / 1e9, r.forksPerSecond(), generated, received, forks.get(), exits.get(),
+                children.size() < 10 ? children : children.size(), losses.get(), lostKnown.get());
+        assertThat(reader.sinkErrors()).isZero();
+        if (received < generated) {
+            assertThat(losses.get()).as("events went missing without a loss report").isPositive();
+            assertThat(lostKnown.get()).isGreaterThanOrEqualTo(0);
+        } else {
+            assertThat(received).isEqualTo(generated);
+        }
+    }
+}
