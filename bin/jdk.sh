@@ -1,8 +1,10 @@
 # Sourced by bin/procwatch, bin/test and bin/bench: sets JAVA_HOME to a JDK >= 25.
 # Order: $JAVA_HOME if it is new enough, then the newest suitable JDK under /usr/lib/jvm.
+# The version comes from the JDK's release file: starting a JVM to ask would cost ~0.1 s per run.
 pw_java_major() {
-    "$1/bin/java" -XshowSettings:properties -version 2>&1 |
-        sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p'
+    local v
+    v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" 2>/dev/null)
+    echo "${v:-0}"
 }
 
 pw_find_jdk() {
@@ -10,7 +12,7 @@ pw_find_jdk() {
     for candidate in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
         [ -n "$candidate" ] && [ -x "$candidate/bin/java" ] && [ -x "$candidate/bin/javac" ] || continue
         major=$(pw_java_major "$candidate")
-        if [ -n "$major" ] && [ "$major" -ge 25 ]; then
+        if [ "$major" -ge 25 ]; then
             export JAVA_HOME="$candidate"
             return 0
         fi

@@ -81,6 +81,8 @@ public final class Libc {
     private static final MethodHandle GETPID = plainCall("getpid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle GETEUID = plainCall("geteuid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle SYSCONF = plainCall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+    private static final MethodHandle GETPWNAM = plainCall("getpwnam", FunctionDescriptor.of(ADDRESS, ADDRESS));
+    private static final MethodHandle GETGRNAM = plainCall("getgrnam", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle STRERROR =
             plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -109,6 +111,26 @@ public final class Libc {
             throw new SyscallException(call, (int) ERRNO.get(state, 0L), null);
         }
         return rc;
+    }
+
+    /**
+     * Sends one datagram to a Unix datagram socket path (an abstract name when it starts with '@').
+     */
+    public static void sendUnixDatagram(String path, String message) throws SyscallException {
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        try (Arena arena = Arena.ofConfined()) {
+            byte[] p = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            MemorySegment addr = arena.allocate(110, 2); // struct sockaddr_un
+            addr.set(ValueLayout.JAVA_SHORT, 0, (short) AF_UNIX);
+            for (int i = 0; i < p.length && i < 107; i++) {
+                addr.set(ValueLayout.JAVA_BYTE, 2 + i, i == 0 && p[0] == '@' ? 0 : p[i]);
+            }
+            MemorySegment sized = addr.asSlice(0, 2 + Math.min(p.length, 107) + (p.length > 0 && p[0] == '@' ? 0 : 1));
+            MemorySegment msg = arena.allocateFrom(message);
+            sendto(fd, msg, msg.byteSize() - 1, sized);
+        } finally {
+            close(fd);
+        }
     }
 
     /** errno of the last failed call on this thread, for callers that treat some errors as data. */
@@ -291,6 +313,35 @@ public final class Libc {
             return (long) SYSCONF.invokeExact(name);
         } catch (Throwable t) {
             throw linkageBug(t);
+        }
+    }
+
+    /**
+     * The uid of a user name (getpwnam, so NSS users count), or the number itself when the JDK
+     * could not name the uid and handed us digits. -1 if unknown.
+     */
+    public static synchronized int uidOf(String user) {
+        return idOf(GETPWNAM, user, 16);
+    }
+
+    /** The gid of a group name (getgrnam), like {@link #uidOf}. */
+    public static synchronized int gidOf(String group) {
+        return idOf(GETGRNAM, group, 16);
+    }
+
+    private static int idOf(MethodHandle lookup, String name, int idOffset) {
+        if (!name.isEmpty() && name.chars().allMatch(Character::isDigit)) {
+            return (int) Long.parseLong(name);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = (MemorySegment) lookup.invokeExact(arena.allocateFrom(name));
+            if (p.address() == 0) {
+                return -1;
+            }
+            // struct passwd / struct group: two char* fields, then the 32-bit id
+            return p.reinterpret(idOffset + 4).get(JAVA_INT, idOffset);
+        } catch (Throwable t) {
+            return -1;
         }
     }
 

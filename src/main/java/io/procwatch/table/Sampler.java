@@ -153,7 +153,30 @@ public final class Sampler implements AutoCloseable {
             return;
         }
         long t0 = System.nanoTime();
-        for (ProcessInfo p : table.all()) {
+        sample(table.all(), t0);
+        // close descriptors of processes no longer in the table
+        handles.entrySet().removeIf(e -> {
+            if (table.get(e.getKey()) == null) {
+                closeQuietly(e.getValue().fd);
+                return true;
+            }
+            return false;
+        });
+        passes++;
+        table.counters.samples.increment();
+        lastPassDurationNanos = System.nanoTime() - t0;
+        lastPassNanos = t0;
+    }
+
+    /** Samples just these processes (a fresh snapshot of a selection). */
+    public synchronized void sample(Iterable<ProcessInfo> selection) {
+        if (!closed) {
+            sample(selection, System.nanoTime());
+        }
+    }
+
+    private void sample(Iterable<ProcessInfo> selection, long t0) {
+        for (ProcessInfo p : selection) {
             if (p.leaderExited) {
                 continue; // exited: the reaper removes it; its last sample stays
             }
@@ -177,18 +200,6 @@ public final class Sampler implements AutoCloseable {
                 table.writeLock.unlock();
             }
         }
-        // close descriptors of processes no longer in the table
-        handles.entrySet().removeIf(e -> {
-            if (table.get(e.getKey()) == null) {
-                closeQuietly(e.getValue().fd);
-                return true;
-            }
-            return false;
-        });
-        passes++;
-        table.counters.samples.increment();
-        lastPassDurationNanos = System.nanoTime() - t0;
-        lastPassNanos = t0;
     }
 
     private PidStat read(int pid, long startTicks) {

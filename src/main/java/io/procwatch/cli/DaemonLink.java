@@ -1,0 +1,77 @@
+package io.procwatch.cli;
+
+import io.procwatch.client.DaemonUnavailableException;
+import io.procwatch.client.ProcwatchClient;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Connects to the daemon. When none answers and we are root, starts one in the background first
+ * (so {@code sudo procwatch top} just works on a fresh machine); otherwise says how to start it.
+ */
+final class DaemonLink {
+    private DaemonLink() {
+    }
+
+    static ProcwatchClient connect(Path socket, boolean autoStart, PrintStream err) throws IOException {
+        try {
+            return ProcwatchClient.connect(socket);
+        } catch (DaemonUnavailableException e) {
+            if (!autoStart || !isRoot()) {
+                throw e;
+            }
+        }
+        startDaemon(socket, err);
+        return ProcwatchClient.connect(socket);
+    }
+
+    static boolean isRoot() {
+        try {
+            return (int) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** Starts {@code procwatch daemon} detached and waits (15 s at most) until it answers. */
+    static void startDaemon(Path socket, PrintStream err) throws IOException {
+        String launcher = System.getenv("PROCWATCH_LAUNCHER");
+        Path log = socket.toAbsolutePath().getParent().resolve("daemon.log");
+        Files.createDirectories(log.getParent());
+        ProcessBuilder pb;
+        if (launcher != null && Files.isExecutable(Path.of(launcher))) {
+            pb = new ProcessBuilder("setsid", launcher, "daemon", "--socket", socket.toString());
+        } else {
+            String java = ProcessHandle.current().info().command().orElse("java");
+            pb = new ProcessBuilder("setsid", java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+                    "-cp", System.getProperty("java.class.path"), Main.class.getName(), "daemon",
+                    "--socket", socket.toString());
+        }
+        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        long deadline = System.nanoTime() + 15_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            try (ProcwatchClient c = ProcwatchClient.connect(socket)) {
+                err.println("procwatch: started the daemon (pid " + p.pid() + ", log " + log + ")");
+                return;
+            } catch (DaemonUnavailableException e) {
+                if (!p.isAlive()) {
+                    throw new IOException("the daemon exited at start-up with status " + p.exitValue()
+                            + "; see " + log);
+                }
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while starting the daemon");
+                }
+            }
+        }
+        throw new IOException("the daemon did not answer within 15 s; see " + log);
+    }
+}

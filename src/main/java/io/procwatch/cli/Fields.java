@@ -1,0 +1,274 @@
+package io.procwatch.cli;
+
+import io.procwatch.client.ProcRow;
+import io.procwatch.protocol.Groups;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+
+/**
+ * The field registry: every column of ps -o, top and --json, with procps's keywords, headers and
+ * widths. Adding a field here makes it available everywhere, and tells the client which attribute
+ * groups to ask the daemon for.
+ */
+public final class Fields {
+    /** What formatting depends on besides the row: the clock, ticks, memory size, pid width. */
+    public record Ctx(long nowMs, int hz, long memTotalKiB, int pageSize, int pidWidth) {
+        static Ctx current() {
+            return new Ctx(System.currentTimeMillis(), 100, readMemTotalKiB(), 4096, readPidWidth());
+        }
+
+        private static long readMemTotalKiB() {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                    if (line.startsWith("MemTotal:")) {
+                        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // unknown: %mem shows 0.0
+            }
+            return 0;
+        }
+
+        /** procps sizes pid columns to the digits of pid_max (at least 5). */
+        private static int readPidWidth() {
+            try {
+                String s = Files.readString(Path.of("/proc/sys/kernel/pid_max")).trim();
+                return Math.max(5, s.length() - (s.matches("10*") ? 1 : 0));
+            } catch (IOException | RuntimeException e) {
+                return 5;
+            }
+        }
+
+        long cpuSecs(ProcRow r) {
+            return r.utime < 0 ? -1 : (r.utime + r.stime) / hz;
+        }
+
+        long elapsedSecs(ProcRow r) {
+            return r.startMs < 0 ? -1 : Math.max(0, (nowMs - r.startMs) / 1000);
+        }
+
+        /** procps's %cpu in tenths: CPU time over lifetime. */
+        long pcpuTenths(ProcRow r) {
+            long el = elapsedSecs(r);
+            if (r.utime < 0 || el <= 0) {
+                return 0;
+            }
+            return (r.utime + r.stime) * 1000 / ((long) hz * el);
+        }
+
+        long pmemTenths(ProcRow r) {
+            return r.rssKiB < 0 || memTotalKiB <= 0 ? 0 : r.rssKiB * 1000 / memTotalKiB;
+        }
+    }
+
+    private static final Map<String, Field> BY_KEY = new LinkedHashMap<>();
+
+    private Fields() {
+    }
+
+    private static final long B = Groups.BASE;
+    private static final long C = Groups.CRED;
+    private static final long S = Groups.STAT;
+
+    private static void add(Field f) {
+        BY_KEY.put(f.key(), f);
+    }
+
+    private static void alias(String key, String alias, String header) {
+        Field f = BY_KEY.get(key);
+        BY_KEY.put(alias, f.as(alias, header));
+    }
+
+    private static Field num(String key, String header, int width, long groups, String json,
+                             Function<ProcRow, Long> get) {
+        BiFunction<ProcRow, Ctx, Object> v = (r, c) -> {
+            Long x = get.apply(r);
+            return x == null || x < 0 ? null : x;
+        };
+        return new Field(key, header, width, false, false, groups, json,
+                (r, c) -> {
+                    Object x = v.apply(r, c);
+                    return x == null ? "-" : x.toString();
+                }, v);
+    }
+
+    private static Field text(String key, String header, int width, long groups, String json,
+                              BiFunction<ProcRow, Ctx, String> get) {
+        return new Field(key, header, width, true, false, groups, json,
+                (r, c) -> {
+                    String s = get.apply(r, c);
+                    return s == null ? "-" : s;
+                }, (r, c) -> get.apply(r, c));
+    }
+
+    private static Field computed(String key, String header, int width, boolean left, long groups, String json,
+                                  BiFunction<ProcRow, Ctx, String> text, BiFunction<ProcRow, Ctx, Object> value) {
+        return new Field(key, header, width, left, false, groups, json, text, value);
+    }
+
+    static {
+        add(num("pid", "PID", 5, B, "pid", r -> (long) r.pid));
+        add(num("ppid", "PPID", 5, B, "ppid", r -> (long) r.ppid));
+        add(num("tid", "TID", 5, B, "tid", r -> (long) r.id()));
+        alias("tid", "lwp", "LWP");
+        alias("tid", "spid", "SPID");
+        add(num("pgid", "PGID", 5, B, "pgid", r -> (long) r.pgrp));
+        alias("pgid", "pgrp", "PGRP");
+        add(num("sid", "SID", 5, B, "sid", r -> (long) r.sid));
+        alias("sid", "sess", "SESS");
+        add(num("tpgid", "TPGID", 5, B, "tpgid", r -> (long) r.tpgid));
+        add(new Field("user", "USER", 8, true, true, C, "user", (r, c) -> r.euid < 0 ? "-" : Names.user(r.euid),
+                (r, c) -> r.euid < 0 ? null : Names.user(r.euid)));
+        alias("user", "euser", "EUSER");
+        alias("user", "uname", "USER");
+        add(new Field("ruser", "RUSER", 8, true, true, C, "ruser", (r, c) -> r.ruid < 0 ? "-" : Names.user(r.ruid),
+                (r, c) -> r.ruid < 0 ? null : Names.user(r.ruid)));
+        add(num("uid", "UID", 5, C, "uid", r -> (long) r.euid));
+        alias("uid", "euid", "EUID");
+        add(num("ruid", "RUID", 5, C, "ruid", r -> (long) r.ruid));
+        add(num("gid", "GID", 5, C, "gid", r -> (long) r.egid));
+        alias("gid", "egid", "EGID");
+        add(new Field("group", "GROUP", 8, true, true, C, "group", (r, c) -> r.egid < 0 ? "-" : Names.group(r.egid),
+                (r, c) -> r.egid < 0 ? null : Names.group(r.egid)));
+        alias("group", "egroup", "EGROUP");
+        add(text("tty", "TT", 8, B, "tty", (r, c) -> r.tty < 0 ? null : Terminals.name(r.tty)));
+        alias("tty", "tname", "TTY");
+        alias("tty", "tt", "TT");
+        add(computed("stat", "STAT", 4, true, B | S, "stat", (r, c) -> bsdStat(r), (r, c) -> bsdStat(r)));
+        add(computed("state", "S", 1, true, B, "state", (r, c) -> String.valueOf(r.state),
+                (r, c) -> String.valueOf(r.state)));
+        alias("state", "s", "S");
+        add(text("comm", "COMMAND", 15, B, "comm", (r, c) -> r.comm));
+        alias("comm", "ucomm", "COMMAND");
+        alias("comm", "ucmd", "CMD");
+        add(computed("args", "COMMAND", 27, true, B | Groups.CMDLINE, "args", (r, c) -> r.args(),
+                (r, c) -> r.argv == null ? null : r.args()));
+        alias("args", "command", "COMMAND");
+        alias("args", "cmd", "CMD");
+        add(text("exe", "EXE", 27, Groups.EXE, "exe", (r, c) -> r.exe == null || r.exe.isEmpty() ? null : r.exe));
+        add(text("cwd", "CWD", 27, Groups.EXE, "cwd", (r, c) -> r.cwd));
+        add(num("rss", "RSS", 5, S, "rss_kib", r -> r.rssKiB));
+        alias("rss", "rssize", "RSS");
+        alias("rss", "rsz", "RSZ");
+        add(num("vsz", "VSZ", 6, S, "vsz_kib", r -> r.vsize < 0 ? -1 : r.vsize / 1024));
+        alias("vsz", "vsize", "VSZ");
+        add(num("sz", "SZ", 5, S, "sz_pages", r -> r.vsize < 0 ? -1 : r.vsize / 4096));
+        add(computed("%cpu", "%CPU", 4, false, B | S, "cpu_percent", (r, c) -> tenths(c.pcpuTenths(r)),
+                (r, c) -> c.pcpuTenths(r) / 10.0));
+        alias("%cpu", "pcpu", "%CPU");
+        add(computed("c", "C", 2, false, B | S, "c", (r, c) -> Long.toString(Math.min(99, c.pcpuTenths(r) / 10)),
+                (r, c) -> Math.min(99, c.pcpuTenths(r) / 10)));
+        add(computed("%mem", "%MEM", 4, false, S, "mem_percent", (r, c) -> tenths(c.pmemTenths(r)),
+                (r, c) -> c.pmemTenths(r) / 10.0));
+        alias("%mem", "pmem", "%MEM");
+        add(num("nlwp", "NLWP", 4, B, "nlwp", r -> (long) r.nlwp));
+        alias("nlwp", "thcount", "THCNT");
+        add(computed("ni", "NI", 3, false, S, "nice", (r, c) -> r.nice == Integer.MIN_VALUE ? "-" : niceText(r),
+                (r, c) -> r.nice == Integer.MIN_VALUE ? null : (long) r.nice));
+        alias("ni", "nice", "NI");
+        // procps "pri": 39 - kernel priority for normal tasks (so higher is more favoured), as ps -l shows
+        add(computed("pri", "PRI", 3, false, S, "pri", (r, c) -> r.priority == Integer.MIN_VALUE ? "-"
+                : Long.toString(psPri(r)), (r, c) -> r.priority == Integer.MIN_VALUE ? null : (long) psPri(r)));
+        // ps -l's PRI: the kernel priority shifted so a normal task shows 80 ("opri" in procps)
+        add(computed("opri", "PRI", 3, false, S, "opri", (r, c) -> r.priority == Integer.MIN_VALUE ? "-"
+                : Integer.toString(r.priority + 60), (r, c) -> r.priority == Integer.MIN_VALUE ? null
+                : (long) (r.priority + 60)));
+        add(num("psr", "PSR", 3, S, "psr", r -> (long) r.processor));
+        add(computed("start", "STARTED", 8, false, B, "start", (r, c) -> Times.started(r.startMs, c.nowMs()),
+                (r, c) -> r.startMs < 0 ? null : r.startMs));
+        add(computed("lstart", "STARTED", 24, false, B, "lstart", (r, c) -> Times.lstart(r.startMs),
+                (r, c) -> r.startMs < 0 ? null : r.startMs));
+        add(computed("bsdstart", "START", 5, false, B, "start", (r, c) -> Times.bsdStart(r.startMs, c.nowMs()),
+                (r, c) -> r.startMs < 0 ? null : r.startMs));
+        alias("bsdstart", "start_time", "START");
+        add(computed("stime", "STIME", 5, true, B, "stime", (r, c) -> Times.stime(r.startMs, c.nowMs()),
+                (r, c) -> r.startMs < 0 ? null : r.startMs));
+        add(computed("etime", "ELAPSED", 11, false, B, "etime", (r, c) -> Times.etime(c.elapsedSecs(r)),
+                (r, c) -> c.elapsedSecs(r) < 0 ? null : c.elapsedSecs(r)));
+        add(new Field("etimes", "ELAPSED", 7, false, false, B, "etimes",
+                (r, c) -> c.elapsedSecs(r) < 0 ? "-" : Long.toString(c.elapsedSecs(r)),
+                (r, c) -> c.elapsedSecs(r) < 0 ? null : c.elapsedSecs(r)));
+        add(computed("time", "TIME", 8, false, S, "cpu_seconds", (r, c) -> Times.cputime(c.cpuSecs(r)),
+                (r, c) -> c.cpuSecs(r) < 0 ? null : c.cpuSecs(r)));
+        alias("time", "cputime", "TIME");
+        add(computed("bsdtime", "TIME", 6, false, S, "cpu_seconds", (r, c) -> Times.bsdTime(c.cpuSecs(r)),
+                (r, c) -> c.cpuSecs(r) < 0 ? null : c.cpuSecs(r)));
+        add(computed("cputimes", "TIME", 6, false, S, "cpu_seconds",
+                (r, c) -> c.cpuSecs(r) < 0 ? "-" : Long.toString(c.cpuSecs(r)),
+                (r, c) -> c.cpuSecs(r) < 0 ? null : c.cpuSecs(r)));
+        add(text("wchan", "WCHAN", 6, Groups.WCHAN, "wchan", (r, c) -> r.wchan == null || r.wchan.isEmpty() ? null : r.wchan));
+        add(text("cgroup", "CGROUP", 27, Groups.CGROUP, "cgroup", (r, c) -> r.cgroup));
+        add(computed("f", "F", 1, false, B, "flags", (r, c) -> "-", (r, c) -> null));
+        alias("f", "flags", "F");
+        add(computed("addr", "ADDR", 4, false, 0, "addr", (r, c) -> "-", (r, c) -> null));
+        add(num("maj_flt", "MAJFL", 5, S, "majflt", r -> r.majflt));
+        add(num("min_flt", "MINFL", 5, S, "minflt", r -> r.minflt));
+        add(num("tracer", "TRACER", 6, C, "tracer_pid", r -> (long) r.tracer));
+        add(num("rchar", "RCHAR", 8, Groups.IO, "io_rchar", r -> r.ioRchar));
+        add(num("wchar", "WCHAR", 8, Groups.IO, "io_wchar", r -> r.ioWchar));
+        add(num("read_bytes", "READ", 8, Groups.IO, "io_read_bytes", r -> r.ioReadBytes));
+        add(num("write_bytes", "WRITE", 8, Groups.IO, "io_write_bytes", r -> r.ioWriteBytes));
+    }
+
+    /** The field for a ps keyword (case-insensitive), or null. */
+    public static Field get(String key) {
+        return BY_KEY.get(key.toLowerCase(Locale.ROOT));
+    }
+
+    public static Map<String, Field> all() {
+        return BY_KEY;
+    }
+
+    /** The groups to request from the daemon for these fields. */
+    public static long groupsFor(List<Field> fields) {
+        long g = Groups.BASE;
+        for (Field f : fields) {
+            g |= f.groups();
+        }
+        return g;
+    }
+
+    static String tenths(long t) {
+        return t >= 1000 ? Long.toString(t / 10) : (t / 10) + "." + (t % 10);
+    }
+
+    private static String niceText(ProcRow r) {
+        return Integer.toString(r.nice);
+    }
+
+    /** procps "pri": 39 minus stat's priority (20 + nice for normal tasks), so higher runs sooner. */
+    static int psPri(ProcRow r) {
+        return 39 - r.priority;
+    }
+
+    /** BSD STAT: state plus <, N (priority), s (session leader), l (threads), + (foreground). */
+    static String bsdStat(ProcRow r) {
+        StringBuilder sb = new StringBuilder().append(r.state);
+        if (r.nice != Integer.MIN_VALUE) {
+            if (r.nice < 0) {
+                sb.append('<');
+            } else if (r.nice > 0) {
+                sb.append('N');
+            }
+        }
+        if (r.sid == r.pid && r.pid > 0) {
+            sb.append('s');
+        }
+        if (r.nlwp > 1) {
+            sb.append('l');
+        }
+        if (r.pgrp >= 0 && r.pgrp == r.tpgid) {
+            sb.append('+');
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,75 @@
+package io.procwatch.cli;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.List;
+
+/** The procwatch command: dispatches to a subcommand. */
+public final class Main {
+    static final String HELP = """
+            Usage: procwatch COMMAND [options]
+            A Linux process monitor fed by the kernel's process events instead of /proc scans.
+
+            Commands:
+              ps        processes, procps ps syntax (ps -ef, ps aux, ps -o ...)
+              tree      process tree, like pstree
+              events    live stream of fork/exec/exit/... events, like forkstat
+              history   exited processes: exit code or signal, lifetime, CPU, memory
+              wait      wait until processes exit (any process) and report how
+              stats     daemon counters: table size, event rates, losses, clients
+              daemon    run the daemon (started on demand when a command runs as root)
+
+            Every command takes --help, --json and --socket PATH.
+            Examples:
+              sudo procwatch ps -ef
+              procwatch events --type exec,exit
+              procwatch history --failed --since 1h
+              procwatch wait 1234
+            """;
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        int code;
+        try {
+            code = run(Arrays.asList(args), System.out, System.err);
+        } catch (RuntimeException e) {
+            // A bug, not the user's fault: one clear line (the trace only with PROCWATCH_DEBUG set).
+            System.err.println("procwatch: internal error: " + e + " (please report it)");
+            if (System.getenv("PROCWATCH_DEBUG") != null) {
+                e.printStackTrace();
+            }
+            code = 70;
+        }
+        System.out.flush();
+        System.exit(code);
+    }
+
+    public static int run(List<String> args, PrintStream out, PrintStream err) {
+        if (args.isEmpty() || args.getFirst().equals("--help") || args.getFirst().equals("help")) {
+            out.print(HELP);
+            return args.isEmpty() ? 2 : 0;
+        }
+        List<String> rest = args.subList(1, args.size());
+        return switch (args.getFirst()) {
+            case "ps" -> PsCommand.run(rest, out, err);
+            case "tree" -> TreeCommand.run(rest, out, err);
+            case "events" -> EventsCommand.run(rest, out, err);
+            case "history" -> HistoryCommand.run(rest, out, err);
+            case "wait" -> WaitCommand.run(rest, out, err);
+            case "stats" -> StatsCommand.run(rest, out, err);
+            case "daemon" -> DaemonCommand.run(rest, out, err);
+            case "--version", "version" -> {
+                out.println("procwatch 0.1.0");
+                yield 0;
+            }
+            case "--aot-training" -> AotTraining.run(out);
+            default -> {
+                err.println("procwatch: unknown command '" + args.getFirst() + "'");
+                err.println("Try 'procwatch --help'.");
+                yield 2;
+            }
+        };
+    }
+}

@@ -1,0 +1,549 @@
+package io.procwatch.cli;
+
+import io.procwatch.client.DaemonUnavailableException;
+import io.procwatch.client.ProcRow;
+import io.procwatch.client.ProcwatchClient;
+import io.procwatch.protocol.Groups;
+import io.procwatch.protocol.Selector;
+import io.procwatch.protocol.Wire;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * {@code procwatch ps}: procps ps syntax (UNIX -ef, BSD aux, -o FORMAT, --sort, --forest), answered
+ * from the daemon's table instead of a /proc scan.
+ */
+final class PsCommand {
+    static final String HELP = """
+            Usage: procwatch ps [options]
+            Report a snapshot of the current processes, like procps ps, from the procwatch daemon.
+
+            Selection (several are combined with OR, as in ps):
+              -e, -A            all processes              a / x / ax   BSD: with a tty / without / all
+              -p, --pid LIST    by process id              -u, --user LIST   by effective user
+              -U LIST           by real user               -C LIST           by command name
+              --ppid LIST       by parent id               -t LIST           by terminal (pts/0, tty1)
+            Format:
+              -f  full   -F  extra full   -l  long   -j  jobs   u  BSD user   j  BSD jobs
+              -o, --format FMT  columns, e.g. -o pid,ppid,user,stat,rss,comm,args   (pid= hides a header,
+                                comm:20 sets a width)
+              -L  one row per thread (LWP, NLWP)    -T  threads (SPID)
+              --sort KEYS       e.g. --sort=-rss,pid        --forest, f  process tree
+              --no-headers, h   no header line             -w, -ww      do not cut lines to the terminal
+              --json            JSON array of objects (keys are the fields' JSON names)
+              --socket PATH     daemon socket (default /run/procwatch/procwatch.sock or $PROCWATCH_SOCKET)
+              --local           read /proc directly, without the daemon
+            Examples:
+              procwatch ps -ef                    procwatch ps aux --sort=-%cpu
+              procwatch ps -o pid= -p 1           procwatch ps -eo pid,ppid,user,stat,rss,comm,args
+              procwatch ps -u root --forest       procwatch ps -C sshd --json
+            Fields: {fields}
+            """;
+
+    private boolean all;
+    private boolean bsdA;
+    private boolean bsdX;
+    private boolean bsdStyle;
+    private final List<Integer> pids = new ArrayList<>();
+    private final List<Integer> ppids = new ArrayList<>();
+    private final List<Integer> euids = new ArrayList<>();
+    private final List<Integer> ruids = new ArrayList<>();
+    private final List<String> commands = new ArrayList<>();
+    private final List<Integer> ttys = new ArrayList<>();
+    private final List<String> formats = new ArrayList<>();
+    private String preset;
+    private boolean threads;
+    private boolean threadsSpid;
+    private String sort;
+    private boolean forest;
+    private boolean noHeaders;
+    private boolean wide;
+    private boolean json;
+    private boolean local;
+    private String socket;
+
+    static int run(List<String> args, PrintStream out, PrintStream err) {
+        PsCommand ps = new PsCommand();
+        try {
+            ps.parse(args);
+        } catch (UsageException e) {
+            err.println("procwatch ps: " + e.getMessage());
+            err.println("Try 'procwatch ps --help'.");
+            return 2;
+        } catch (HelpRequested h) {
+            out.print(HELP.replace("{fields}", String.join(" ", Fields.all().keySet())));
+            return 0;
+        }
+        try {
+            return ps.execute(out, err);
+        } catch (UsageException e) {
+            err.println("procwatch ps: " + e.getMessage());
+            return 2;
+        } catch (IOException e) {
+            err.println("procwatch ps: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    static final class HelpRequested extends Exception {
+    }
+
+    private void parse(List<String> args) throws UsageException, HelpRequested {
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a.equals("--help") || a.equals("-h") && false) {
+                throw new HelpRequested();
+            }
+            if (a.startsWith("--")) {
+                String name = a;
+                String val = null;
+                int eq = a.indexOf('=');
+                if (eq > 0) {
+                    name = a.substring(0, eq);
+                    val = a.substring(eq + 1);
+                }
+                switch (name) {
+                    case "--pid" -> pids.addAll(ints(val != null ? val : arg(args, ++i, a)));
+                    case "--ppid" -> ppids.addAll(ints(val != null ? val : arg(args, ++i, a)));
+                    case "--user" -> euids.addAll(users(val != null ? val : arg(args, ++i, a)));
+                    case "--User" -> ruids.addAll(users(val != null ? val : arg(args, ++i, a)));
+                    case "--format" -> formats.add(val != null ? val : arg(args, ++i, a));
+                    case "--sort" -> sort = val != null ? val : arg(args, ++i, a);
+                    case "--forest" -> forest = true;
+                    case "--no-headers", "--no-heading" -> noHeaders = true;
+                    case "--json" -> json = true;
+                    case "--local" -> local = true;
+                    case "--socket" -> socket = val != null ? val : arg(args, ++i, a);
+                    case "--cols", "--columns", "--width" -> {
+                        if (val == null) {
+                            i++;
+                        }
+                        wide = true;
+                    }
+                    default -> throw new UsageException("unknown option " + a);
+                }
+            } else if (a.startsWith("-") && a.length() > 1) {
+                for (int k = 1; k < a.length(); k++) {
+                    char c = a.charAt(k);
+                    String rest = a.substring(k + 1);
+                    switch (c) {
+                        case 'e', 'A' -> all = true;
+                        case 'f' -> preset = preset != null && preset.equals("l") ? "lf" : "f";
+                        case 'F' -> preset = "F";
+                        case 'l' -> preset = preset != null && preset.equals("f") ? "lf" : "l";
+                        case 'j' -> preset = "j";
+                        case 'L' -> threads = true;
+                        case 'T' -> {
+                            threads = true;
+                            threadsSpid = true;
+                        }
+                        case 'H' -> forest = true;
+                        case 'w' -> wide = true;
+                        case 'a', 'd', 'N', 'M', 'Z', 'y', 'c' -> {
+                            // -a/-d (all but leaders) approximated as all with a tty / all
+                            if (c == 'd') {
+                                all = true;
+                            }
+                        }
+                        case 'p', 'u', 'U', 'C', 't', 'o', 'q', 'g', 's' -> {
+                            String v = !rest.isEmpty() ? rest : arg(args, ++i, "-" + c);
+                            switch (c) {
+                                case 'p', 'q' -> pids.addAll(ints(v));
+                                case 'u' -> euids.addAll(users(v));
+                                case 'U' -> ruids.addAll(users(v));
+                                case 'C' -> commands.addAll(List.of(v.split(",")));
+                                case 't' -> ttys.addAll(terminals(v));
+                                case 'o' -> formats.add(v);
+                                default -> throw new UsageException("-" + c + " is not supported");
+                            }
+                            k = a.length();
+                        }
+                        default -> throw new UsageException("unknown option -" + c);
+                    }
+                }
+            } else if (!a.isEmpty() && a.chars().allMatch(ch -> Character.isDigit(ch) || ch == ',')) {
+                pids.addAll(ints(a)); // "ps 1234"
+            } else {
+                bsdStyle = true;
+                for (int k = 0; k < a.length(); k++) {
+                    char c = a.charAt(k);
+                    switch (c) {
+                        case 'a' -> bsdA = true;
+                        case 'x' -> bsdX = true;
+                        case 'u' -> preset = "u";
+                        case 'j' -> preset = "bj";
+                        case 'l' -> preset = "bl";
+                        case 'v' -> preset = "v";
+                        case 'f' -> forest = true;
+                        case 'w' -> wide = true;
+                        case 'h' -> noHeaders = true;
+                        case 'e', 'c', 'S', 'r', 'n' -> {
+                            // accepted and ignored (environment, true command name, sums, running, numeric)
+                        }
+                        case 'H', 'm' -> threads = true;
+                        case 'o', 'O' -> {
+                            formats.add(k + 1 < a.length() ? a.substring(k + 1) : arg(args, ++i, "o"));
+                            k = a.length();
+                        }
+                        case 'p' -> {
+                            pids.addAll(ints(k + 1 < a.length() ? a.substring(k + 1) : arg(args, ++i, "p")));
+                            k = a.length();
+                        }
+                        case 'U' -> {
+                            euids.addAll(users(k + 1 < a.length() ? a.substring(k + 1) : arg(args, ++i, "U")));
+                            k = a.length();
+                        }
+                        case 't' -> {
+                            ttys.addAll(terminals(k + 1 < a.length() ? a.substring(k + 1) : arg(args, ++i, "t")));
+                            k = a.length();
+                        }
+                        case 'k' -> {
+                            sort = k + 1 < a.length() ? a.substring(k + 1) : arg(args, ++i, "k");
+                            k = a.length();
+                        }
+                        default -> throw new UsageException("unknown BSD option '" + c + "' in " + a);
+                    }
+                }
+            }
+        }
+    }
+
+    private static String arg(List<String> args, int i, String opt) throws UsageException {
+        if (i >= args.size()) {
+            throw new UsageException("option " + opt + " needs an argument");
+        }
+        return args.get(i);
+    }
+
+    private static List<Integer> ints(String v) throws UsageException {
+        List<Integer> out = new ArrayList<>();
+        for (String s : v.split("[,\\s]+")) {
+            if (s.isEmpty()) {
+                continue;
+            }
+            try {
+                int n = Integer.parseInt(s);
+                if (n < 0) {
+                    throw new NumberFormatException();
+                }
+                out.add(n);
+            } catch (NumberFormatException e) {
+                throw new UsageException("'" + s + "' is not a process id");
+            }
+        }
+        if (out.isEmpty()) {
+            throw new UsageException("empty process id list");
+        }
+        return out;
+    }
+
+    private static List<Integer> users(String v) throws UsageException {
+        List<Integer> out = new ArrayList<>();
+        for (String s : v.split("[,\\s]+")) {
+            if (s.isEmpty()) {
+                continue;
+            }
+            int uid = Names.uid(s);
+            if (uid < 0) {
+                throw new UsageException("user name does not exist: " + s);
+            }
+            out.add(uid);
+        }
+        return out;
+    }
+
+    private static List<Integer> terminals(String v) throws UsageException {
+        List<Integer> out = new ArrayList<>();
+        for (String s : v.split(",")) {
+            int n = s.equals("?") || s.equals("-") ? 0 : Terminals.number(s);
+            if (n < 0) {
+                throw new UsageException("unknown terminal " + s);
+            }
+            out.add(n);
+        }
+        return out;
+    }
+
+    /** The columns: -o formats, else the preset (-f, -l, u, j...), else the default. */
+    List<Field> columns(List<String> headers) throws UsageException {
+        String fmt;
+        if (!formats.isEmpty()) {
+            fmt = String.join(",", formats);
+        } else {
+            fmt = switch (preset == null ? "" : preset) {
+                case "f" -> threads ? "user:UID,pid,ppid,lwp,c,nlwp,stime,tname,time,args:CMD"
+                        : "user:UID,pid,ppid,c,stime,tname,time,args:CMD";
+                case "F" -> threads ? "user:UID,pid,ppid,lwp,c,nlwp,sz,rss,psr,stime,tname,time,args:CMD"
+                        : "user:UID,pid,ppid,c,sz,rss,psr,stime,tname,time,args:CMD";
+                case "l" -> "f,state,uid,pid,ppid,c,opri,ni,addr,sz,wchan,tname,time,comm:CMD";
+                case "lf" -> "f,state,user:UID,pid,ppid,c,opri,ni,addr,sz,wchan,stime,tname,time,args:CMD";
+                case "j" -> "pid,pgid,sid,tname,time,comm:CMD";
+                case "u" -> "user,pid,%cpu,%mem,vsz,rss,tname,stat,bsdstart,bsdtime,args:COMMAND";
+                case "bj" -> "ppid,pid,pgid,sid,tname,tpgid,stat,uid,bsdtime,args:COMMAND";
+                case "bl" -> "f,uid,pid,ppid,opri,ni,vsz,rss,wchan,stat,tname,bsdtime,args:COMMAND";
+                case "v" -> "pid,tname,stat,bsdtime,maj_flt,vsz,rss,%mem,args:COMMAND";
+                default -> bsdStyle ? "pid,tname,stat,bsdtime,args:COMMAND"
+                        : threads ? "pid," + (threadsSpid ? "spid" : "lwp") + ",tname,time,comm:CMD"
+                        : "pid,tname,time,comm:CMD";
+            };
+        }
+        List<Field> out = new ArrayList<>();
+        for (String spec : fmt.split("[,\\s]+")) {
+            if (spec.isEmpty()) {
+                continue;
+            }
+            String name = spec;
+            String header = null;
+            int width = -1;
+            int eq = spec.indexOf('=');
+            if (eq >= 0) {
+                name = spec.substring(0, eq);
+                header = spec.substring(eq + 1);
+            }
+            int colon = name.indexOf(':');
+            if (colon >= 0) {
+                String w = name.substring(colon + 1);
+                name = name.substring(0, colon);
+                if (w.chars().allMatch(Character::isDigit) && !w.isEmpty()) {
+                    width = Integer.parseInt(w);
+                } else {
+                    header = w; // preset shorthand: field:HEADER
+                }
+            }
+            Field f = Fields.get(name);
+            if (f == null) {
+                throw new UsageException("unknown field '" + name + "' in format (see procwatch ps --help)");
+            }
+            if (width > 0) {
+                f = f.withWidth(width);
+            }
+            if (header != null) {
+                f = f.withHeader(header);
+                if (!f.left() && header.length() > f.width()) {
+                    f = f.withWidth(header.length());
+                }
+            }
+            out.add(f);
+            headers.add(f.header());
+        }
+        return out;
+    }
+
+    private int execute(PrintStream out, PrintStream err) throws IOException, UsageException {
+        List<String> headers = new ArrayList<>();
+        List<Field> fields = columns(headers);
+        Set<Field> needed = new LinkedHashSet<>(fields);
+        List<Field> sortKeys = new ArrayList<>();
+        List<Boolean> descending = new ArrayList<>();
+        if (sort != null) {
+            for (String k : sort.split(",")) {
+                if (k.isEmpty()) {
+                    continue;
+                }
+                boolean desc = k.startsWith("-");
+                String name = k.startsWith("-") || k.startsWith("+") ? k.substring(1) : k;
+                Field f = Fields.get(name);
+                if (f == null) {
+                    throw new UsageException("unknown sort key '" + name + "'");
+                }
+                sortKeys.add(f);
+                descending.add(desc);
+                needed.add(f);
+            }
+        }
+        long groups = Fields.groupsFor(new ArrayList<>(needed)) | Groups.CRED;
+        boolean sampled = (groups & Groups.STAT) != 0;
+        List<ProcRow> rows;
+        if (local) {
+            rows = LocalSnapshot.read(groups | Groups.STAT, threads);
+        } else {
+            try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {
+                int flags = (sampled ? Wire.F_FRESH : 0) | (threads ? Wire.F_THREADS : 0);
+                rows = c.snapshot(serverSelector(), groups | Groups.STAT, flags).rows();
+            } catch (DaemonUnavailableException e) {
+                err.println("procwatch ps: " + e.getMessage());
+                err.println("procwatch ps: reading /proc directly instead (slower; sees no exited processes)");
+                rows = LocalSnapshot.read(groups | Groups.STAT, threads);
+            }
+        }
+        rows = select(rows);
+        Fields.Ctx ctx = Fields.Ctx.current();
+        Comparator<ProcRow> order = Comparator.comparingInt((ProcRow r) -> r.pid).thenComparingInt(ProcRow::id);
+        if (!sortKeys.isEmpty()) {
+            order = sortOrder(sortKeys, descending, ctx);
+        }
+        rows.sort(order);
+        Map<ProcRow, String> prefixes = forest ? forest(rows, order) : Map.of();
+        if (forest) {
+            rows = new ArrayList<>(prefixes.keySet());
+        }
+        if (json) {
+            out.println(Json.value(Columns.json(fields, rows, ctx)));
+            return rows.isEmpty() ? 1 : 0;
+        }
+        int maxWidth = !wide && System.console() != null && System.console().isTerminal() ? terminalWidth() : 0;
+        List<Columns.Col> cols = Columns.of(fields);
+        StringBuilder buf = new StringBuilder();
+        if (!noHeaders && Columns.anyHeader(cols)) {
+            Columns.print(out, Columns.header(cols), maxWidth);
+        }
+        for (ProcRow r : rows) {
+            Columns.print(out, Columns.row(cols, r, ctx, prefixes.get(r)), maxWidth);
+        }
+        out.flush();
+        return rows.isEmpty() ? 1 : 0;
+    }
+
+    /** Narrows the daemon's work where one criterion alone decides (a pid list, one user...). */
+    private Selector serverSelector() {
+        boolean onlyPids = !pids.isEmpty() && ppids.isEmpty() && euids.isEmpty() && ruids.isEmpty()
+                && commands.isEmpty() && ttys.isEmpty() && !all;
+        if (onlyPids) {
+            return Selector.all().withPids(pids);
+        }
+        boolean onlyUsers = !euids.isEmpty() && pids.isEmpty() && ppids.isEmpty() && ruids.isEmpty()
+                && commands.isEmpty() && ttys.isEmpty() && !all && !bsdA && !bsdX;
+        if (onlyUsers) {
+            return Selector.all().withUids(euids);
+        }
+        return Selector.all();
+    }
+
+    /** ps selection: the list options are unioned; with none, ps's defaults apply. */
+    private List<ProcRow> select(List<ProcRow> rows) {
+        boolean lists = !pids.isEmpty() || !ppids.isEmpty() || !euids.isEmpty() || !ruids.isEmpty()
+                || !commands.isEmpty() || !ttys.isEmpty();
+        int myUid = myUid();
+        int myTty = myTty();
+        List<ProcRow> out = new ArrayList<>();
+        for (ProcRow r : rows) {
+            boolean keep;
+            if (all || (bsdA && bsdX)) {
+                keep = true;
+            } else if (lists || bsdA || bsdX) {
+                keep = pids.contains(r.pid) || ppids.contains(r.ppid) || euids.contains(r.euid)
+                        || ruids.contains(r.ruid) || commands.contains(r.comm) || ttys.contains(r.tty)
+                        || (bsdA && r.tty > 0) || (bsdX && !bsdA && r.euid == myUid);
+            } else if (bsdStyle) {
+                keep = r.euid == myUid && r.tty > 0 && r.tty == myTty; // plain BSD "ps": own with a tty
+            } else {
+                keep = r.euid == myUid && r.tty == Math.max(myTty, 0); // ps: same user, same terminal
+            }
+            if (keep) {
+                out.add(r);
+            }
+        }
+        return out;
+    }
+
+    private static int myUid() {
+        try {
+            return (int) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    private static int myTty() {
+        try {
+            String s = Files.readString(Path.of("/proc/self/stat"));
+            String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
+            return Integer.parseInt(f[4]);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    private static int terminalWidth() {
+        try {
+            String c = System.getenv("COLUMNS");
+            if (c != null) {
+                return Integer.parseInt(c.trim());
+            }
+        } catch (NumberFormatException ignored) {
+            // fall through
+        }
+        return 80;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static Comparator<ProcRow> sortOrder(List<Field> keys, List<Boolean> desc, Fields.Ctx ctx) {
+        Comparator<ProcRow> c = null;
+        for (int i = 0; i < keys.size(); i++) {
+            Field f = keys.get(i);
+            Comparator<ProcRow> k = (a, b) -> {
+                Object x = f.value().apply(a, ctx);
+                Object y = f.value().apply(b, ctx);
+                if (x == null || y == null) {
+                    return x == null ? (y == null ? 0 : -1) : 1;
+                }
+                if (x instanceof Number nx && y instanceof Number ny) {
+                    return Double.compare(nx.doubleValue(), ny.doubleValue());
+                }
+                return ((Comparable) x.toString()).compareTo(y.toString());
+            };
+            if (desc.get(i)) {
+                k = k.reversed();
+            }
+            c = c == null ? k : c.thenComparing(k);
+        }
+        return c.thenComparingInt(r -> r.pid);
+    }
+
+    /**
+     * Orders rows as a tree (parents first, children below in sort order) and returns each row's
+     * prefix for the last column: procps draws " \_ " at depth 1 and four more spaces per level.
+     */
+    static Map<ProcRow, String> forest(List<ProcRow> rows, Comparator<ProcRow> order) {
+        Map<Integer, ProcRow> byPid = new HashMap<>();
+        for (ProcRow r : rows) {
+            if (r.tid < 0 || r.tid == r.pid) {
+                byPid.putIfAbsent(r.pid, r);
+            }
+        }
+        Map<Integer, List<ProcRow>> children = new HashMap<>();
+        List<ProcRow> roots = new ArrayList<>();
+        for (ProcRow r : rows) {
+            boolean threadRow = r.tid >= 0 && r.tid != r.pid;
+            ProcRow parent = threadRow ? byPid.get(r.pid) : byPid.get(r.ppid);
+            if (parent != null && parent != r) {
+                children.computeIfAbsent(parent.pid, k -> new ArrayList<>()).add(r);
+            } else {
+                roots.add(r);
+            }
+        }
+        Map<ProcRow, String> out = new java.util.LinkedHashMap<>();
+        Set<ProcRow> seen = new HashSet<>();
+        for (ProcRow root : roots) {
+            walk(root, 0, children, out, seen, order);
+        }
+        return out;
+    }
+
+    private static void walk(ProcRow r, int depth, Map<Integer, List<ProcRow>> children, Map<ProcRow, String> out,
+                             Set<ProcRow> seen, Comparator<ProcRow> order) {
+        if (!seen.add(r)) {
+            return;
+        }
+        out.put(r, depth == 0 ? "" : "    ".repeat(depth - 1) + " \\_ ");
+        if (r.tid >= 0 && r.tid != r.pid) {
+            return;
+        }
+        List<ProcRow> kids = new ArrayList<>(children.getOrDefault(r.pid, List.of()));
+        kids.sort(order);
+        for (ProcRow k : kids) {
+            walk(k, depth + 1, children, out, seen, order);
+        }
+    }
+}

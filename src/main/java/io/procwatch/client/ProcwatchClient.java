@@ -1,0 +1,309 @@
+package io.procwatch.client;
+
+import io.procwatch.protocol.Attrs;
+import io.procwatch.protocol.Message;
+import io.procwatch.protocol.MessageBuilder;
+import io.procwatch.protocol.ProtocolException;
+import io.procwatch.protocol.Selector;
+import io.procwatch.protocol.Wire;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * Talks to the procwatch daemon over its Unix socket. One request at a time per client.
+ */
+public final class ProcwatchClient implements AutoCloseable {
+    private final SocketChannel channel;
+    private final InputStream in;
+    private final OutputStream out;
+    private final Path socket;
+    private int seq;
+
+    private ProcwatchClient(Path socket, SocketChannel channel) {
+        this.socket = socket;
+        this.channel = channel;
+        this.in = new BufferedInputStream(Channels.newInputStream(channel), 65536);
+        this.out = new BufferedOutputStream(Channels.newOutputStream(channel), 8192);
+    }
+
+    /** The socket path: the flag if given, else $PROCWATCH_SOCKET, else the default. */
+    public static Path socketPath(String flag) {
+        if (flag != null && !flag.isEmpty()) {
+            return Path.of(flag);
+        }
+        String env = System.getenv("PROCWATCH_SOCKET");
+        return Path.of(env != null && !env.isEmpty() ? env : "/run/procwatch/procwatch.sock");
+    }
+
+    public static ProcwatchClient connect(Path socket) throws IOException {
+        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+        try {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+        } catch (IOException e) {
+            ch.close();
+            String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            throw new DaemonUnavailableException(socket, why);
+        }
+        return new ProcwatchClient(socket, ch);
+    }
+
+    public Path socket() {
+        return socket;
+    }
+
+    /** Summary of a finished listing: how many, when, and how old the sampled fields are. */
+    public record Done(int count, long timeMs, long sampleAgeMs) {
+    }
+
+    /** Rows plus their DONE. */
+    public record Listing(List<ProcRow> rows, Done done) {
+    }
+
+    public Map<String, Object> hello() throws IOException {
+        Message r = request(new MessageBuilder().u32(Wire.A_VERSION, Wire.VERSION).string(Wire.A_CLIENT, "procwatch-cli")
+                .build(Wire.HELLO, 0, ++seq));
+        expect(r, Wire.HELLO_REPLY);
+        Map<String, Object> m = new LinkedHashMap<>();
+        Attrs a = r.attrs();
+        while (a.next()) {
+            switch (a.type()) {
+                case Wire.A_VERSION -> m.put("protocol", a.u32());
+                case Wire.R_DAEMON_VERSION -> m.put("daemon", a.string());
+                case Wire.R_CAPABILITIES -> m.put("capabilities", a.u64());
+                case Wire.R_PEER_UID -> m.put("uid", a.u32());
+                default -> {
+                }
+            }
+        }
+        return m;
+    }
+
+    public Listing snapshot(Selector sel, long groups, int flags) throws IOException {
+        MessageBuilder b = new MessageBuilder().u64(Wire.A_GROUPS, groups);
+        sel.encode(b);
+        send(b.build(Wire.SNAPSHOT, flags, ++seq));
+        return collect(Wire.PROCESS);
+    }
+
+    public Listing history(Selector sel, long sinceMs, long untilMs, int limit, boolean failedOnly)
+            throws IOException {
+        MessageBuilder b = new MessageBuilder().u64(Wire.A_SINCE_MS, sinceMs).u64(Wire.A_UNTIL_MS, untilMs)
+                .u32(Wire.A_LIMIT, limit);
+        sel.encode(b);
+        send(b.build(Wire.HISTORY, failedOnly ? Wire.F_FAILED : 0, ++seq));
+        return collect(Wire.EXITED);
+    }
+
+    /** Blocks until every pid exited (or the timeout, 0 = none, passed); returns their exits. */
+    public Listing waitFor(List<Integer> pids, long timeoutMs, java.util.function.Consumer<ProcRow> eachExit)
+            throws IOException {
+        MessageBuilder b = new MessageBuilder();
+        for (int p : pids) {
+            b.u32(Wire.A_WAIT_PID, p);
+        }
+        b.u32(Wire.A_TIMEOUT_MS, (int) timeoutMs);
+        send(b.build(Wire.WAIT, 0, ++seq));
+        List<ProcRow> rows = new ArrayList<>();
+        while (true) {
+            Message m = receive();
+            switch (m.type()) {
+                case Wire.EXITED -> {
+                    ProcRow r = ProcRow.decode(m.attrs());
+                    rows.add(r);
+                    eachExit.accept(r);
+                }
+                case Wire.DONE -> {
+                    return new Listing(rows, done(m));
+                }
+                case Wire.ERROR -> throw error(m);
+                default -> {
+                    // unknown message type from a newer daemon: skipped
+                }
+            }
+        }
+    }
+
+    public Map<String, Long> stats() throws IOException {
+        Message r = request(new MessageBuilder().build(Wire.STATS, 0, ++seq));
+        expect(r, Wire.STATS_REPLY);
+        Map<String, Long> m = new LinkedHashMap<>();
+        Attrs a = r.attrs();
+        while (a.next()) {
+            if (a.type() == Wire.R_STAT) {
+                Attrs n = a.nested();
+                String name = null;
+                long value = 0;
+                while (n.next()) {
+                    if (n.type() == Wire.R_STAT_NAME) {
+                        name = n.string();
+                    } else if (n.type() == Wire.R_STAT_VALUE) {
+                        value = n.u64();
+                    }
+                }
+                if (name != null) {
+                    m.put(name, value);
+                }
+            }
+        }
+        return m;
+    }
+
+    /** What a subscription delivers: an event, or a count of events lost. */
+    public sealed interface StreamItem permits Event, Lost {
+    }
+
+    public record Event(ProcRow row) implements StreamItem {
+    }
+
+    public record Lost(long events, String why) implements StreamItem {
+    }
+
+    /**
+     * Streams events until {@code sink} returns false or the daemon closes the connection.
+     *
+     * @param sampleIntervalMs ask the daemon to re-sample this often while subscribed (0: never)
+     */
+    public void subscribe(Selector sel, int eventMask, int sampleIntervalMs, Predicate<StreamItem> sink)
+            throws IOException {
+        MessageBuilder b = new MessageBuilder().u32(Wire.A_EVENT_MASK, eventMask);
+        if (sampleIntervalMs > 0) {
+            b.u32(Wire.A_SAMPLE_INTERVAL_MS, sampleIntervalMs);
+        }
+        sel.encode(b);
+        send(b.build(Wire.SUBSCRIBE, 0, ++seq));
+        Message first = receive();
+        if (first.type() == Wire.ERROR) {
+            throw error(first);
+        }
+        while (true) {
+            Message m;
+            try {
+                m = receive();
+            } catch (EOFException e) {
+                return;
+            }
+            StreamItem item = switch (m.type()) {
+                case Wire.EVENT -> new Event(ProcRow.decode(m.attrs()));
+                case Wire.LOSS -> lost(m);
+                case Wire.ERROR -> throw error(m);
+                default -> null;
+            };
+            if (item != null && !sink.test(item)) {
+                return;
+            }
+        }
+    }
+
+    private static Lost lost(Message m) throws ProtocolException {
+        long n = 0;
+        String why = "";
+        Attrs a = m.attrs();
+        while (a.next()) {
+            if (a.type() == Wire.R_LOST) {
+                n = a.u64();
+            } else if (a.type() == Wire.R_ERROR_TEXT) {
+                why = a.string();
+            }
+        }
+        return new Lost(n, why);
+    }
+
+    private Listing collect(int rowType) throws IOException {
+        List<ProcRow> rows = new ArrayList<>();
+        while (true) {
+            Message m = receive();
+            if (m.type() == rowType) {
+                rows.add(ProcRow.decode(m.attrs()));
+            } else if (m.type() == Wire.DONE) {
+                return new Listing(rows, done(m));
+            } else if (m.type() == Wire.ERROR) {
+                throw error(m);
+            }
+            // other types: skipped (a newer daemon may interleave things this client does not know)
+        }
+    }
+
+    private static Done done(Message m) throws ProtocolException {
+        int count = 0;
+        long time = 0;
+        long age = -1;
+        Attrs a = m.attrs();
+        while (a.next()) {
+            switch (a.type()) {
+                case Wire.R_COUNT -> count = a.u32();
+                case Wire.R_TIME_MS -> time = a.u64();
+                case Wire.R_SAMPLE_AGE_MS -> age = a.u64();
+                default -> {
+                }
+            }
+        }
+        return new Done(count, time, age);
+    }
+
+    static DaemonErrorException error(Message m) throws ProtocolException {
+        int code = 0;
+        String text = "error";
+        Attrs a = m.attrs();
+        while (a.next()) {
+            if (a.type() == Wire.R_ERROR_CODE) {
+                code = a.u32();
+            } else if (a.type() == Wire.R_ERROR_TEXT) {
+                text = a.string();
+            }
+        }
+        return new DaemonErrorException(code, text);
+    }
+
+    private void expect(Message m, int type) throws IOException {
+        if (m.type() == Wire.ERROR) {
+            throw error(m);
+        }
+        if (m.type() != type) {
+            throw new ProtocolException(Wire.E_MALFORMED, "expected message type " + type + ", got " + m.type());
+        }
+    }
+
+    private Message request(Message m) throws IOException {
+        send(m);
+        return receive();
+    }
+
+    /** Sends raw bytes (tests use this to send malformed requests). */
+    public void sendRaw(byte[] bytes) throws IOException {
+        out.write(bytes);
+        out.flush();
+    }
+
+    public void send(Message m) throws IOException {
+        m.write(out);
+        out.flush();
+    }
+
+    public Message receive() throws IOException {
+        Message m = Message.read(in, Wire.MAX_MESSAGE);
+        if (m == null) {
+            throw new EOFException("the daemon closed the connection");
+        }
+        return m;
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}

@@ -1,0 +1,397 @@
+package io.procwatch.daemon;
+
+import io.procwatch.event.EventType;
+import io.procwatch.procfs.PidStat;
+import io.procwatch.protocol.Attrs;
+import io.procwatch.protocol.Groups;
+import io.procwatch.protocol.Message;
+import io.procwatch.protocol.MessageBuilder;
+import io.procwatch.protocol.ProtocolException;
+import io.procwatch.protocol.Selector;
+import io.procwatch.protocol.Wire;
+import io.procwatch.table.ExitedProcess;
+import io.procwatch.table.ProcessInfo;
+import io.procwatch.table.TableEvent;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * One client connection: reads requests one after another and answers each. A request that breaks
+ * the framing gets an ERROR and the connection is closed; an unknown request type gets an ERROR and
+ * the connection goes on (newer clients may try newer requests).
+ */
+final class Connection implements Runnable {
+    /** Events a subscriber may fall behind by before the daemon drops (and counts) them. */
+    static final int SUBSCRIBER_QUEUE = 8192;
+
+    private final SocketChannel channel;
+    private final DaemonContext ctx;
+    private final Encoder encoder;
+    private Viewer viewer;
+    private OutputStream out;
+
+    Connection(SocketChannel channel, DaemonContext ctx) {
+        this.channel = channel;
+        this.ctx = ctx;
+        this.encoder = new Encoder(ctx.proc());
+    }
+
+    @Override
+    public void run() {
+        try (channel) {
+            int[] cred = Peer.credentials(channel);
+            viewer = new Viewer(cred[0], cred[1], ctx.procMount());
+            InputStream in = new BufferedInputStream(Channels.newInputStream(channel), 16384);
+            out = new BufferedOutputStream(Channels.newOutputStream(channel), 65536);
+            while (true) {
+                Message req;
+                try {
+                    req = Message.read(in, Wire.MAX_REQUEST);
+                } catch (ProtocolException e) {
+                    ctx.counters().malformed.increment();
+                    sendError(0, e.code(), e.getMessage());
+                    return;
+                } catch (EOFException e) {
+                    ctx.counters().malformed.increment();
+                    return;
+                }
+                if (req == null) {
+                    return;
+                }
+                ctx.counters().requests.increment();
+                try {
+                    if (!handle(req)) {
+                        return;
+                    }
+                } catch (ProtocolException e) {
+                    ctx.counters().malformed.increment();
+                    sendError(req.seq(), e.code(), e.getMessage());
+                    return;
+                }
+                out.flush();
+            }
+        } catch (IOException e) {
+            // the client went away; nothing to answer
+        } catch (RuntimeException e) {
+            ctx.counters().internalErrors.increment();
+            try {
+                sendError(0, Wire.E_INTERNAL, "internal error: " + e);
+            } catch (IOException ignored) {
+                // the connection is being dropped anyway
+            }
+        } finally {
+            encoder.close();
+        }
+    }
+
+    /** Returns false when the connection should close after this request. */
+    private boolean handle(Message req) throws IOException {
+        return switch (req.type()) {
+            case Wire.HELLO -> hello(req);
+            case Wire.SNAPSHOT -> snapshot(req);
+            case Wire.HISTORY -> history(req);
+            case Wire.WAIT -> waitFor(req);
+            case Wire.STATS -> stats(req);
+            case Wire.SUBSCRIBE -> subscribe(req);
+            default -> {
+                sendError(req.seq(), Wire.E_UNKNOWN_REQUEST, "unknown request type " + req.type());
+                yield true;
+            }
+        };
+    }
+
+    private boolean hello(Message req) throws IOException {
+        checkAttrs(req.attrs());
+        long caps = 1L << Wire.HELLO | 1L << Wire.SNAPSHOT | 1L << Wire.SUBSCRIBE | 1L << Wire.HISTORY
+                | 1L << Wire.WAIT | 1L << Wire.STATS;
+        new MessageBuilder().u32(Wire.A_VERSION, Wire.VERSION).string(Wire.R_DAEMON_VERSION, DaemonContext.VERSION)
+                .u64(Wire.R_CAPABILITIES, caps).u32(Wire.R_PEER_UID, viewer.uid())
+                .build(Wire.HELLO_REPLY, 0, req.seq()).write(out);
+        return true;
+    }
+
+    /** Parsed request arguments common to several request types. */
+    private record Args(Selector selector, long groups, int eventMask, long sinceMs, long untilMs, int limit,
+                        List<Integer> waitPids, long timeoutMs, int sampleIntervalMs) {
+    }
+
+    private static Args args(Message req) throws ProtocolException {
+        Selector sel = Selector.all();
+        long groups = Groups.BASE;
+        int mask = EventType.mask(EventType.all());
+        long since = 0;
+        long until = Long.MAX_VALUE;
+        int limit = Integer.MAX_VALUE;
+        long timeout = 0;
+        int interval = 0;
+        List<Integer> pids = new ArrayList<>();
+        Attrs a = req.attrs();
+        while (a.next()) {
+            switch (a.type()) {
+                case Wire.A_SELECTOR -> sel = Selector.decode(a.nested());
+                case Wire.A_GROUPS -> groups = a.u64();
+                case Wire.A_EVENT_MASK -> mask = a.u32();
+                case Wire.A_SINCE_MS -> since = a.u64();
+                case Wire.A_UNTIL_MS -> until = a.u64();
+                case Wire.A_LIMIT -> limit = a.u32();
+                case Wire.A_WAIT_PID -> pids.add(a.u32());
+                case Wire.A_TIMEOUT_MS -> timeout = Integer.toUnsignedLong(a.u32());
+                case Wire.A_SAMPLE_INTERVAL_MS -> interval = a.u32();
+                default -> {
+                    // unknown attribute: skipped, so newer clients work with this daemon
+                }
+            }
+        }
+        if (a.malformed()) {
+            throw new ProtocolException(Wire.E_MALFORMED, "malformed attribute in request type " + req.type());
+        }
+        if (limit < 0) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, "limit must not be negative");
+        }
+        if (pids.size() > 1024) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, "wait takes at most 1024 pids");
+        }
+        return new Args(sel, groups, mask, since, until, limit, pids, timeout, interval);
+    }
+
+    private static void checkAttrs(Attrs a) throws ProtocolException {
+        while (a.next()) {
+            // walk to validate lengths; HELLO's attributes are informational
+        }
+        if (a.malformed()) {
+            throw new ProtocolException(Wire.E_MALFORMED, "malformed attribute");
+        }
+    }
+
+    private boolean snapshot(Message req) throws IOException {
+        Args a = args(req);
+        List<ProcessInfo> rows = ctx.query().select(a.selector(), viewer);
+        if (req.has(Wire.F_FRESH) && (a.groups() & Groups.STAT) != 0) {
+            if (a.selector().isAll()) {
+                ctx.sampler().sampleAll();
+            } else {
+                ctx.sampler().sample(rows);
+            }
+            rows = ctx.query().select(a.selector(), viewer);
+        }
+        boolean threads = req.has(Wire.F_THREADS) || a.selector().threadsOf() != null;
+        long now = System.nanoTime();
+        long oldest = now;
+        int count = 0;
+        for (ProcessInfo p : rows) {
+            if (p.sampledAtNanos() > 0) {
+                oldest = Math.min(oldest, p.sampledAtNanos());
+            }
+            if (threads) {
+                for (int tid : ctx.proc().tids(p.pid())) {
+                    PidStat t = ctx.proc().threadStat(p.pid(), tid).orElse(null);
+                    if (t != null) {
+                        encoder.thread(p, tid, t, a.groups(), viewer, req.seq()).write(out);
+                        count++;
+                    }
+                }
+            } else {
+                encoder.process(p, a.groups(), viewer, req.seq()).write(out);
+                count++;
+            }
+        }
+        done(req.seq(), count, rows.isEmpty() ? -1 : (now - oldest) / 1_000_000L);
+        return true;
+    }
+
+    private void done(int seq, int count, long sampleAgeMs) throws IOException {
+        MessageBuilder m = new MessageBuilder().u32(Wire.R_COUNT, count).u64(Wire.R_TIME_MS, System.currentTimeMillis());
+        if (sampleAgeMs >= 0) {
+            m.u64(Wire.R_SAMPLE_AGE_MS, sampleAgeMs);
+        }
+        m.build(Wire.DONE, 0, seq).write(out);
+    }
+
+    private boolean history(Message req) throws IOException {
+        Args a = args(req);
+        boolean failedOnly = req.has(Wire.F_FAILED);
+        List<ExitedProcess> rows = ctx.table().history().newest(e -> e.endEpochMs() >= a.sinceMs()
+                && e.endEpochMs() <= a.untilMs() && (!failedOnly || e.failed() || !e.exitObserved())
+                && ctx.query().matches(a.selector(), e) && viewer.canSee(e), a.limit());
+        for (int i = rows.size() - 1; i >= 0; i--) { // oldest first, like a log
+            encoder.exited(rows.get(i), viewer, Wire.EXITED, req.seq()).write(out);
+        }
+        done(req.seq(), rows.size(), -1);
+        return true;
+    }
+
+    /**
+     * Blocks until each pid exits and answers with its EXITED entry. Works for any process, not
+     * only the client's children: the exit comes from the kernel's event, not from wait(2).
+     */
+    private boolean waitFor(Message req) throws IOException {
+        Args a = args(req);
+        if (a.waitPids().isEmpty()) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, "WAIT needs at least one pid");
+        }
+        BlockingQueue<ExitedProcess> exits = new LinkedBlockingQueue<>();
+        Set<Integer> pending = new HashSet<>(a.waitPids());
+        Consumer<TableEvent> listener = ev -> {
+            if (ev instanceof TableEvent.Exited x && pending.contains(x.exited().pid())) {
+                exits.add(x.exited());
+            }
+        };
+        ctx.table().addListener(listener);
+        try {
+            for (int pid : a.waitPids()) {
+                ProcessInfo p = ctx.table().get(pid);
+                if (p != null && viewer.canSee(p) && !isExited(p)) {
+                    continue;
+                }
+                List<ExitedProcess> past = ctx.table().history().newest(e -> e.pid() == pid && viewer.canSee(e), 1);
+                if (!past.isEmpty() && (p == null || isExited(p))) {
+                    exits.add(past.getFirst());
+                } else if (p == null || !viewer.canSee(p)) {
+                    sendError(req.seq(), Wire.E_NOT_FOUND, "no such process: " + pid);
+                    return true;
+                }
+            }
+            long deadline = a.timeoutMs() == 0 ? Long.MAX_VALUE : System.nanoTime() + a.timeoutMs() * 1_000_000L;
+            while (!pending.isEmpty()) {
+                long left = deadline == Long.MAX_VALUE ? 1000 : (deadline - System.nanoTime()) / 1_000_000L;
+                if (left <= 0) {
+                    sendError(req.seq(), Wire.E_TIMEOUT, "timed out waiting for " + pending);
+                    return true;
+                }
+                ExitedProcess e = exits.poll(Math.min(left, 1000), TimeUnit.MILLISECONDS);
+                if (e != null && pending.remove(e.pid())) {
+                    encoder.exited(e, viewer, Wire.EXITED, req.seq()).write(out);
+                    out.flush();
+                } else if (e == null && !channelOpen()) {
+                    return false;
+                }
+            }
+            done(req.seq(), a.waitPids().size(), -1);
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            ctx.table().removeListener(listener);
+        }
+    }
+
+    private static boolean isExited(ProcessInfo p) {
+        return p.state() == 'Z' && p.threads().length == 0;
+    }
+
+    private boolean channelOpen() {
+        return channel.isOpen() && channel.isConnected();
+    }
+
+    private boolean stats(Message req) throws IOException {
+        checkAttrs(req.attrs());
+        MessageBuilder m = new MessageBuilder();
+        for (var e : ctx.stats().entrySet()) {
+            m.beginNested(Wire.R_STAT).string(Wire.R_STAT_NAME, e.getKey()).u64(Wire.R_STAT_VALUE, e.getValue())
+                    .endNested();
+        }
+        m.build(Wire.STATS_REPLY, 0, req.seq()).write(out);
+        return true;
+    }
+
+    /**
+     * Streams events until the client closes the connection. The table's listener only offers to a
+     * bounded queue: a client that stops reading loses events (counted, then reported with a LOSS
+     * message) instead of growing the daemon's heap.
+     */
+    private boolean subscribe(Message req) throws IOException {
+        Args a = args(req);
+        BlockingQueue<TableEvent> queue = new ArrayBlockingQueue<>(SUBSCRIBER_QUEUE);
+        AtomicLong dropped = new AtomicLong();
+        Selector sel = a.selector();
+        int mask = a.eventMask();
+        Consumer<TableEvent> listener = ev -> {
+            if (wanted(ev, sel, mask) && !queue.offer(ev)) {
+                dropped.incrementAndGet();
+                ctx.counters().subscriberDrops.increment();
+            }
+        };
+        Object lease = new Object();
+        ctx.table().addListener(listener);
+        ctx.counters().subscribers.incrementAndGet();
+        try {
+            // acknowledge: the stream starts now
+            done(req.seq(), 0, -1);
+            out.flush();
+            while (channelOpen()) {
+                if (a.sampleIntervalMs() > 0) {
+                    ctx.sampler().demand(lease, Math.max(100, a.sampleIntervalMs()), 5000);
+                }
+                TableEvent ev = queue.poll(1, TimeUnit.SECONDS);
+                long lost = dropped.getAndSet(0);
+                if (lost > 0) {
+                    new MessageBuilder().u64(Wire.R_LOST, lost)
+                            .string(Wire.R_ERROR_TEXT, "this client fell behind; " + lost + " events dropped")
+                            .build(Wire.LOSS, 0, req.seq()).write(out);
+                }
+                if (ev != null) {
+                    Message m = encoder.event(ev, viewer, req.seq());
+                    if (m != null) {
+                        m.write(out);
+                    }
+                    while ((ev = queue.poll()) != null) { // drain what is ready before flushing
+                        m = encoder.event(ev, viewer, req.seq());
+                        if (m != null) {
+                            m.write(out);
+                        }
+                    }
+                }
+                out.flush();
+            }
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } finally {
+            ctx.table().removeListener(listener);
+            ctx.sampler().release(lease);
+            ctx.counters().subscribers.decrementAndGet();
+        }
+    }
+
+    private boolean wanted(TableEvent ev, Selector sel, int mask) {
+        return switch (ev) {
+            case TableEvent.Forked f -> (mask & EventType.FORK.bit) != 0 && ctx.query().matches(sel, f.process());
+            case TableEvent.Execed x -> (mask & EventType.EXEC.bit) != 0 && ctx.query().matches(sel, x.process());
+            case TableEvent.Changed c -> (mask & c.kind().bit) != 0 && ctx.query().matches(sel, c.process());
+            case TableEvent.ThreadExited t -> (mask & EventType.EXIT.bit) != 0 && ctx.query().matches(sel, t.process());
+            case TableEvent.Exited x -> ((mask & EventType.EXIT.bit) != 0
+                    || ((mask & EventType.NONZERO_EXIT.bit) != 0 && x.exited().failed()))
+                    && ctx.query().matches(sel, x.exited());
+            case TableEvent.Lost l -> true;
+            case TableEvent.Resynced r -> true;
+        };
+    }
+
+    private void sendError(int seq, int code, String text) throws IOException {
+        if (out == null) {
+            return;
+        }
+        new MessageBuilder().u32(Wire.R_ERROR_CODE, code).string(Wire.R_ERROR_TEXT, text)
+                .build(Wire.ERROR, 0, seq).write(out);
+        out.flush();
+    }
+}

@@ -1,0 +1,119 @@
+package io.procwatch.daemon;
+
+import io.procwatch.procfs.ProcFs;
+import io.procwatch.table.LiveTable;
+import io.procwatch.table.ProcessTable;
+import io.procwatch.table.Sampler;
+
+import java.lang.management.ManagementFactory;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+/** What every connection needs: the table, the query engine, /proc and the daemon's counters. */
+final class DaemonContext {
+    static final String VERSION = "0.1.0";
+
+    private final LiveTable live;
+    private final QueryEngine query;
+    private final ProcFs proc;
+    private final ProcMount mount;
+    private final Counters counters = new Counters();
+    private final long startedAtMs = System.currentTimeMillis();
+
+    static final class Counters {
+        final LongAdder connections = new LongAdder();
+        final LongAdder rejectedConnections = new LongAdder();
+        final LongAdder requests = new LongAdder();
+        final LongAdder malformed = new LongAdder();
+        final LongAdder internalErrors = new LongAdder();
+        final LongAdder subscriberDrops = new LongAdder();
+        final AtomicInteger clients = new AtomicInteger();
+        final AtomicInteger subscribers = new AtomicInteger();
+    }
+
+    DaemonContext(LiveTable live, ProcFs proc, ProcMount mount) {
+        this.live = live;
+        this.query = new QueryEngine(live.table());
+        this.proc = proc;
+        this.mount = mount;
+    }
+
+    ProcessTable table() {
+        return live.table();
+    }
+
+    Sampler sampler() {
+        return live.sampler();
+    }
+
+    QueryEngine query() {
+        return query;
+    }
+
+    ProcFs proc() {
+        return proc;
+    }
+
+    ProcMount procMount() {
+        return mount;
+    }
+
+    Counters counters() {
+        return counters;
+    }
+
+    /** Everything {@code procwatch stats} shows, as name to value. */
+    Map<String, Long> stats() {
+        Map<String, Long> s = new LinkedHashMap<>();
+        ProcessTable t = live.table();
+        s.put("uptime_ms", System.currentTimeMillis() - startedAtMs);
+        s.put("started_at_ms", startedAtMs);
+        s.put("daemon_pid", ProcessHandle.current().pid());
+        s.put("processes", (long) t.size());
+        for (var e : t.countsByState().entrySet()) {
+            s.put("state_" + e.getKey(), (long) e.getValue());
+        }
+        ProcessTable.Counters c = t.counters();
+        s.put("events_fork", c.forks.sum());
+        s.put("events_thread_fork", c.threadForks.sum());
+        s.put("events_exec", c.execs.sum());
+        s.put("events_exit", c.exits.sum());
+        s.put("events_thread_exit", c.threadExits.sum());
+        s.put("events_id_change", c.idChanges.sum());
+        s.put("events_comm", c.commChanges.sum());
+        s.put("events_other", c.other.sum());
+        s.put("losses", c.losses.sum());
+        s.put("lost_events_known", c.lostEvents.sum());
+        s.put("resyncs", c.resyncs.sum());
+        s.put("exits_not_observed", c.exitsNotObserved.sum());
+        s.put("execs_read_too_late", c.execsTooLate.sum());
+        s.put("events_unknown_pid", c.eventsForUnknownPids.sum());
+        var cs = live.connectorStats();
+        s.put("connector_datagrams", cs.datagrams());
+        s.put("connector_malformed", cs.malformedMessages());
+        s.put("connector_receive_buffer", (long) live.receiveBufferBytes());
+        s.put("taskstats_ok", live.taskstatsProblem() == null ? 1L : 0L);
+        s.put("taskstats_overruns", live.taskstatsOverruns());
+        s.put("history_size", (long) t.history().size());
+        s.put("history_capacity", (long) t.history().capacity());
+        s.put("history_added", t.history().added());
+        s.put("history_dropped", t.history().dropped());
+        s.put("sampler_passes", live.sampler().passes());
+        s.put("sampler_last_pass_us", live.sampler().lastPassDurationNanos() / 1000);
+        s.put("sampler_open_fds", (long) live.sampler().openDescriptors());
+        s.put("clients", (long) counters.clients.get());
+        s.put("subscribers", (long) counters.subscribers.get());
+        s.put("connections_total", counters.connections.sum());
+        s.put("connections_rejected", counters.rejectedConnections.sum());
+        s.put("requests", counters.requests.sum());
+        s.put("requests_malformed", counters.malformed.sum());
+        s.put("internal_errors", counters.internalErrors.sum());
+        s.put("subscriber_drops", counters.subscriberDrops.sum());
+        var heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+        s.put("heap_used_bytes", heap.getUsed());
+        s.put("heap_committed_bytes", heap.getCommitted());
+        return s;
+    }
+}

@@ -1,0 +1,244 @@
+package io.procwatch.daemon;
+
+import io.procwatch.event.EventType;
+import io.procwatch.procfs.PidStat;
+import io.procwatch.procfs.ProcFs;
+import io.procwatch.procfs.SystemInfo;
+import io.procwatch.protocol.Groups;
+import io.procwatch.protocol.Message;
+import io.procwatch.protocol.MessageBuilder;
+import io.procwatch.protocol.Wire;
+import io.procwatch.taskstats.Taskstats;
+import io.procwatch.taskstats.TaskstatsClient;
+import io.procwatch.table.ExitedProcess;
+import io.procwatch.table.ProcessInfo;
+import io.procwatch.table.TableEvent;
+
+import java.util.Optional;
+
+/**
+ * Turns table rows, history entries and events into protocol messages, sending only the
+ * attribute groups asked for and only what the viewer may see. Groups that the table does not
+ * hold (cwd, io, cgroup, wchan, taskstats) are read now, for these processes only.
+ */
+final class Encoder {
+    private final ProcFs proc;
+    private final SystemInfo sys = SystemInfo.get();
+    private TaskstatsClient taskstats;
+    private boolean taskstatsUnavailable;
+
+    Encoder(ProcFs proc) {
+        this.proc = proc;
+    }
+
+    Message process(ProcessInfo p, long groups, Viewer v, int seq) {
+        MessageBuilder m = new MessageBuilder();
+        m.u32(Wire.P_PID, p.pid());
+        processAttrs(m, p, groups, v);
+        return m.build(Wire.PROCESS, 0, seq);
+    }
+
+    /** One thread of a process, from /proc/PID/task/TID/stat (threads are listed on demand). */
+    Message thread(ProcessInfo p, int tid, PidStat t, long groups, Viewer v, int seq) {
+        MessageBuilder m = new MessageBuilder();
+        m.u32(Wire.P_PID, p.pid());
+        m.u32(Wire.P_TID, tid);
+        if ((groups & Groups.BASE) != 0) {
+            base(m, p);
+            m.u8(Wire.P_STATE, t.state());
+            m.string(Wire.P_COMM, t.comm());
+        }
+        if ((groups & Groups.CRED) != 0) {
+            cred(m, p);
+        }
+        if ((groups & Groups.CMDLINE) != 0) {
+            cmdline(m, p);
+        }
+        if ((groups & Groups.STAT) != 0) {
+            m.u64(Wire.P_UTIME, t.utime()).u64(Wire.P_STIME, t.stime()).u64(Wire.P_VSIZE, t.vsize())
+                    .u64(Wire.P_RSS_KIB, t.rss() * sys.pageSize() / 1024).u64(Wire.P_MINFLT, t.minflt())
+                    .u64(Wire.P_MAJFLT, t.majflt()).u32(Wire.P_PRIORITY, t.priority()).u32(Wire.P_NICE, t.nice())
+                    .u32(Wire.P_PROCESSOR, t.processor());
+        }
+        return m.build(Wire.PROCESS, 0, seq);
+    }
+
+    private void processAttrs(MessageBuilder m, ProcessInfo p, long groups, Viewer v) {
+        if ((groups & Groups.BASE) != 0) {
+            base(m, p);
+            m.u8(Wire.P_STATE, p.state());
+            m.string(Wire.P_COMM, p.comm());
+        }
+        if ((groups & Groups.CRED) != 0) {
+            cred(m, p);
+        }
+        if ((groups & Groups.CMDLINE) != 0) {
+            cmdline(m, p);
+        }
+        boolean priv = v.canSeePrivate(p);
+        if ((groups & Groups.EXE) != 0 && priv) {
+            m.string(Wire.P_EXE, p.exe());
+            proc.cwd(p.pid()).ifPresent(c -> m.string(Wire.P_CWD, c));
+        }
+        if ((groups & Groups.STAT) != 0) {
+            m.u64(Wire.P_UTIME, p.utime()).u64(Wire.P_STIME, p.stime()).u64(Wire.P_VSIZE, p.vsize())
+                    .u64(Wire.P_RSS_KIB, p.rss() * sys.pageSize() / 1024).u64(Wire.P_MINFLT, p.minflt())
+                    .u64(Wire.P_MAJFLT, p.majflt()).u32(Wire.P_PRIORITY, p.priority()).u32(Wire.P_NICE, p.nice())
+                    .u32(Wire.P_PROCESSOR, p.processor());
+        }
+        if ((groups & Groups.IO) != 0 && priv) {
+            proc.io(p.pid()).ifPresent(io -> m.u64(Wire.P_IO_RCHAR, io[0]).u64(Wire.P_IO_WCHAR, io[1])
+                    .u64(Wire.P_IO_READ_BYTES, io[2]).u64(Wire.P_IO_WRITE_BYTES, io[3]));
+        }
+        if ((groups & Groups.TASKSTATS) != 0 && priv) {
+            liveTaskstats(p.pid()).ifPresent(t -> taskstatsAttrs(m, t));
+        }
+        if ((groups & Groups.CGROUP) != 0) {
+            proc.cgroup(p.pid()).ifPresent(c -> m.string(Wire.P_CGROUP, c));
+        }
+        if ((groups & Groups.WCHAN) != 0) {
+            proc.wchan(p.pid()).ifPresent(w -> m.string(Wire.P_WCHAN, w));
+        }
+    }
+
+    private void base(MessageBuilder m, ProcessInfo p) {
+        m.u32(Wire.P_PPID, p.ppid()).u32(Wire.P_PGRP, p.pgrp()).u32(Wire.P_SID, p.session())
+                .u32(Wire.P_TTY, p.ttyNr()).u32(Wire.P_TPGID, p.tpgid()).u32(Wire.P_NLWP, p.numThreads())
+                .u64(Wire.P_START_MS, sys.startTicksToEpochMillis(p.startTicks()));
+    }
+
+    private static void cred(MessageBuilder m, ProcessInfo p) {
+        m.u32(Wire.P_RUID, p.ruid()).u32(Wire.P_EUID, p.euid()).u32(Wire.P_RGID, p.rgid())
+                .u32(Wire.P_EGID, p.egid()).u32(Wire.P_TRACER, p.tracerPid());
+    }
+
+    private static void cmdline(MessageBuilder m, ProcessInfo p) {
+        m.strings(Wire.P_ARGV, p.argv());
+        if (!p.argvKnown()) {
+            m.flag(Wire.P_ARGV_UNKNOWN);
+        }
+    }
+
+    private Optional<Taskstats> liveTaskstats(int pid) {
+        if (taskstatsUnavailable) {
+            return Optional.empty();
+        }
+        try {
+            if (taskstats == null) {
+                taskstats = TaskstatsClient.open();
+            }
+            return taskstats.ofProcess(pid);
+        } catch (Exception e) {
+            taskstatsUnavailable = true;
+            return Optional.empty();
+        }
+    }
+
+    private static void taskstatsAttrs(MessageBuilder m, Taskstats t) {
+        m.u64(Wire.P_TS_UTIME_US, t.userMicros()).u64(Wire.P_TS_STIME_US, t.systemMicros())
+                .u64(Wire.P_TS_MAXRSS_KIB, t.hiwaterRssKiB()).u64(Wire.P_TS_READ_BYTES, t.readBytes())
+                .u64(Wire.P_TS_WRITE_BYTES, t.writeBytes()).u64(Wire.P_TS_NVCSW, t.voluntarySwitches())
+                .u64(Wire.P_TS_NIVCSW, t.involuntarySwitches());
+    }
+
+    Message exited(ExitedProcess e, Viewer v, int type, int seq) {
+        MessageBuilder m = new MessageBuilder();
+        exitedAttrs(m, e, v);
+        return m.build(type, 0, seq);
+    }
+
+    private static void exitedAttrs(MessageBuilder m, ExitedProcess e, Viewer v) {
+        m.u32(Wire.P_PID, e.pid()).u32(Wire.P_PPID, e.ppid()).u32(Wire.P_EUID, e.uid()).u32(Wire.P_RUID, e.uid())
+                .u32(Wire.P_EGID, e.gid()).string(Wire.P_COMM, e.comm()).strings(Wire.P_ARGV, e.argv())
+                .u64(Wire.P_START_MS, e.startEpochMs()).u64(Wire.E_END_MS, e.endEpochMs()).u64(Wire.E_SEQ, e.seq());
+        if (!e.argvKnown()) {
+            m.flag(Wire.P_ARGV_UNKNOWN);
+        }
+        if (v.canSeePrivate(e) && !e.exe().isEmpty()) {
+            m.string(Wire.P_EXE, e.exe());
+        }
+        if (e.status() != null) {
+            m.u32(Wire.E_STATUS, e.status().raw());
+        }
+        if (!e.exitObserved()) {
+            m.flag(Wire.E_EXIT_UNOBSERVED);
+        }
+        if (e.coreDumped()) {
+            m.flag(Wire.E_CORE);
+        }
+        if (e.taskstats() != null) {
+            taskstatsAttrs(m, e.taskstats());
+        }
+    }
+
+    /** A live event; null when the viewer may not see it. */
+    Message event(TableEvent ev, Viewer v, int seq) {
+        MessageBuilder m = new MessageBuilder();
+        long when = ev.timestampNs() > 0 ? SystemInfo.monotonicToEpochMillis(ev.timestampNs())
+                : System.currentTimeMillis();
+        switch (ev) {
+            case TableEvent.Forked f -> {
+                if (!v.canSee(f.process())) {
+                    return null;
+                }
+                m.u32(Wire.E_KIND, EventType.FORK.bit);
+                eventProcess(m, f.process(), v);
+                if (f.thread()) {
+                    m.flag(Wire.E_THREAD).u32(Wire.P_TID, f.tid());
+                }
+            }
+            case TableEvent.Execed x -> {
+                if (!v.canSee(x.process())) {
+                    return null;
+                }
+                m.u32(Wire.E_KIND, EventType.EXEC.bit);
+                eventProcess(m, x.process(), v);
+            }
+            case TableEvent.Changed c -> {
+                if (!v.canSee(c.process())) {
+                    return null;
+                }
+                m.u32(Wire.E_KIND, c.kind().bit);
+                eventProcess(m, c.process(), v);
+                if (c.tid() != c.process().pid()) {
+                    m.flag(Wire.E_THREAD).u32(Wire.P_TID, c.tid());
+                }
+            }
+            case TableEvent.ThreadExited t -> {
+                if (!v.canSee(t.process())) {
+                    return null;
+                }
+                m.u32(Wire.E_KIND, EventType.EXIT.bit).flag(Wire.E_THREAD).u32(Wire.P_TID, t.tid());
+                eventProcess(m, t.process(), v);
+            }
+            case TableEvent.Exited x -> {
+                if (!v.canSee(x.exited())) {
+                    return null;
+                }
+                m.u32(Wire.E_KIND, EventType.EXIT.bit);
+                exitedAttrs(m, x.exited(), v);
+            }
+            case TableEvent.Resynced r -> {
+                m.u32(Wire.E_KIND, 0).u32(Wire.R_COUNT, r.added()).u64(Wire.R_LOST, r.vanished());
+            }
+            case TableEvent.Lost l -> {
+                return new MessageBuilder().u64(Wire.R_LOST, Math.max(0, l.loss().lostEvents()))
+                        .string(Wire.R_ERROR_TEXT, "kernel events lost (" + l.loss().reason() + "); table resynchronised")
+                        .build(Wire.LOSS, 0, seq);
+            }
+        }
+        m.u64(Wire.E_TIME_MS, when);
+        return m.build(Wire.EVENT, 0, seq);
+    }
+
+    private void eventProcess(MessageBuilder m, ProcessInfo p, Viewer v) {
+        m.u32(Wire.P_PID, p.pid());
+        processAttrs(m, p, Groups.BASE | Groups.CRED | Groups.CMDLINE, v);
+    }
+
+    void close() {
+        if (taskstats != null) {
+            taskstats.close();
+        }
+    }
+}

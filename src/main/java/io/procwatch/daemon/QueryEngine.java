@@ -1,0 +1,143 @@
+package io.procwatch.daemon;
+
+import io.procwatch.protocol.Selector;
+import io.procwatch.table.ExitedProcess;
+import io.procwatch.table.ProcessInfo;
+import io.procwatch.table.ProcessTable;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Finds the processes a selector names, starting from the narrowest index (pid list, subtree,
+ * children, name, uid, state) so a selective query costs O(matches), then checks every criterion
+ * and the viewer's right to see each process.
+ */
+final class QueryEngine {
+    private final ProcessTable table;
+
+    QueryEngine(ProcessTable table) {
+        this.table = table;
+    }
+
+    List<ProcessInfo> select(Selector s, Viewer v) {
+        Collection<ProcessInfo> candidates = candidates(s);
+        List<ProcessInfo> out = new ArrayList<>();
+        for (ProcessInfo p : candidates) {
+            if (matches(s, p) && v.canSee(p)) {
+                out.add(p);
+            }
+        }
+        out.sort(Comparator.comparingInt(ProcessInfo::pid));
+        return out;
+    }
+
+    private Collection<ProcessInfo> candidates(Selector s) {
+        if (!s.pids().isEmpty()) {
+            Map<Integer, ProcessInfo> m = new LinkedHashMap<>();
+            for (int pid : s.pids()) {
+                ProcessInfo p = table.get(pid);
+                if (p != null) {
+                    m.put(pid, p);
+                }
+            }
+            return m.values();
+        }
+        if (s.threadsOf() != null) {
+            ProcessInfo p = table.get(s.threadsOf());
+            return p == null ? List.of() : List.of(p);
+        }
+        if (s.subtreeOf() != null) {
+            return table.subtree(s.subtreeOf());
+        }
+        if (s.childrenOf() != null) {
+            return table.childrenOf(s.childrenOf());
+        }
+        if (s.name() != null) {
+            return table.named(s.name());
+        }
+        if (!s.uids().isEmpty()) {
+            Set<ProcessInfo> u = new HashSet<>();
+            for (int uid : s.uids()) {
+                u.addAll(table.ofUser(uid));
+            }
+            return u;
+        }
+        if (s.states() != null) {
+            Set<ProcessInfo> st = new HashSet<>();
+            for (char c : s.states().toCharArray()) {
+                st.addAll(table.inState(c));
+            }
+            return st;
+        }
+        return table.all();
+    }
+
+    boolean matches(Selector s, ProcessInfo p) {
+        if (!s.pids().isEmpty() && !s.pids().contains(p.pid())) {
+            return false;
+        }
+        if (s.childrenOf() != null && p.ppid() != s.childrenOf()) {
+            return false;
+        }
+        if (s.subtreeOf() != null && !isInSubtree(p, s.subtreeOf())) {
+            return false;
+        }
+        if (s.threadsOf() != null && p.pid() != s.threadsOf()) {
+            return false;
+        }
+        if (!s.uids().isEmpty() && !s.uids().contains(p.euid())) {
+            return false;
+        }
+        if (s.states() != null && s.states().indexOf(p.stateClass()) < 0 && s.states().indexOf(p.state()) < 0) {
+            return false;
+        }
+        if (s.name() != null && !p.comm().equals(s.name())) {
+            return false;
+        }
+        return s.match() == null || p.comm().contains(s.match()) || p.args().contains(s.match());
+    }
+
+    boolean matches(Selector s, ExitedProcess e) {
+        if (!s.pids().isEmpty() && !s.pids().contains(e.pid())) {
+            return false;
+        }
+        if (s.childrenOf() != null && e.ppid() != s.childrenOf()) {
+            return false;
+        }
+        if (!s.uids().isEmpty() && !s.uids().contains(e.uid())) {
+            return false;
+        }
+        if (s.name() != null && !e.comm().equals(s.name())) {
+            return false;
+        }
+        if (s.subtreeOf() != null && e.pid() != s.subtreeOf() && e.ppid() != s.subtreeOf()) {
+            ProcessInfo parent = table.get(e.ppid());
+            if (parent == null || !isInSubtree(parent, s.subtreeOf())) {
+                return false;
+            }
+        }
+        return s.match() == null || e.comm().contains(s.match()) || e.args().contains(s.match());
+    }
+
+    /** Walks up the parent chain (bounded: a cycle from stale data must not hang the daemon). */
+    boolean isInSubtree(ProcessInfo p, int root) {
+        ProcessInfo cur = p;
+        for (int depth = 0; cur != null && depth < 4096; depth++) {
+            if (cur.pid() == root) {
+                return true;
+            }
+            if (cur.ppid() <= 0 || cur.ppid() == cur.pid()) {
+                return false;
+            }
+            cur = table.get(cur.ppid());
+        }
+        return false;
+    }
+}

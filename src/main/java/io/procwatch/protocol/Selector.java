@@ -1,0 +1,126 @@
+package io.procwatch.protocol;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Which processes a request is about. Criteria of different kinds must all hold; several values of
+ * one kind (pids, uids) are alternatives. An empty selector means all processes.
+ */
+public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf, Integer threadsOf,
+                       List<Integer> uids, String states, String name, String match) {
+
+    public static Selector all() {
+        return new Selector(List.of(), null, null, null, List.of(), null, null, null);
+    }
+
+    public Selector withPids(List<Integer> p) {
+        return new Selector(List.copyOf(p), childrenOf, subtreeOf, threadsOf, uids, states, name, match);
+    }
+
+    public Selector withChildrenOf(int pid) {
+        return new Selector(pids, pid, subtreeOf, threadsOf, uids, states, name, match);
+    }
+
+    public Selector withSubtreeOf(int pid) {
+        return new Selector(pids, childrenOf, pid, threadsOf, uids, states, name, match);
+    }
+
+    public Selector withThreadsOf(int pid) {
+        return new Selector(pids, childrenOf, subtreeOf, pid, uids, states, name, match);
+    }
+
+    public Selector withUids(List<Integer> u) {
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, List.copyOf(u), states, name, match);
+    }
+
+    public Selector withStates(String s) {
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, s, name, match);
+    }
+
+    public Selector withName(String n) {
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, n, match);
+    }
+
+    public Selector withMatch(String m) {
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, m);
+    }
+
+    public boolean isAll() {
+        return pids.isEmpty() && childrenOf == null && subtreeOf == null && threadsOf == null && uids.isEmpty()
+                && states == null && name == null && match == null;
+    }
+
+    public void encode(MessageBuilder m) {
+        m.beginNested(Wire.A_SELECTOR);
+        if (isAll()) {
+            m.flag(Wire.S_ALL);
+        }
+        for (int p : pids) {
+            m.u32(Wire.S_PID, p);
+        }
+        if (childrenOf != null) {
+            m.u32(Wire.S_CHILDREN_OF, childrenOf);
+        }
+        if (subtreeOf != null) {
+            m.u32(Wire.S_SUBTREE_OF, subtreeOf);
+        }
+        if (threadsOf != null) {
+            m.u32(Wire.S_THREADS_OF, threadsOf);
+        }
+        for (int u : uids) {
+            m.u32(Wire.S_UID, u);
+        }
+        if (states != null) {
+            m.string(Wire.S_STATE, states);
+        }
+        if (name != null) {
+            m.string(Wire.S_NAME, name);
+        }
+        if (match != null) {
+            m.string(Wire.S_MATCH, match);
+        }
+        m.endNested();
+    }
+
+    /** Decodes a selector; limits keep a hostile request from costing the daemon much. */
+    public static Selector decode(Attrs a) throws ProtocolException {
+        List<Integer> pids = new ArrayList<>();
+        List<Integer> uids = new ArrayList<>();
+        Integer children = null;
+        Integer subtree = null;
+        Integer threads = null;
+        String states = null;
+        String name = null;
+        String match = null;
+        while (a.next()) {
+            switch (a.type()) {
+                case Wire.S_PID -> pids.add(a.u32());
+                case Wire.S_UID -> uids.add(a.u32());
+                case Wire.S_CHILDREN_OF -> children = a.u32();
+                case Wire.S_SUBTREE_OF -> subtree = a.u32();
+                case Wire.S_THREADS_OF -> threads = a.u32();
+                case Wire.S_STATE -> states = limited(a.string(), 16, "state");
+                case Wire.S_NAME -> name = limited(a.string(), 64, "name");
+                case Wire.S_MATCH -> match = limited(a.string(), 256, "match");
+                default -> {
+                    // S_ALL, or a kind this daemon does not know: skipped
+                }
+            }
+        }
+        if (a.malformed()) {
+            throw new ProtocolException(Wire.E_MALFORMED, "malformed selector attribute");
+        }
+        if (pids.size() > 4096 || uids.size() > 4096) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, "selector lists at most 4096 pids and uids");
+        }
+        return new Selector(pids, children, subtree, threads, uids, states, name, match);
+    }
+
+    private static String limited(String s, int max, String what) throws ProtocolException {
+        if (s.length() > max) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, what + " longer than " + max + " characters");
+        }
+        return s;
+    }
+}
