@@ -45,6 +45,7 @@ final class Connection implements Runnable {
     private final DaemonContext ctx;
     private final Encoder encoder;
     private Viewer viewer;
+    private InputStream in;
     private OutputStream out;
 
     Connection(SocketChannel channel, DaemonContext ctx) {
@@ -58,7 +59,7 @@ final class Connection implements Runnable {
         try (channel) {
             int[] cred = Peer.credentials(channel);
             viewer = new Viewer(cred[0], cred[1], ctx.procMount());
-            InputStream in = new BufferedInputStream(Channels.newInputStream(channel), 16384);
+            in = new BufferedInputStream(Channels.newInputStream(channel), 16384);
             out = new BufferedOutputStream(Channels.newOutputStream(channel), 65536);
             while (true) {
                 Message req;
@@ -269,18 +270,20 @@ final class Connection implements Runnable {
                 }
             }
             long deadline = a.timeoutMs() == 0 ? Long.MAX_VALUE : System.nanoTime() + a.timeoutMs() * 1_000_000L;
+            var hungUp = watchHangup();
             while (!pending.isEmpty()) {
+                if (hungUp.get()) {
+                    return false;
+                }
                 long left = deadline == Long.MAX_VALUE ? 1000 : (deadline - System.nanoTime()) / 1_000_000L;
                 if (left <= 0) {
                     sendError(req.seq(), Wire.E_TIMEOUT, "timed out waiting for " + pending);
                     return true;
                 }
-                ExitedProcess e = exits.poll(Math.min(left, 1000), TimeUnit.MILLISECONDS);
+                ExitedProcess e = exits.poll(Math.min(left, 200), TimeUnit.MILLISECONDS);
                 if (e != null && pending.remove(e.pid())) {
                     encoder.exited(e, viewer, Wire.EXITED, req.seq()).write(out);
                     out.flush();
-                } else if (e == null && !channelOpen()) {
-                    return false;
                 }
             }
             done(req.seq(), a.waitPids().size(), -1);
@@ -291,6 +294,24 @@ final class Connection implements Runnable {
         } finally {
             ctx.table().removeListener(listener);
         }
+    }
+
+    /**
+     * While a WAIT or SUBSCRIBE runs, the client sends nothing more: a read that returns (EOF, an
+     * error, or stray bytes) means it hung up or broke the protocol, and the long request ends.
+     * Without this, a client that half-closes would hold a daemon thread forever.
+     */
+    private java.util.concurrent.atomic.AtomicBoolean watchHangup() {
+        var gone = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread.ofVirtual().start(() -> {
+            try {
+                in.read();
+            } catch (IOException ignored) {
+                // closed: same as EOF
+            }
+            gone.set(true);
+        });
+        return gone;
     }
 
     private static boolean isExited(ProcessInfo p) {
@@ -336,11 +357,12 @@ final class Connection implements Runnable {
             // acknowledge: the stream starts now
             done(req.seq(), 0, -1);
             out.flush();
-            while (channelOpen()) {
+            var hungUp = watchHangup();
+            while (channelOpen() && !hungUp.get()) {
                 if (a.sampleIntervalMs() > 0) {
                     ctx.sampler().demand(lease, Math.max(100, a.sampleIntervalMs()), 5000);
                 }
-                TableEvent ev = queue.poll(1, TimeUnit.SECONDS);
+                TableEvent ev = queue.poll(200, TimeUnit.MILLISECONDS);
                 long lost = dropped.getAndSet(0);
                 if (lost > 0) {
                     new MessageBuilder().u64(Wire.R_LOST, lost)

@@ -51,13 +51,17 @@ public final class Daemon implements AutoCloseable {
         return new Daemon(o, live, new Server(ch, ctx, o.maxClients()));
     }
 
-    /** Runs until SIGTERM or SIGINT. */
+    /**
+     * Runs until SIGTERM or SIGINT, then shuts down in order (clients, event source, socket) and
+     * returns, so the process exits 0 after a requested stop rather than 128+signal.
+     */
+    @SuppressWarnings("restriction")
     public void awaitShutdown() throws InterruptedException {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            close();
-            stopped.countDown();
-        }));
+        sun.misc.SignalHandler stop = sig -> stopped.countDown();
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
+        sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
         stopped.await();
+        close();
     }
 
     public LiveTable live() {

@@ -1,0 +1,51 @@
+package io.procwatch.testing;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs the real procwatch CLI as a separate process. */
+public final class Cli {
+    public record Result(int exit, String out, String err) {
+    }
+
+    private Cli() {
+    }
+
+    public static Result run(Path socket, String... args) throws IOException, InterruptedException {
+        return runAs(socket, List.of(), args);
+    }
+
+    /** With a command prefix, e.g. setpriv to run as another user. */
+    public static Result runAs(Path socket, List<String> prefix, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(Spawn.javaBinary(), "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1", "-cp", Spawn.projectClasspath(), "io.procwatch.cli.Main"));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        if (socket != null) {
+            pb.environment().put("PROCWATCH_SOCKET", socket.toString());
+        }
+        pb.environment().remove("PROCWATCH_LAUNCHER");
+        Process p = pb.start();
+        var out = p.getInputStream();
+        var err = p.getErrorStream();
+        StringBuilder errText = new StringBuilder();
+        Thread t = Thread.ofPlatform().start(() -> {
+            try {
+                errText.append(new String(err.readAllBytes()));
+            } catch (IOException ignored) {
+                // the process is gone
+            }
+        });
+        String o = new String(out.readAllBytes());
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("procwatch " + List.of(args) + " did not finish");
+        }
+        t.join();
+        return new Result(p.exitValue(), o, errText.toString());
+    }
+}

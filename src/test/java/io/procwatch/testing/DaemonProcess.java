@@ -1,0 +1,109 @@
+package io.procwatch.testing;
+
+import io.procwatch.client.ProcwatchClient;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** A real procwatch daemon in its own JVM, on a private socket, for end-to-end tests. */
+public final class DaemonProcess implements AutoCloseable {
+    private final Process process;
+    private final Path socket;
+    private final Path dir;
+    private final Path log;
+
+    private DaemonProcess(Process process, Path socket, Path dir, Path log) {
+        this.process = process;
+        this.socket = socket;
+        this.dir = dir;
+        this.log = log;
+    }
+
+    public static DaemonProcess start(String... extraArgs) throws IOException, InterruptedException {
+        Path dir = Files.createTempDirectory("pw-daemon");
+        Path socket = dir.resolve("procwatch.sock");
+        return start(socket, extraArgs);
+    }
+
+    public static DaemonProcess start(Path socket, String... extraArgs) throws IOException, InterruptedException {
+        Path dir = socket.getParent();
+        Path log = Files.createTempFile("pw-daemon", ".log");
+        List<String> cmd = new ArrayList<>(List.of(Spawn.javaBinary(), "--enable-native-access=ALL-UNNAMED",
+                "-XX:+UseSerialGC", "-Xmx512m", "-cp", Spawn.projectClasspath(), "io.procwatch.cli.Main", "daemon",
+                "--socket", socket.toString()));
+        cmd.addAll(List.of(extraArgs));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) {
+                throw new IOException("daemon exited with " + p.exitValue() + ": " + Files.readString(log));
+            }
+            try (ProcwatchClient c = ProcwatchClient.connect(socket)) {
+                c.hello();
+                return new DaemonProcess(p, socket, dir, log);
+            } catch (IOException e) {
+                Thread.sleep(50);
+            }
+        }
+        p.destroyForcibly();
+        throw new IOException("daemon did not answer within 30 s: " + Files.readString(log));
+    }
+
+    public Path socket() {
+        return socket;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    public String log() throws IOException {
+        return Files.readString(log);
+    }
+
+    public ProcwatchClient client() throws IOException {
+        return ProcwatchClient.connect(socket);
+    }
+
+    /** Open file descriptors of the daemon process (for leak checks). */
+    public int openFds() throws IOException {
+        try (var s = Files.list(Path.of("/proc/" + process.pid() + "/fd"))) {
+            return (int) s.count();
+        }
+    }
+
+    /** SIGTERM and wait: returns the exit code. */
+    public int stop() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(20, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor();
+        }
+        return process.exitValue();
+    }
+
+    @Override
+    public void close() throws InterruptedException, IOException {
+        if (process.isAlive()) {
+            stop();
+        }
+        Files.deleteIfExists(socket);
+        try (var s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException ignored) {
+            // best effort
+        }
+        Files.deleteIfExists(dir);
+        Files.deleteIfExists(log);
+    }
+}
