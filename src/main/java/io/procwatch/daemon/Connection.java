@@ -54,6 +54,15 @@ final class Connection implements Runnable {
         this.encoder = new Encoder(ctx.proc());
     }
 
+    /** Marks the end of the client's stream in the request queue. */
+    private static final Object END = new Object();
+    /**
+     * Requests read ahead of the handler: small and bounded (at most this many messages of
+     * MAX_REQUEST bytes per connection), so a client cannot grow the daemon's heap.
+     */
+    private final BlockingQueue<Object> requests = new ArrayBlockingQueue<>(4);
+    private volatile boolean clientGone;
+
     @Override
     public void run() {
         try (channel) {
@@ -61,32 +70,11 @@ final class Connection implements Runnable {
             viewer = new Viewer(cred[0], cred[1], ctx.procMount());
             in = new BufferedInputStream(Channels.newInputStream(channel), 16384);
             out = new BufferedOutputStream(Channels.newOutputStream(channel), 65536);
-            while (true) {
-                Message req;
-                try {
-                    req = Message.read(in, Wire.MAX_REQUEST);
-                } catch (ProtocolException e) {
-                    ctx.counters().malformed.increment();
-                    sendError(0, e.code(), e.getMessage());
-                    return;
-                } catch (EOFException e) {
-                    ctx.counters().malformed.increment();
-                    return;
-                }
-                if (req == null) {
-                    return;
-                }
-                ctx.counters().requests.increment();
-                try {
-                    if (!handle(req)) {
-                        return;
-                    }
-                } catch (ProtocolException e) {
-                    ctx.counters().malformed.increment();
-                    sendError(req.seq(), e.code(), e.getMessage());
-                    return;
-                }
-                out.flush();
+            Thread reader = Thread.ofVirtual().start(this::readRequests);
+            try {
+                serve();
+            } finally {
+                reader.interrupt();
             }
         } catch (IOException e) {
             // the client went away; nothing to answer
@@ -97,8 +85,64 @@ final class Connection implements Runnable {
             } catch (IOException ignored) {
                 // the connection is being dropped anyway
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             encoder.close();
+        }
+    }
+
+    /**
+     * The only reader of the socket: parses requests into the queue, and notes when the client
+     * hangs up so that a WAIT or SUBSCRIBE in progress ends instead of holding a thread forever.
+     */
+    private void readRequests() {
+        Object last = END;
+        try {
+            Message m;
+            while ((m = Message.read(in, Wire.MAX_REQUEST)) != null) {
+                requests.put(m);
+            }
+        } catch (ProtocolException e) {
+            last = e;
+        } catch (EOFException e) {
+            ctx.counters().malformed.increment(); // ended inside a message
+        } catch (IOException e) {
+            // reset or closed
+        } catch (InterruptedException e) {
+            return;
+        }
+        clientGone = true;
+        try {
+            requests.put(last);
+        } catch (InterruptedException ignored) {
+            // the handler is gone too
+        }
+    }
+
+    private void serve() throws IOException, InterruptedException {
+        while (true) {
+            Object next = requests.take();
+            if (next == END) {
+                return;
+            }
+            if (next instanceof ProtocolException e) {
+                ctx.counters().malformed.increment();
+                sendError(0, e.code(), e.getMessage());
+                return;
+            }
+            Message req = (Message) next;
+            ctx.counters().requests.increment();
+            try {
+                if (!handle(req)) {
+                    return;
+                }
+            } catch (ProtocolException e) {
+                ctx.counters().malformed.increment();
+                sendError(req.seq(), e.code(), e.getMessage());
+                return;
+            }
+            out.flush();
         }
     }
 
@@ -270,9 +314,8 @@ final class Connection implements Runnable {
                 }
             }
             long deadline = a.timeoutMs() == 0 ? Long.MAX_VALUE : System.nanoTime() + a.timeoutMs() * 1_000_000L;
-            var hungUp = watchHangup();
             while (!pending.isEmpty()) {
-                if (hungUp.get()) {
+                if (clientGone) {
                     return false;
                 }
                 long left = deadline == Long.MAX_VALUE ? 1000 : (deadline - System.nanoTime()) / 1_000_000L;
@@ -294,24 +337,6 @@ final class Connection implements Runnable {
         } finally {
             ctx.table().removeListener(listener);
         }
-    }
-
-    /**
-     * While a WAIT or SUBSCRIBE runs, the client sends nothing more: a read that returns (EOF, an
-     * error, or stray bytes) means it hung up or broke the protocol, and the long request ends.
-     * Without this, a client that half-closes would hold a daemon thread forever.
-     */
-    private java.util.concurrent.atomic.AtomicBoolean watchHangup() {
-        var gone = new java.util.concurrent.atomic.AtomicBoolean();
-        Thread.ofVirtual().start(() -> {
-            try {
-                in.read();
-            } catch (IOException ignored) {
-                // closed: same as EOF
-            }
-            gone.set(true);
-        });
-        return gone;
     }
 
     private static boolean isExited(ProcessInfo p) {
@@ -357,8 +382,8 @@ final class Connection implements Runnable {
             // acknowledge: the stream starts now
             done(req.seq(), 0, -1);
             out.flush();
-            var hungUp = watchHangup();
-            while (channelOpen() && !hungUp.get()) {
+            // A subscription owns the connection: it ends when the client hangs up.
+            while (channelOpen() && !clientGone) {
                 if (a.sampleIntervalMs() > 0) {
                     ctx.sampler().demand(lease, Math.max(100, a.sampleIntervalMs()), 5000);
                 }

@@ -25,6 +25,8 @@ public final class DaemonProcess implements AutoCloseable {
 
     public static DaemonProcess start(String... extraArgs) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("pw-daemon");
+        // Unprivileged test clients must reach the socket (the socket itself is 0666).
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         Path socket = dir.resolve("procwatch.sock");
         return start(socket, extraArgs);
     }

@@ -1,0 +1,126 @@
+package io.procwatch.cli;
+
+import io.procwatch.testing.Cli;
+import io.procwatch.testing.DaemonProcess;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.params.provider.Arguments;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * procwatch ps against procps ps on this machine, same arguments, one right after the other:
+ * the same header, the same processes, and the same values in every column that is not a time
+ * or a sampled value.
+ */
+class PsCompatibilityTest {
+    private static DaemonProcess daemon;
+
+    @BeforeAll
+    static void start() throws Exception {
+        daemon = DaemonProcess.start();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        daemon.close();
+    }
+
+    /**
+     * Arguments, number of columns before the free-text last one, and the indexes of columns to
+     * compare exactly (others are times or samples).
+     */
+    static Stream<Arguments> formats() {
+        return Stream.of(
+                Arguments.of(List.of("-ef"), 7, Set.of(0, 1, 2, 4, 5)),                 // UID PID PPID C STIME TTY TIME
+                Arguments.of(List.of("aux"), 10, Set.of(0, 1, 6)),                     // USER PID ... TTY STAT START TIME
+                Arguments.of(List.of("-eo", "pid,ppid,user,stat,rss,comm,args"), 6, Set.of(0, 1, 2, 5)));
+    }
+
+    @ParameterizedTest
+    @MethodSource("formats")
+    void sameRowsAsProcps(List<String> args, int fixedColumns, Set<Integer> exact) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("ps"));
+        cmd.addAll(args);
+        Process real = new ProcessBuilder(cmd).start();
+        String theirs = new String(real.getInputStream().readAllBytes());
+        real.waitFor();
+        Cli.Result ours = Cli.run(daemon.socket(), Stream.concat(Stream.of("ps"), args.stream()).toArray(String[]::new));
+        assertThat(ours.exit()).as(ours.err()).isZero();
+
+        List<String> t = theirs.lines().toList();
+        List<String> o = ours.out().lines().toList();
+        assertThat(o.getFirst()).as("header").isEqualTo(t.getFirst());
+
+        int pidCol = args.getFirst().equals("-ef") || args.getFirst().equals("aux") ? 1 : 0;
+        Map<String, String[]> theirRows = index(t, fixedColumns, pidCol);
+        Map<String, String[]> ourRows = index(o, fixedColumns, pidCol);
+        int compared = 0;
+        List<String> problems = new ArrayList<>();
+        for (var e : theirRows.entrySet()) {
+            String pid = e.getKey();
+            String[] mine = ourRows.get(pid);
+            if (mine == null) {
+                if (Files.exists(Path.of("/proc/" + pid)) && !isTransient(e.getValue())) {
+                    problems.add("missing from procwatch: " + String.join(" ", e.getValue()));
+                }
+                continue;
+            }
+            String[] their = e.getValue();
+            for (int i : exact) {
+                // kernel workers rename themselves with every work item: their names are samples
+                if (!their[i].equals(mine[i]) && !their[i].startsWith("kworker/")) {
+                    problems.add("pid " + pid + " column " + i + ": ps '" + their[i] + "' procwatch '" + mine[i] + "'");
+                }
+            }
+            String theirCmd = their[fixedColumns];
+            String myCmd = mine[fixedColumns];
+            boolean workqueue = theirCmd.startsWith("[kworker/") || theirCmd.startsWith("kworker/");
+            if (!theirCmd.equals(myCmd) && !workqueue && !isTransient(their)) {
+                problems.add("pid " + pid + " command: ps '" + theirCmd + "' procwatch '" + myCmd + "'");
+            }
+            compared++;
+        }
+        for (var e : ourRows.entrySet()) {
+            if (!theirRows.containsKey(e.getKey()) && !isTransient(e.getValue())
+                    && Files.exists(Path.of("/proc/" + e.getKey()))
+                    && ProcessHandle.of(Long.parseLong(e.getKey())).flatMap(h -> h.info().startInstant())
+                    .map(s -> s.toEpochMilli() < System.currentTimeMillis() - 5000).orElse(false)) {
+                problems.add("only in procwatch: " + String.join(" ", e.getValue()));
+            }
+        }
+        System.out.printf("ps %s: %d rows compared with procps%n", args, compared);
+        assertThat(problems).isEmpty();
+        assertThat(compared).isGreaterThan(30);
+    }
+
+    /** The two ps processes themselves and their helpers come and go between the two runs. */
+    private static boolean isTransient(String[] row) {
+        String cmd = row[row.length - 1];
+        return cmd.startsWith("ps ") || cmd.contains("io.procwatch.cli.Main") || cmd.contains("jspawnhelper");
+    }
+
+    /** Splits each row into its fixed columns plus the rest, keyed by pid. */
+    private static Map<String, String[]> index(List<String> lines, int fixed, int pidCol) {
+        Map<String, String[]> m = new HashMap<>();
+        for (String line : lines.subList(1, lines.size())) {
+            String[] parts = line.trim().split("\\s+", fixed + 1);
+            if (parts.length == fixed + 1) {
+                m.put(parts[pidCol], parts);
+            }
+        }
+        return m;
+    }
+}
