@@ -370,7 +370,7 @@ final class PsCommand {
         } else {
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {
                 int flags = (sampled ? Wire.F_FRESH : 0) | (threads ? Wire.F_THREADS : 0);
-                rows = c.snapshot(serverSelector(), groups | Groups.STAT, flags).rows();
+                rows = c.snapshot(serverSelector(), groups, flags).rows();
             } catch (DaemonUnavailableException e) {
                 err.println("procwatch ps: " + e.getMessage());
                 err.println("procwatch ps: reading /proc directly instead (slower; sees no exited processes)");

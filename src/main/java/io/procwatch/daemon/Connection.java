@@ -133,16 +133,20 @@ final class Connection implements Runnable {
             }
             Message req = (Message) next;
             ctx.counters().requests.increment();
+            long t0 = System.nanoTime();
             try {
                 if (!handle(req)) {
                     return;
+                }
+                out.flush();
+                if (req.type() != Wire.WAIT && req.type() != Wire.SUBSCRIBE) {
+                    ctx.counters().latency.record(System.nanoTime() - t0);
                 }
             } catch (ProtocolException e) {
                 ctx.counters().malformed.increment();
                 sendError(req.seq(), e.code(), e.getMessage());
                 return;
             }
-            out.flush();
         }
     }
 

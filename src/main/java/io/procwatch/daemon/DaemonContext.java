@@ -31,6 +31,8 @@ final class DaemonContext {
         final LongAdder subscriberDrops = new LongAdder();
         final AtomicInteger clients = new AtomicInteger();
         final AtomicInteger subscribers = new AtomicInteger();
+        /** Time to answer a request (SNAPSHOT, HISTORY, STATS, HELLO), for latency percentiles. */
+        final LatencyHistogram latency = new LatencyHistogram();
     }
 
     DaemonContext(LiveTable live, ProcFs proc, ProcMount mount) {
@@ -111,6 +113,13 @@ final class DaemonContext {
         s.put("requests_malformed", counters.malformed.sum());
         s.put("internal_errors", counters.internalErrors.sum());
         s.put("subscriber_drops", counters.subscriberDrops.sum());
+        LatencyHistogram h = counters.latency;
+        s.put("request_latency_count", h.count());
+        s.put("request_latency_p50_us", h.percentileMicros(50));
+        s.put("request_latency_p90_us", h.percentileMicros(90));
+        s.put("request_latency_p99_us", h.percentileMicros(99));
+        s.put("request_latency_p999_us", h.percentileMicros(99.9));
+        s.put("request_latency_max_us", h.maxMicros());
         var heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
         s.put("heap_used_bytes", heap.getUsed());
         s.put("heap_committed_bytes", heap.getCommitted());
