@@ -78,19 +78,7 @@ final class EventsCommand {
             if (o.get("tree") != null) {
                 sel = sel.withSubtreeOf(Opts.pid(o.get("tree")));
             }
-            if (o.get("user") != null) {
-                int uid = Names.uid(o.get("user"));
-                if (uid < 0) {
-                    throw new UsageException("no such user: " + o.get("user"));
-                }
-                sel = sel.withUids(List.of(uid));
-            }
-            if (o.get("name") != null) {
-                sel = sel.withName(o.get("name"));
-            }
-            if (o.get("match") != null) {
-                sel = sel.withMatch(o.get("match"));
-            }
+            sel = o.narrow(sel);
             int limit = o.intValue("count", 0);
             boolean json = o.has("json");
             boolean threads = !o.has("no-threads");

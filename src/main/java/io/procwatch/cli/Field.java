@@ -3,7 +3,6 @@ package io.procwatch.cli;
 import io.procwatch.client.ProcRow;
 
 import java.util.function.BiFunction;
-import java.util.function.Function;
 
 /**
  * One column procwatch can show: its ps keyword, header, width and alignment, the attribute
@@ -31,9 +30,5 @@ public record Field(String key, String header, int width, boolean left, boolean 
 
     Field withHeader(String h) {
         return new Field(key, h, width, left, plusTrunc, groups, json, text, value);
-    }
-
-    static Function<ProcRow, Object> none() {
-        return r -> null;
     }
 }

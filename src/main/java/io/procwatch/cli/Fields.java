@@ -172,7 +172,7 @@ public final class Fields {
         alias("%mem", "pmem", "%MEM");
         add(num("nlwp", "NLWP", 4, B, "nlwp", r -> (long) r.nlwp));
         alias("nlwp", "thcount", "THCNT");
-        add(computed("ni", "NI", 3, false, S, "nice", (r, c) -> r.nice == Integer.MIN_VALUE ? "-" : niceText(r),
+        add(computed("ni", "NI", 3, false, S, "nice", (r, c) -> r.nice == Integer.MIN_VALUE ? "-" : Integer.toString(r.nice),
                 (r, c) -> r.nice == Integer.MIN_VALUE ? null : (long) r.nice));
         alias("ni", "nice", "NI");
         // procps "pri": 39 - kernel priority for normal tasks (so higher is more favoured), as ps -l shows
@@ -239,10 +239,6 @@ public final class Fields {
 
     static String tenths(long t) {
         return t >= 1000 ? Long.toString(t / 10) : (t / 10) + "." + (t % 10);
-    }
-
-    private static String niceText(ProcRow r) {
-        return Integer.toString(r.nice);
     }
 
     /** procps "pri": 39 minus stat's priority (20 + nice for normal tasks), so higher runs sooner. */

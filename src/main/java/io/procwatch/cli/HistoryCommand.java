@@ -54,22 +54,10 @@ final class HistoryCommand {
             long since = o.get("since") == null ? 0 : when(o.get("since"), now);
             long until = o.get("until") == null ? Long.MAX_VALUE : when(o.get("until"), now);
             Selector sel = Selector.all();
-            if (o.get("user") != null) {
-                int uid = Names.uid(o.get("user"));
-                if (uid < 0) {
-                    throw new UsageException("no such user: " + o.get("user"));
-                }
-                sel = sel.withUids(List.of(uid));
-            }
-            if (o.get("name") != null) {
-                sel = sel.withName(o.get("name"));
-            }
             if (o.get("pid") != null) {
                 sel = sel.withPids(List.of(Opts.pid(o.get("pid"))));
             }
-            if (o.get("match") != null) {
-                sel = sel.withMatch(o.get("match"));
-            }
+            sel = o.narrow(sel);
             int limit = o.intValue("limit", 1000);
             if (limit < 1) {
                 throw new UsageException("--limit must be at least 1");

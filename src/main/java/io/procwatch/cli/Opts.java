@@ -68,6 +68,24 @@ final class Opts {
         }
     }
 
+    /** Narrows a selector by the common filters --user, --name and --match, where given. */
+    io.procwatch.protocol.Selector narrow(io.procwatch.protocol.Selector sel) throws UsageException {
+        if (get("user") != null) {
+            int uid = Names.uid(get("user"));
+            if (uid < 0) {
+                throw new UsageException("no such user: " + get("user"));
+            }
+            sel = sel.withUids(List.of(uid));
+        }
+        if (get("name") != null) {
+            sel = sel.withName(get("name"));
+        }
+        if (get("match") != null) {
+            sel = sel.withMatch(get("match"));
+        }
+        return sel;
+    }
+
     static int pid(String s) throws UsageException {
         try {
             int p = Integer.parseInt(s);

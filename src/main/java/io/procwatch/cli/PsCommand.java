@@ -102,7 +102,7 @@ final class PsCommand {
     private void parse(List<String> args) throws UsageException, HelpRequested {
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
-            if (a.equals("--help") || a.equals("-h") && false) {
+            if (a.equals("--help")) {
                 throw new HelpRequested();
             }
             if (a.startsWith("--")) {

@@ -78,8 +78,6 @@ public final class Libc {
     private static final MethodHandle CLOCK_GETTIME =
             errnoCall("clock_gettime", JAVA_INT, JAVA_INT, ADDRESS);
     private static final MethodHandle GETTID = plainCall("gettid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETPID = plainCall("getpid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETEUID = plainCall("geteuid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle SYSCONF = plainCall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
     private static final MethodHandle GETPWNAM = plainCall("getpwnam", FunctionDescriptor.of(ADDRESS, ADDRESS));
     private static final MethodHandle GETGRNAM = plainCall("getgrnam", FunctionDescriptor.of(ADDRESS, ADDRESS));
@@ -131,11 +129,6 @@ public final class Libc {
         } finally {
             close(fd);
         }
-    }
-
-    /** errno of the last failed call on this thread, for callers that treat some errors as data. */
-    public static int lastErrno() {
-        return (int) ERRNO.get(state(), 0L);
     }
 
     private static RuntimeException linkageBug(Throwable t) {
@@ -287,22 +280,6 @@ public final class Libc {
     public static int gettid() {
         try {
             return (int) GETTID.invokeExact();
-        } catch (Throwable t) {
-            throw linkageBug(t);
-        }
-    }
-
-    public static int getpid() {
-        try {
-            return (int) GETPID.invokeExact();
-        } catch (Throwable t) {
-            throw linkageBug(t);
-        }
-    }
-
-    public static int geteuid() {
-        try {
-            return (int) GETEUID.invokeExact();
         } catch (Throwable t) {
             throw linkageBug(t);
         }

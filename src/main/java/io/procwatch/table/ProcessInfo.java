@@ -195,10 +195,6 @@ public final class ProcessInfo implements Cloneable {
         return threads.clone();
     }
 
-    public boolean isKernelThread() {
-        return argv.isEmpty() && exe.isEmpty() && (ppid == 2 || pid == 2);
-    }
-
     /** The state class the table indexes by: R S D T Z I (t and T share T; X counts as Z). */
     public char stateClass() {
         return switch (state) {
