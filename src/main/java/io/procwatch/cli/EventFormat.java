@@ -63,7 +63,7 @@ final class EventFormat {
 
     static Map<String, Object> json(ProcRow r) {
         Map<String, Object> m = new LinkedHashMap<>();
-        if (r.eventKind >= 0) {
+        if (r.isEvent) {
             m.put("event", kind(r));
             m.put("time_ms", r.eventTimeMs);
         }

@@ -55,7 +55,10 @@ public final class ProcRow {
     public String cgroup;
     public String wchan;
     // exits and events
-    public int eventKind = -1;
+    /** EventType bit of an event (EXIT's is negative as an int); see {@link #isEvent}. */
+    public int eventKind;
+    /** True when the row is an event (it carried E_KIND). */
+    public boolean isEvent;
     public long eventTimeMs = -1;
     public int status = -1;
     public long endMs = -1;
@@ -110,7 +113,10 @@ public final class ProcRow {
                 case Wire.P_TS_NIVCSW -> r.tsNivcsw = a.u64();
                 case Wire.P_CGROUP -> r.cgroup = a.string();
                 case Wire.P_WCHAN -> r.wchan = a.string();
-                case Wire.E_KIND -> r.eventKind = a.u32();
+                case Wire.E_KIND -> {
+                    r.eventKind = a.u32();
+                    r.isEvent = true;
+                }
                 case Wire.E_TIME_MS -> r.eventTimeMs = a.u64();
                 case Wire.E_STATUS -> r.status = a.u32();
                 case Wire.E_END_MS -> r.endMs = a.u64();

@@ -56,11 +56,14 @@ final class Connection implements Runnable {
 
     /** Marks the end of the client's stream in the request queue. */
     private static final Object END = new Object();
+    /** Bytes of requests a client may queue behind the one being handled (e.g. behind a WAIT). */
+    static final long MAX_QUEUED_BYTES = 256 * 1024;
     /**
-     * Requests read ahead of the handler: small and bounded (at most this many messages of
-     * MAX_REQUEST bytes per connection), so a client cannot grow the daemon's heap.
+     * Requests read ahead of the handler. The reader never blocks on this queue (it must keep
+     * reading to notice a hang-up); the queue is bounded in bytes instead, by MAX_QUEUED_BYTES.
      */
-    private final BlockingQueue<Object> requests = new ArrayBlockingQueue<>(4);
+    private final BlockingQueue<Object> requests = new LinkedBlockingQueue<>();
+    private final AtomicLong queuedBytes = new AtomicLong();
     private volatile boolean clientGone;
 
     @Override
@@ -101,6 +104,12 @@ final class Connection implements Runnable {
         try {
             Message m;
             while ((m = Message.read(in, Wire.MAX_REQUEST)) != null) {
+                if (queuedBytes.addAndGet(Wire.HEADER + m.body().length) > MAX_QUEUED_BYTES) {
+                    last = new ProtocolException(Wire.E_TOO_LARGE, "more than " + MAX_QUEUED_BYTES
+                            + " bytes of requests queued behind an unfinished one");
+                    requests.clear(); // stop now: the handler sees the error next
+                    break;
+                }
                 requests.put(m);
             }
         } catch (ProtocolException e) {
@@ -132,6 +141,7 @@ final class Connection implements Runnable {
                 return;
             }
             Message req = (Message) next;
+            queuedBytes.addAndGet(-(Wire.HEADER + req.body().length));
             ctx.counters().requests.increment();
             long t0 = System.nanoTime();
             try {
@@ -319,7 +329,7 @@ final class Connection implements Runnable {
             }
             long deadline = a.timeoutMs() == 0 ? Long.MAX_VALUE : System.nanoTime() + a.timeoutMs() * 1_000_000L;
             while (!pending.isEmpty()) {
-                if (clientGone) {
+                if (clientGone || requests.peek() instanceof ProtocolException) {
                     return false;
                 }
                 long left = deadline == Long.MAX_VALUE ? 1000 : (deadline - System.nanoTime()) / 1_000_000L;

@@ -75,11 +75,24 @@ public final class DaemonProcess implements AutoCloseable {
         return ProcwatchClient.connect(socket);
     }
 
-    /** Open file descriptors of the daemon process (for leak checks). */
-    public int openFds() throws IOException {
+    /**
+     * Open sockets of the daemon process (for leak checks; the sampler's kept-open
+     * /proc/PID/stat descriptors are by design and not counted).
+     */
+    public int openSockets() throws IOException {
+        int n = 0;
         try (var s = Files.list(Path.of("/proc/" + process.pid() + "/fd"))) {
-            return (int) s.count();
+            for (Path fd : s.toList()) {
+                try {
+                    if (Files.readSymbolicLink(fd).toString().startsWith("socket:")) {
+                        n++;
+                    }
+                } catch (IOException gone) {
+                    // closed while we looked
+                }
+            }
         }
+        return n;
     }
 
     /** SIGTERM and wait: returns the exit code. */
