@@ -97,7 +97,8 @@ class WireFormatTest {
 
     @Test
     void statsReplyNestsNameAndValue() throws Exception {
-        byte[] golden = hex("2c000000 1700 0000 04000000 00000000  1c00 0900  0800 0a00 6e707200"
+        // The name is 3 bytes: its attribute length is 7 (padding not counted), then one pad byte.
+        byte[] golden = hex("28000000 1700 0000 04000000 00000000  1800 0900  0700 0a00 6e707200"
                 + "  0c00 0b00 0300000000000000");
         assertThat(new MessageBuilder().beginNested(Wire.R_STAT).string(Wire.R_STAT_NAME, "npr")
                 .u64(Wire.R_STAT_VALUE, 3).endNested().build(Wire.STATS_REPLY, 0, 4).toBytes()).isEqualTo(golden);

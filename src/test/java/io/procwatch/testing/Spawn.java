@@ -39,8 +39,47 @@ public final class Spawn {
         return ProcessHandle.current().info().command().orElse("java");
     }
 
-    /** Our own compiled classes (no test libraries), for helper JVMs. */
-    public static String projectClasspath() {
-        return System.getProperty("user.dir") + "/target/classes:" + System.getProperty("user.dir") + "/target/test-classes";
+    private static String sharedClasspath;
+
+    /**
+     * Our own compiled classes (no test libraries), for helper JVMs. They are copied once per test
+     * JVM to a world-readable directory: some helpers run as an unprivileged user, and the
+     * checkout may sit under a directory only root can enter (a fresh clone in a 0700 temp dir).
+     */
+    public static synchronized String projectClasspath() {
+        if (sharedClasspath == null) {
+            try {
+                java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("pw-classes");
+                String base = System.getProperty("user.dir");
+                StringBuilder cp = new StringBuilder();
+                for (String sub : List.of("classes", "test-classes")) {
+                    java.nio.file.Path from = java.nio.file.Path.of(base, "target", sub);
+                    java.nio.file.Path to = dir.resolve(sub);
+                    try (var walk = java.nio.file.Files.walk(from)) {
+                        for (java.nio.file.Path p : walk.toList()) {
+                            java.nio.file.Path t = to.resolve(from.relativize(p).toString());
+                            if (java.nio.file.Files.isDirectory(p)) {
+                                java.nio.file.Files.createDirectories(t);
+                            } else {
+                                java.nio.file.Files.copy(p, t);
+                            }
+                        }
+                    }
+                    cp.append(cp.isEmpty() ? "" : ":").append(to);
+                }
+                new ProcessBuilder("chmod", "-R", "a+rX", dir.toString()).start().waitFor();
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    try {
+                        new ProcessBuilder("rm", "-rf", dir.toString()).start().waitFor();
+                    } catch (IOException | InterruptedException ignored) {
+                        // a temp dir left behind is harmless
+                    }
+                }));
+                sharedClasspath = cp.toString();
+            } catch (IOException | InterruptedException e) {
+                throw new IllegalStateException("cannot prepare the helper classpath", e);
+            }
+        }
+        return sharedClasspath;
     }
 }
