@@ -105,6 +105,48 @@ class WireFormatTest {
     }
 
     @Test
+    void remainingRequestTypes() throws Exception {
+        byte[] stats = hex("10000000 0600 0000 05000000 00000000");
+        assertThat(new MessageBuilder().build(Wire.STATS, 0, 5).toBytes()).isEqualTo(stats);
+        // SUBSCRIBE to exits only (bit 31), all processes (a nested selector holding S_ALL).
+        byte[] subscribe = hex("20000000 0300 0000 06000000 00000000  0800 0500 00000080  0800 0400 0400 0100");
+        MessageBuilder b = new MessageBuilder().u32(Wire.A_EVENT_MASK, 0x80000000);
+        Selector.all().encode(b);
+        assertThat(b.build(Wire.SUBSCRIBE, 0, 6).toBytes()).isEqualTo(subscribe);
+        Attrs sel = read(subscribe).attrs();
+        sel.next();
+        sel.next();
+        assertThat(Selector.decode(sel.nested()).isAll()).isTrue();
+        byte[] history = hex("18000000 0400 0400 07000000 00000000  0800 0800 0a000000");
+        assertThat(new MessageBuilder().u32(Wire.A_LIMIT, 10).build(Wire.HISTORY, Wire.F_FAILED, 7).toBytes())
+                .isEqualTo(history);
+    }
+
+    @Test
+    void remainingReplyTypes() throws Exception {
+        byte[] helloReply = hex("20000000 1000 0000 01000000 00000000  0800 0100 01000000  0800 0c00 e8030000");
+        assertThat(new MessageBuilder().u32(Wire.A_VERSION, 1).u32(Wire.R_PEER_UID, 1000)
+                .build(Wire.HELLO_REPLY, 0, 1).toBytes()).isEqualTo(helloReply);
+        byte[] event = hex("28000000 1200 0000 08000000 00000000  0800 5a00 00000080  0800 0100 2a000000"
+                + "  0800 5c00 00030000");
+        assertThat(new MessageBuilder().u32(Wire.E_KIND, 0x80000000).u32(Wire.P_PID, 42).u32(Wire.E_STATUS, 0x300)
+                .build(Wire.EVENT, 0, 8).toBytes()).isEqualTo(event);
+        ProcRow e = ProcRow.decode(read(event).attrs());
+        assertThat(e.isEvent).isTrue();
+        assertThat(e.eventKind).isEqualTo(0x80000000);
+        assertThat(e.pid).isEqualTo(42);
+        assertThat(e.status).isEqualTo(0x300);
+        byte[] exited = hex("28000000 1300 0000 00000000 00000000  0800 0100 07000000  0400 5e00"
+                + "  0c00 6000 0300000000000000");
+        assertThat(new MessageBuilder().u32(Wire.P_PID, 7).flag(Wire.E_EXIT_UNOBSERVED).u64(Wire.E_SEQ, 3)
+                .build(Wire.EXITED, 0, 0).toBytes()).isEqualTo(exited);
+        ProcRow x = ProcRow.decode(read(exited).attrs());
+        assertThat(x.exitUnobserved).isTrue();
+        assertThat(x.seq).isEqualTo(3);
+        assertThat(x.isEvent).isFalse();
+    }
+
+    @Test
     void unknownAttributesAreSkippedByOldReaders() throws Exception {
         // A future attribute type 4000 between two known ones.
         byte[] b = new MessageBuilder().u32(Wire.P_PID, 7).string(4000, "from the future").u32(Wire.P_PPID, 1)
