@@ -55,10 +55,8 @@ final class Encoder {
             cmdline(m, p);
         }
         if ((groups & Groups.STAT) != 0) {
-            m.u64(Wire.P_UTIME, t.utime()).u64(Wire.P_STIME, t.stime()).u64(Wire.P_VSIZE, t.vsize())
-                    .u64(Wire.P_RSS_KIB, t.rss() * sys.pageSize() / 1024).u64(Wire.P_MINFLT, t.minflt())
-                    .u64(Wire.P_MAJFLT, t.majflt()).u32(Wire.P_PRIORITY, t.priority()).u32(Wire.P_NICE, t.nice())
-                    .u32(Wire.P_PROCESSOR, t.processor());
+            stat(m, t.utime(), t.stime(), t.vsize(), t.rss(), t.minflt(), t.majflt(), t.priority(), t.nice(),
+                    t.processor());
         }
         return m.build(Wire.PROCESS, 0, seq);
     }
@@ -81,10 +79,8 @@ final class Encoder {
             proc.cwd(p.pid()).ifPresent(c -> m.string(Wire.P_CWD, c));
         }
         if ((groups & Groups.STAT) != 0) {
-            m.u64(Wire.P_UTIME, p.utime()).u64(Wire.P_STIME, p.stime()).u64(Wire.P_VSIZE, p.vsize())
-                    .u64(Wire.P_RSS_KIB, p.rss() * sys.pageSize() / 1024).u64(Wire.P_MINFLT, p.minflt())
-                    .u64(Wire.P_MAJFLT, p.majflt()).u32(Wire.P_PRIORITY, p.priority()).u32(Wire.P_NICE, p.nice())
-                    .u32(Wire.P_PROCESSOR, p.processor());
+            stat(m, p.utime(), p.stime(), p.vsize(), p.rss(), p.minflt(), p.majflt(), p.priority(), p.nice(),
+                    p.processor());
         }
         if ((groups & Groups.IO) != 0 && priv) {
             proc.io(p.pid()).ifPresent(io -> m.u64(Wire.P_IO_RCHAR, io[0]).u64(Wire.P_IO_WCHAR, io[1])
@@ -99,6 +95,15 @@ final class Encoder {
         if ((groups & Groups.WCHAN) != 0) {
             proc.wchan(p.pid()).ifPresent(w -> m.string(Wire.P_WCHAN, w));
         }
+    }
+
+    /** The STAT group, for a process (from the sampler) or a thread (from its task stat file). */
+    private void stat(MessageBuilder m, long utime, long stime, long vsize, long rssPages, long minflt,
+                      long majflt, int priority, int nice, int processor) {
+        m.u64(Wire.P_UTIME, utime).u64(Wire.P_STIME, stime).u64(Wire.P_VSIZE, vsize)
+                .u64(Wire.P_RSS_KIB, rssPages * sys.pageSize() / 1024).u64(Wire.P_MINFLT, minflt)
+                .u64(Wire.P_MAJFLT, majflt).u32(Wire.P_PRIORITY, priority).u32(Wire.P_NICE, nice)
+                .u32(Wire.P_PROCESSOR, processor);
     }
 
     private void base(MessageBuilder m, ProcessInfo p) {
