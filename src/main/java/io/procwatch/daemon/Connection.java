@@ -308,7 +308,7 @@ final class Connection implements Runnable {
         BlockingQueue<ExitedProcess> exits = new LinkedBlockingQueue<>();
         Set<Integer> pending = new HashSet<>(a.waitPids());
         Consumer<TableEvent> listener = ev -> {
-            if (ev instanceof TableEvent.Exited x && pending.contains(x.exited().pid())) {
+            if (ev instanceof TableEvent.Exited x && pending.contains(x.exited().pid()) && viewer.canSee(x.exited())) {
                 exits.add(x.exited());
             }
         };
@@ -322,6 +322,10 @@ final class Connection implements Runnable {
                 List<ExitedProcess> past = ctx.table().history().newest(e -> e.pid() == pid && viewer.canSee(e), 1);
                 if (!past.isEmpty() && (p == null || isExited(p))) {
                     exits.add(past.getFirst());
+                } else if (p == null && ctx.proc().stat(pid).isPresent() && !ctx.procMount().hidesOthers()) {
+                    // /proc lists it but the table not yet: its fork event is still in flight
+                    // (a client asking right after starting the process). Its exit will come.
+                    continue;
                 } else if (p == null || !viewer.canSee(p)) {
                     sendError(req.seq(), Wire.E_NOT_FOUND, "no such process: " + pid);
                     return true;

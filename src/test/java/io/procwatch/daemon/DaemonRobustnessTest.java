@@ -103,6 +103,23 @@ class DaemonRobustnessTest {
     }
 
     @Test
+    void waitForAProcessStartedAMomentAgo() throws Exception {
+        // Asked before the daemon has applied the fork event: /proc lists it, so it is waited for.
+        for (int i = 0; i < 20; i++) {
+            Process p = Spawn.start("/bin/sh", "-c", "exit 4");
+            try (ProcwatchClient c = daemon.client()) {
+                var r = c.waitFor(List.of((int) p.pid()), 10_000, x -> { });
+                assertThat(r.rows()).hasSize(1);
+            } catch (io.procwatch.client.DaemonErrorException e) {
+                // Gone from /proc and not yet in the history only if it exited and was reaped
+                // before we asked, and its exit event is still in flight: then the answer is
+                // "no such process", which is true of /proc at that moment too.
+                assertThat(e.getMessage()).contains("no such process");
+            }
+        }
+    }
+
+    @Test
     void requestsPipelinedBehindAWaitAreAnsweredInOrder() throws Exception {
         Process p = Spawn.start("/bin/sh", "-c", "sleep 0.5; exit 2");
         try (ProcwatchClient c = daemon.client()) {
