@@ -29,10 +29,15 @@ final class DaemonLink {
     }
 
     static boolean isRoot() {
+        return currentUid() == 0;
+    }
+
+    /** The uid this command runs as (the owner of /proc/self), or -1 if unknown. */
+    static int currentUid() {
         try {
-            return (int) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0;
+            return (int) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         } catch (IOException | RuntimeException e) {
-            return false;
+            return -1;
         }
     }
 

@@ -424,7 +424,7 @@ final class PsCommand {
     private List<ProcRow> select(List<ProcRow> rows) {
         boolean lists = !pids.isEmpty() || !ppids.isEmpty() || !euids.isEmpty() || !ruids.isEmpty()
                 || !commands.isEmpty() || !ttys.isEmpty();
-        int myUid = myUid();
+        int myUid = DaemonLink.currentUid();
         int myTty = myTty();
         List<ProcRow> out = new ArrayList<>();
         for (ProcRow r : rows) {
@@ -445,14 +445,6 @@ final class PsCommand {
             }
         }
         return out;
-    }
-
-    private static int myUid() {
-        try {
-            return (int) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-        } catch (IOException | RuntimeException e) {
-            return -1;
-        }
     }
 
     private static int myTty() {

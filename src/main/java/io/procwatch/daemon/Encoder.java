@@ -43,17 +43,7 @@ final class Encoder {
         MessageBuilder m = new MessageBuilder();
         m.u32(Wire.P_PID, p.pid());
         m.u32(Wire.P_TID, tid);
-        if ((groups & Groups.BASE) != 0) {
-            base(m, p);
-            m.u8(Wire.P_STATE, t.state());
-            m.string(Wire.P_COMM, t.comm());
-        }
-        if ((groups & Groups.CRED) != 0) {
-            cred(m, p);
-        }
-        if ((groups & Groups.CMDLINE) != 0) {
-            cmdline(m, p);
-        }
+        identity(m, p, groups, t.state(), t.comm());
         if ((groups & Groups.STAT) != 0) {
             stat(m, t.utime(), t.stime(), t.vsize(), t.rss(), t.minflt(), t.majflt(), t.priority(), t.nice(),
                     t.processor());
@@ -61,11 +51,15 @@ final class Encoder {
         return m.build(Wire.PROCESS, 0, seq);
     }
 
-    private void processAttrs(MessageBuilder m, ProcessInfo p, long groups, Viewer v) {
+    /**
+     * BASE, CRED and CMDLINE: what a process row and its thread rows share, except that a thread
+     * has its own state and name.
+     */
+    private void identity(MessageBuilder m, ProcessInfo p, long groups, char state, String comm) {
         if ((groups & Groups.BASE) != 0) {
             base(m, p);
-            m.u8(Wire.P_STATE, p.state());
-            m.string(Wire.P_COMM, p.comm());
+            m.u8(Wire.P_STATE, state);
+            m.string(Wire.P_COMM, comm);
         }
         if ((groups & Groups.CRED) != 0) {
             cred(m, p);
@@ -73,6 +67,10 @@ final class Encoder {
         if ((groups & Groups.CMDLINE) != 0) {
             cmdline(m, p);
         }
+    }
+
+    private void processAttrs(MessageBuilder m, ProcessInfo p, long groups, Viewer v) {
+        identity(m, p, groups, p.state(), p.comm());
         boolean priv = v.canSeePrivate(p);
         if ((groups & Groups.EXE) != 0 && priv) {
             m.string(Wire.P_EXE, p.exe());
