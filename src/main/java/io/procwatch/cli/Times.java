@@ -26,14 +26,20 @@ final class Times {
         return Instant.ofEpochMilli(epochMs).atZone(ZONE);
     }
 
-    /** STIME (ps -f): HH:MM within a day, MonDD within a year, else the year. */
+    /**
+     * STIME (ps -f): HH:MM if it started today (by the calendar, as procps: a process from 21:38
+     * yesterday shows Nov24 at 00:03), MonDD if this year, else the year. START and STARTED below
+     * use "within 24 hours" instead, also as procps does.
+     */
     static String stime(long startMs, long nowMs) {
         if (startMs < 0) {
             return "-";
         }
-        long age = nowMs - startMs;
-        DateTimeFormatter f = age > 365L * 86_400_000L ? YEAR : age > 86_400_000L ? MON_DD : HM;
-        return f.format(at(startMs));
+        ZonedDateTime start = at(startMs);
+        ZonedDateTime now = at(nowMs);
+        DateTimeFormatter f = start.toLocalDate().equals(now.toLocalDate()) ? HM
+                : start.getYear() == now.getYear() ? MON_DD : YEAR;
+        return f.format(start);
     }
 
     /** START (ps u): HH:MM within a day, else MonDD. */
