@@ -135,10 +135,14 @@ public final class ProcRow {
         return r;
     }
 
-    /** ps's args: the command line, or [comm] when there is none (kernel threads, zombies). */
+    /**
+     * ps's args: the command line, or [comm] when there is none (kernel threads), followed by
+     * {@code <defunct>} for a zombie, as procps prints it.
+     */
     public String args() {
         if (argv == null || argv.isEmpty()) {
-            return "[" + (comm == null ? "" : comm) + "]";
+            String name = "[" + (comm == null ? "" : comm) + "]";
+            return state == 'Z' ? name + " <defunct>" : name;
         }
         return String.join(" ", argv);
     }

@@ -278,7 +278,13 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
             }
             if (p.leaderExited && p.threads.length == 0) {
                 p.state = 'Z';
-                finished = p;
+                finished = p.copy(); // history keeps the command line and last sample
+                // A zombie has released its memory and its command line; /proc (and so ps) shows
+                // neither any more, and the live row must not either.
+                p.argv = List.of();
+                p.argvKnown = true;
+                p.vsize = 0;
+                p.rss = 0;
                 exited.add(tgid);
                 table.counters.exits.increment();
             } else if (x.pid() != tgid) {

@@ -27,14 +27,24 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class PsCompatibilityTest {
     private static DaemonProcess daemon;
+    /** A parent that never reaps its child: the compared rows always include a zombie. */
+    private static Process zombieParent;
+    private static long zombiePid;
 
     @BeforeAll
     static void start() throws Exception {
         daemon = DaemonProcess.start();
+        zombieParent = new ProcessBuilder("perl", "-e",
+                "$|=1; my $c = fork(); if ($c == 0) { exit 3 } print \"$c\\n\"; sleep 600").start();
+        zombiePid = Long.parseLong(zombieParent.inputReader().readLine().trim());
+        while (!Files.readString(Path.of("/proc/" + zombiePid + "/stat")).contains(") Z ")) {
+            Thread.sleep(10);
+        }
     }
 
     @AfterAll
     static void stop() throws Exception {
+        zombieParent.destroyForcibly().waitFor();
         daemon.close();
     }
 
@@ -102,7 +112,10 @@ class PsCompatibilityTest {
             }
         }
         System.out.printf("ps %s: %d rows compared with procps%n", args, compared);
+        problems.forEach(p -> System.out.println("  mismatch: " + p));
         assertThat(problems).isEmpty();
+        assertThat(ourRows.get(Long.toString(zombiePid))).as("the zombie's row").isNotNull()
+                .satisfies(row -> assertThat(row[fixedColumns]).isEqualTo("[perl] <defunct>"));
         assertThat(compared).isGreaterThan(30);
     }
 
