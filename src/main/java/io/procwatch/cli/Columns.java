@@ -44,7 +44,9 @@ final class Columns {
     static String row(List<Col> cols, ProcRow r, Fields.Ctx ctx, String lastPrefix) {
         List<String> cells = new ArrayList<>();
         for (int i = 0; i < cols.size(); i++) {
-            String t = cols.get(i).field().text().apply(r, ctx);
+            Field f = cols.get(i).field();
+            String t = f.text().apply(r, ctx);
+            t = f.json().equals("args") ? Printable.args(t) : Printable.text(t);
             if (i == cols.size() - 1 && lastPrefix != null) {
                 t = lastPrefix + t;
             }

@@ -46,7 +46,7 @@ final class EventFormat {
             case "uid" -> "uid " + r.ruid + " euid " + r.euid;
             case "gid" -> "gid " + r.rgid + " egid " + r.egid;
             case "ptrace" -> r.tracer > 0 ? "traced by " + r.tracer : "detached";
-            case "comm" -> "renamed " + r.comm;
+            case "comm" -> "renamed " + Printable.text(r.comm);
             default -> "";
         };
     }
@@ -55,7 +55,7 @@ final class EventFormat {
         long t = r.eventTimeMs > 0 ? r.eventTimeMs : r.endMs;
         String user = r.euid < 0 ? "-" : Names.user(r.euid);
         return String.format(Locale.ROOT, "%s %-11s %7d %7d %-8s %-26s %s", Times.CLOCK_MS.format(Times.at(t)), kind(r),
-                r.pid, r.ppid, user.length() > 8 ? user.substring(0, 7) + "+" : user, detail(r), r.args());
+                r.pid, r.ppid, user.length() > 8 ? user.substring(0, 7) + "+" : user, detail(r), Printable.args(r.args()));
     }
 
     static final String HEADER = String.format(Locale.ROOT, "%-12s %-11s %7s %7s %-8s %-26s %s",

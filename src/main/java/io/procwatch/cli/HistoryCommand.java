@@ -87,7 +87,7 @@ final class HistoryCommand {
                         user.length() > 8 ? user.substring(0, 7) + "+" : user, EventFormat.status(r),
                         Times.duration(r.endMs - r.startMs),
                         r.tsUtimeUs < 0 ? "-" : Times.duration((r.tsUtimeUs + r.tsStimeUs) / 1000),
-                        r.tsMaxRssKiB < 0 ? "-" : human(r.tsMaxRssKiB), r.args());
+                        r.tsMaxRssKiB < 0 ? "-" : human(r.tsMaxRssKiB), Printable.args(r.args()));
             }
             return 0;
         } catch (UsageException e) {

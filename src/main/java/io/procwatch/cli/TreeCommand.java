@@ -131,7 +131,7 @@ final class TreeCommand {
                               Map<Integer, List<ProcRow>> kids, java.util.function.Predicate<ProcRow> keep,
                               boolean args, boolean ascii) {
         String branch = top ? "" : (last ? (ascii ? "`-- " : "└─ ") : (ascii ? "|-- " : "├─ "));
-        out.println(indent + branch + r.pid + " " + (args ? r.args() : r.comm));
+        out.println(indent + branch + r.pid + " " + (args ? Printable.args(r.args()) : Printable.text(r.comm)));
         String childIndent = top ? "" : indent + (last ? "   " + (ascii ? " " : "") : (ascii ? "|   " : "│  "));
         List<ProcRow> children = kids.getOrDefault(r.pid, List.of()).stream().filter(keep).toList();
         for (int i = 0; i < children.size(); i++) {

@@ -50,7 +50,7 @@ final class WaitCommand {
                     if (json) {
                         out.println(Json.value(EventFormat.json(r)));
                     } else {
-                        out.println(r.pid + " (" + r.comm + ") " + describe(r) + " after "
+                        out.println(r.pid + " (" + Printable.text(r.comm) + ") " + describe(r) + " after "
                                 + Times.duration(r.endMs - r.startMs));
                     }
                     out.flush();

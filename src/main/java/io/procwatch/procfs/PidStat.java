@@ -1,6 +1,5 @@
 package io.procwatch.procfs;
 
-import java.nio.charset.StandardCharsets;
 
 /**
  * {@code /proc/PID/stat} (proc_pid_stat(5)): one line, space separated, with the command name in
@@ -22,7 +21,7 @@ public record PidStat(int pid, String comm, char state, int ppid, int pgrp, int 
         FieldCursor c = new FieldCursor(b, close + 2, len);
         try {
             int pid = (int) parseLong(b, 0, open - 1);
-            String comm = new String(b, open + 1, close - open - 1, StandardCharsets.UTF_8);
+            String comm = Utf8.decode(b, open + 1, close - open - 1);
             char state = (char) b[close + 2];
             c.skip(1);                       // 3 state
             int ppid = (int) c.next();       // 4

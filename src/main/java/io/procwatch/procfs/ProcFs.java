@@ -98,12 +98,12 @@ public final class ProcFs {
         int start = 0;
         for (int i = 0; i < b.length; i++) {
             if (b[i] == 0) {
-                args.add(new String(b, start, i - start, StandardCharsets.UTF_8));
+                args.add(Utf8.decode(b, start, i - start));
                 start = i + 1;
             }
         }
         if (start < b.length) {
-            args.add(new String(b, start, b.length - start, StandardCharsets.UTF_8));
+            args.add(Utf8.decode(b, start, b.length - start));
         }
         return args;
     }
@@ -115,7 +115,7 @@ public final class ProcFs {
             while (n > 0 && b[n - 1] == '\n') {
                 n--;
             }
-            return new String(b, 0, n, StandardCharsets.UTF_8);
+            return Utf8.decode(b, 0, n);
         });
     }
 
@@ -131,7 +131,7 @@ public final class ProcFs {
     /** The first line's path of /proc/PID/cgroup (cgroup v2: "0::/path"). */
     public Optional<String> cgroup(int pid) {
         return bytes(root.resolve(pid + "/cgroup")).map(b -> {
-            String s = new String(b, StandardCharsets.UTF_8);
+            String s = Utf8.decode(b);
             for (String line : s.split("\n")) {
                 if (line.startsWith("0::")) {
                     return line.substring(3);

@@ -20,6 +20,12 @@ public final class Cli {
 
     /** With a command prefix, e.g. setpriv to run as another user. */
     public static Result runAs(Path socket, List<String> prefix, String... args) throws IOException, InterruptedException {
+        return runWith(socket, prefix, java.util.Map.of(), args);
+    }
+
+    /** With a command prefix and extra environment variables (e.g. a locale). */
+    public static Result runWith(Path socket, List<String> prefix, java.util.Map<String, String> env, String... args)
+            throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(prefix);
         cmd.addAll(List.of(Spawn.javaBinary(), "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1", "-cp", Spawn.projectClasspath(), "io.procwatch.cli.Main"));
@@ -29,6 +35,7 @@ public final class Cli {
             pb.environment().put("PROCWATCH_SOCKET", socket.toString());
         }
         pb.environment().remove("PROCWATCH_LAUNCHER");
+        pb.environment().putAll(env);
         Process p = pb.start();
         var out = p.getInputStream();
         var err = p.getErrorStream();
