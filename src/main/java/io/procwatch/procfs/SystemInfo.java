@@ -84,6 +84,12 @@ public final class SystemInfo {
         return (forkMonotonicNs + Math.max(0, suspendNs)) / (1_000_000_000L / clockTicks);
     }
 
+    /** A start time in clock ticks since boot on the monotonic clock (which does not count suspend). */
+    public long startTicksToMonotonicNanos(long ticks) {
+        long suspendNs = Libc.clockNanos(Libc.CLOCK_BOOTTIME) - Libc.clockNanos(Libc.CLOCK_MONOTONIC);
+        return ticks * (1_000_000_000L / clockTicks) - Math.max(0, suspendNs);
+    }
+
     /** Wall-clock epoch milliseconds of a start time in clock ticks since boot. */
     public long startTicksToEpochMillis(long ticks) {
         return bootTimeSecs * 1000 + ticks * 1000 / clockTicks;

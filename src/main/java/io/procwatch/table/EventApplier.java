@@ -7,6 +7,7 @@ import io.procwatch.event.ProcEvent;
 import io.procwatch.event.WaitStatus;
 import io.procwatch.procfs.PidStat;
 import io.procwatch.procfs.SystemInfo;
+import io.procwatch.sys.Libc;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -84,7 +85,6 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         }
         int added = 0;
         int vanished = 0;
-        long now = System.currentTimeMillis();
         table.writeLock.lock();
         try {
             for (ProcessInfo old : new ArrayList<>(table.all())) {
@@ -94,7 +94,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                     if (!initial && !old.leaderExited) {
                         vanished++;
                         table.counters.exitsNotObserved.increment();
-                        addHistory(old, null, now, false);
+                        addHistory(old, null, 0, false);
                     }
                     exited.remove(old.pid);
                 }
@@ -165,7 +165,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 exited.remove(old.pid);
                 if (!old.leaderExited) {
                     table.counters.exitsNotObserved.increment();
-                    addHistory(old, null, System.currentTimeMillis(), false);
+                    addHistory(old, null, 0, false);
                 }
             }
             ProcessInfo parent = table.get(f.parentTgid());
@@ -296,17 +296,28 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
             table.writeLock.unlock();
         }
         if (finished != null) {
-            ExitedProcess e = addHistory(finished, new WaitStatus(finished.exitStatusRaw),
-                    SystemInfo.monotonicToEpochMillis(x.timestampNs()), true);
+            ExitedProcess e = addHistory(finished, new WaitStatus(finished.exitStatusRaw), x.timestampNs(), true);
             table.publish(new TableEvent.Exited(x.timestampNs(), e));
         } else if (x.pid() != tgid) {
             table.publish(new TableEvent.ThreadExited(x.timestampNs(), after, x.pid()));
         }
     }
 
-    private ExitedProcess addHistory(ProcessInfo p, WaitStatus status, long endEpochMs, boolean observed) {
-        long start = p.startTicks > 0 ? sys.startTicksToEpochMillis(p.startTicks)
-                : SystemInfo.monotonicToEpochMillis(p.forkMonotonicNs);
+    /**
+     * Records an exit. The end is wall-clock time; the start is the end minus the lifetime, which
+     * is measured on the monotonic clock (fork and exit event timestamps, or the start tick).
+     * Going through /proc's boot time instead would add its rounding to whole seconds and any
+     * clock adjustment since boot: a 1 ms process would show a lifetime of up to seconds.
+     *
+     * @param exitMonotonicNs the exit event's timestamp, or 0 when the exit was not observed (now)
+     */
+    private ExitedProcess addHistory(ProcessInfo p, WaitStatus status, long exitMonotonicNs, boolean observed) {
+        long nowMono = Libc.clockNanos(Libc.CLOCK_MONOTONIC);
+        long exitMono = exitMonotonicNs > 0 ? exitMonotonicNs : nowMono;
+        long endEpochMs = System.currentTimeMillis() - (nowMono - exitMono) / 1_000_000L;
+        long startMono = p.forkMonotonicNs > 0 ? p.forkMonotonicNs
+                : p.startTicks > 0 ? sys.startTicksToMonotonicNanos(p.startTicks) : exitMono;
+        long start = endEpochMs - Math.max(0, exitMono - startMono) / 1_000_000L;
         History h = table.history();
         synchronized (h) {
             return h.add(new ExitedProcess(h.nextSeq(), p.pid, p.ppid, p.euid, p.egid, p.comm, p.exe, p.argv,

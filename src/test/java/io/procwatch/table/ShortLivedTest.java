@@ -37,6 +37,7 @@ class ShortLivedTest {
                 byPid.putIfAbsent(e.pid(), e); // newest first: keep the latest holder of a pid
             }
             int withCmdline = 0;
+            long longest = 0;
             for (String line : lines) {
                 String[] f = line.split(" ");
                 int pid = Integer.parseInt(f[0]);
@@ -45,6 +46,10 @@ class ShortLivedTest {
                 assertThat(e).as("history entry for %s", line).isNotNull();
                 assertThat(e.exitObserved()).isTrue();
                 assertThat(e.ppid()).isEqualTo(parent);
+                long lifetime = e.endEpochMs() - e.startEpochMs();
+                // each lives well under a millisecond; allow for being descheduled on a busy machine
+                assertThat(lifetime).as("lifetime of %s", line).isBetween(0L, 250L);
+                longest = Math.max(longest, lifetime);
                 if (f[1].equals("f")) {
                     assertThat(e.comm()).isEqualTo("perl");
                     if (i % 10 == 0) {
@@ -63,8 +68,8 @@ class ShortLivedTest {
                     }
                 }
             }
-            System.out.printf("short-lived: 1000/1000 in history; %d of 500 exec'd ones carry their full cmdline%n",
-                    withCmdline);
+            System.out.printf("short-lived: 1000/1000 in history; %d of 500 exec'd ones carry their full cmdline;"
+                    + " longest recorded lifetime %d ms%n", withCmdline, longest);
             assertThat(live.table().counters().losses.sum()).isZero();
         }
     }
