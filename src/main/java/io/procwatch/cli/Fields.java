@@ -213,6 +213,21 @@ public final class Fields {
         add(num("maj_flt", "MAJFL", 5, S, "majflt", r -> r.majflt));
         add(num("min_flt", "MINFL", 5, S, "minflt", r -> r.minflt));
         add(num("tracer", "TRACER", 6, C, "tracer_pid", r -> (long) r.tracer));
+        // top's columns (procps top's names and formats)
+        add(computed("pr", "PR", 3, false, S, "priority", (r, c) -> topPriority(r),
+                (r, c) -> r.priority == Integer.MIN_VALUE ? null : (long) r.priority));
+        alias("pr", "priority", "PRI");
+        add(computed("virt", "VIRT", 7, false, S, "vsz_kib", (r, c) -> r.vsize < 0 ? "-" : topKiB(r.vsize / 1024, 7),
+                (r, c) -> r.vsize < 0 ? null : r.vsize / 1024));
+        add(computed("res", "RES", 6, false, S, "rss_kib", (r, c) -> r.rssKiB < 0 ? "-" : topKiB(r.rssKiB, 6),
+                (r, c) -> r.rssKiB < 0 ? null : r.rssKiB));
+        add(computed("time+", "TIME+", 9, false, S, "cpu_ticks", (r, c) -> r.utime < 0 ? "-" : timePlus(r, c.hz()),
+                (r, c) -> r.utime < 0 ? null : r.utime + r.stime));
+        add(computed("pcpu_now", "%CPU", 5, false, S, "cpu_percent_now",
+                (r, c) -> r.cpuTenthsNow < 0 ? "-" : tenthsFixed(r.cpuTenthsNow),
+                (r, c) -> r.cpuTenthsNow < 0 ? null : r.cpuTenthsNow / 10.0));
+        add(computed("pmem_top", "%MEM", 5, false, S, "mem_percent", (r, c) -> tenthsFixed(c.pmemTenths(r)),
+                (r, c) -> c.pmemTenths(r) / 10.0));
         add(num("rchar", "RCHAR", 8, Groups.IO, "io_rchar", r -> r.ioRchar));
         add(num("wchar", "WCHAR", 8, Groups.IO, "io_wchar", r -> r.ioWchar));
         add(num("read_bytes", "READ", 8, Groups.IO, "io_read_bytes", r -> r.ioReadBytes));
@@ -235,6 +250,47 @@ public final class Fields {
             g |= f.groups();
         }
         return g;
+    }
+
+    /** top's %CPU and %MEM: always one decimal. */
+    static String tenthsFixed(long t) {
+        return (t / 10) + "." + (t % 10);
+    }
+
+    /** top's PR: the kernel priority, "rt" for the highest real-time one. */
+    static String topPriority(ProcRow r) {
+        if (r.priority == Integer.MIN_VALUE) {
+            return "-";
+        }
+        return r.priority <= -100 ? "rt" : Integer.toString(r.priority);
+    }
+
+    /** top's memory columns: KiB, scaled to m, g, t with one decimal when it would not fit. */
+    static String topKiB(long kib, int width) {
+        String plain = Long.toString(kib);
+        if (plain.length() <= width) {
+            return plain;
+        }
+        double v = kib;
+        for (char unit : new char[] {'m', 'g', 't', 'p'}) {
+            v /= 1024;
+            String s = String.format(Locale.ROOT, "%.1f%c", v, unit);
+            if (s.length() <= width) {
+                return s;
+            }
+            s = String.format(Locale.ROOT, "%d%c", Math.round(v), unit);
+            if (s.length() <= width) {
+                return s;
+            }
+        }
+        return plain;
+    }
+
+    /** top's TIME+: minutes:seconds.hundredths. */
+    static String timePlus(ProcRow r, int hz) {
+        long hundredths = (r.utime + r.stime) * 100 / hz;
+        long secs = hundredths / 100;
+        return String.format(Locale.ROOT, "%d:%02d.%02d", secs / 60, secs % 60, hundredths % 100);
     }
 
     static String tenths(long t) {

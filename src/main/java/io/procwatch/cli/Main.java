@@ -12,6 +12,7 @@ public final class Main {
 
             Commands:
               ps        processes, procps ps syntax (ps -ef, ps aux, ps -o ...)
+              top       live view of processes, event rates and recent exits, like top
               tree      process tree, like pstree
               events    live stream of fork/exec/exit/... events, like forkstat
               history   exited processes: exit code or signal, lifetime, CPU, memory
@@ -60,6 +61,7 @@ public final class Main {
         return switch (args.getFirst()) {
             case "ps" -> PsCommand.run(rest, out, err);
             case "tree" -> TreeCommand.run(rest, out, err);
+            case "top" -> TopCommand.run(rest, out, err);
             case "events" -> EventsCommand.run(rest, out, err);
             case "history" -> HistoryCommand.run(rest, out, err);
             case "wait" -> WaitCommand.run(rest, out, err);

@@ -66,6 +66,8 @@ public final class ProcRow {
     public boolean coreDumped;
     public long seq = -1;
     public boolean thread;
+    /** CPU use over the last refresh interval in tenths of a percent of one CPU; set by top. */
+    public long cpuTenthsNow = -1;
 
     public static ProcRow decode(Attrs a) throws ProtocolException {
         ProcRow r = new ProcRow();

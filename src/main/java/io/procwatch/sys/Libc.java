@@ -42,12 +42,12 @@ public final class Libc {
     public static final int SC_CLK_TCK = 2;
     public static final int SC_PAGESIZE = 30;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LOOKUP = LINKER.defaultLookup();
+    static final Linker LINKER = Linker.nativeLinker();
+    static final SymbolLookup LOOKUP = LINKER.defaultLookup();
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO =
             CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+    static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
     /** One errno slot per thread: calls are synchronous, so a thread never needs two at once. */
     private static final ThreadLocal<MemorySegment> CALL_STATE_SLOT =
@@ -87,7 +87,7 @@ public final class Libc {
     private Libc() {
     }
 
-    private static MethodHandle errnoCall(String name, ValueLayout ret, ValueLayout... args) {
+    static MethodHandle errnoCall(String name, ValueLayout ret, ValueLayout... args) {
         return LINKER.downcallHandle(LOOKUP.find(name).orElseThrow(),
                 FunctionDescriptor.of(ret, args), CAPTURE_ERRNO);
     }
@@ -96,7 +96,7 @@ public final class Libc {
         return LINKER.downcallHandle(LOOKUP.find(name).orElseThrow(), fd);
     }
 
-    private static MemorySegment state() {
+    static MemorySegment state() {
         return CALL_STATE_SLOT.get();
     }
 
@@ -104,7 +104,7 @@ public final class Libc {
      * The one place errno becomes an exception: a negative return value is turned into a
      * {@link SyscallException} naming the call, using the errno captured by that same downcall.
      */
-    private static long check(String call, long rc, MemorySegment state) throws SyscallException {
+    static long check(String call, long rc, MemorySegment state) throws SyscallException {
         if (rc < 0) {
             throw new SyscallException(call, (int) ERRNO.get(state, 0L), null);
         }
@@ -131,7 +131,7 @@ public final class Libc {
         }
     }
 
-    private static RuntimeException linkageBug(Throwable t) {
+    static RuntimeException linkageBug(Throwable t) {
         return new IllegalStateException("native call failed to link: " + t, t);
     }
 

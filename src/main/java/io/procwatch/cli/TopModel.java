@@ -1,0 +1,160 @@
+package io.procwatch.cli;
+
+import io.procwatch.client.ProcRow;
+import io.procwatch.client.ProcwatchClient;
+import io.procwatch.event.EventType;
+import io.procwatch.protocol.Groups;
+import io.procwatch.protocol.Selector;
+import io.procwatch.protocol.Wire;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What top shows, refreshed from the daemon: one snapshot per refresh (re-sampled by the daemon
+ * for this request, so the daemon samples only while a top runs and at its pace), per-interval
+ * %CPU from two consecutive snapshots, and a subscription to fork, exec and exit events for the
+ * event rates and the processes that lived and died between two refreshes.
+ */
+final class TopModel implements AutoCloseable {
+    /** One refresh. */
+    record Frame(long timeMs, SystemSummary sys, double[] cpuPercent, List<ProcRow> rows, int total, int running,
+                 int sleeping, int stopped, int zombie, double forksPerSec, double execsPerSec, double exitsPerSec,
+                 long lostEvents, List<ProcRow> exited) {
+    }
+
+    private static final int EXITED_KEPT = 200;
+
+    private final ProcwatchClient query;
+    private final ProcwatchClient events;
+    private final Thread eventReader;
+    private final Path proc = Path.of("/proc");
+    private final int hz = 100;
+    private final Object lock = new Object();
+    private long forks;
+    private long execs;
+    private long exits;
+    private long lost;
+    private final Deque<ProcRow> exitedSince = new ArrayDeque<>();
+    private Map<Long, Long> lastTicks = new HashMap<>();
+    private long lastTimeMs;
+    private SystemSummary lastSys;
+
+    TopModel(Path socket, Selector scope) throws IOException {
+        this.query = ProcwatchClient.connect(socket);
+        this.events = ProcwatchClient.connect(socket);
+        int mask = EventType.FORK.bit | EventType.EXEC.bit | EventType.EXIT.bit;
+        this.eventReader = Thread.ofPlatform().daemon(true).name("procwatch-top-events").start(() -> {
+            try {
+                events.subscribe(scope, mask, 0, item -> {
+                    synchronized (lock) {
+                        switch (item) {
+                            case ProcwatchClient.Event e -> count(e.row());
+                            case ProcwatchClient.Lost l -> lost += l.events();
+                        }
+                    }
+                    return true;
+                });
+            } catch (IOException e) {
+                // closed by close(), or the daemon went away: the next snapshot says which
+            }
+        });
+    }
+
+    private void count(ProcRow r) {
+        if (r.eventKind == EventType.FORK.bit) {
+            if (!r.thread) {
+                forks++;
+            }
+        } else if (r.eventKind == EventType.EXEC.bit) {
+            execs++;
+        } else if (r.eventKind == EventType.EXIT.bit) {
+            exits++;
+            exitedSince.addLast(r);
+            while (exitedSince.size() > EXITED_KEPT) {
+                exitedSince.removeFirst();
+            }
+        }
+    }
+
+    /** Takes a snapshot and works out everything a screen or a batch iteration shows. */
+    Frame refresh(Selector scope, boolean threads, boolean cmdline) throws IOException {
+        long groups = Groups.BASE | Groups.CRED | Groups.STAT | (cmdline ? Groups.CMDLINE : 0);
+        int flags = Wire.F_FRESH | (threads ? Wire.F_THREADS : 0);
+        ProcwatchClient.Listing l = query.snapshot(scope, groups, flags);
+        SystemSummary sys = SystemSummary.read(proc);
+        long now = l.done().timeMs() > 0 ? l.done().timeMs() : System.currentTimeMillis();
+        double secs = lastTimeMs == 0 ? 0 : (now - lastTimeMs) / 1000.0;
+        Map<Long, Long> ticks = new HashMap<>(l.rows().size() * 2);
+        int running = 0;
+        int sleeping = 0;
+        int stopped = 0;
+        int zombie = 0;
+        for (ProcRow r : l.rows()) {
+            long key = ((long) r.id() << 40) ^ r.startMs;
+            long t = r.utime < 0 ? 0 : r.utime + r.stime;
+            ticks.put(key, t);
+            Long before = lastTicks.get(key);
+            if (secs > 0) {
+                // a process born during the interval used all its CPU time within it
+                long used = t - (before == null ? 0 : before);
+                r.cpuTenthsNow = Math.max(0, Math.round(used * 1000.0 / hz / secs));
+            }
+            switch (r.state) {
+                case 'R' -> running++;
+                case 'S', 'D', 'I' -> sleeping++;
+                case 'T', 't' -> stopped++;
+                case 'Z' -> zombie++;
+                default -> {
+                }
+            }
+        }
+        double[] cpu = SystemSummary.cpuPercent(lastSys, sys);
+        List<ProcRow> exited;
+        double f;
+        double x;
+        double e;
+        long lostNow;
+        synchronized (lock) {
+            f = secs > 0 ? forks / secs : 0;
+            x = secs > 0 ? execs / secs : 0;
+            e = secs > 0 ? exits / secs : 0;
+            forks = 0;
+            execs = 0;
+            exits = 0;
+            lostNow = lost;
+            exited = new ArrayList<>(exitedSince);
+            exitedSince.clear();
+        }
+        lastTicks = ticks;
+        lastTimeMs = now;
+        lastSys = sys;
+        return new Frame(now, sys, cpu, l.rows(), l.rows().size(), running, sleeping, stopped, zombie, f, x, e,
+                lostNow, exited);
+    }
+
+    int hz() {
+        return hz;
+    }
+
+    @Override
+    public void close() {
+        try {
+            events.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        try {
+            query.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        eventReader.interrupt();
+    }
+}

@@ -1,0 +1,98 @@
+package io.procwatch.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.procwatch.testing.Cli;
+import io.procwatch.testing.DaemonProcess;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** top's batch mode and JSON against a real daemon, real processes, and bad options. */
+class TopBatchTest {
+    private static DaemonProcess daemon;
+    private static Process burner;
+
+    @BeforeAll
+    static void start() throws Exception {
+        daemon = DaemonProcess.start();
+        burner = new ProcessBuilder("perl", "-e", "$0 = 'pwbatchburn'; 1 while 1").start();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        burner.destroyForcibly().waitFor();
+        daemon.close();
+    }
+
+    @Test
+    void batchShowsIntervalCpuEventRatesAndRecentExits() throws Exception {
+        // exits with code 7 while top runs: a process no sampling top would ever list
+        Process shortLived = new ProcessBuilder("sh", "-c", "sleep 1.2; perl -e '$0=\"pwshort\"; exit 7'").start();
+        Cli.Result r = Cli.run(daemon.socket(), "top", "-b", "-n", "3", "-d", "0.7");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(shortLived.waitFor()).isEqualTo(7);
+        String[] frames = r.out().split("\n\n(?=top - )");
+        assertThat(frames).hasSize(3);
+        for (String f : frames) {
+            List<String> lines = f.lines().toList();
+            assertThat(lines.get(0)).startsWith("top - ").contains(" up ").contains("load average:");
+            assertThat(lines.get(1)).startsWith("Tasks:").contains("total").contains("zombie");
+            assertThat(lines.get(2)).startsWith("%Cpu(s):");
+            assertThat(lines.get(3)).startsWith("MiB Mem :");
+            assertThat(lines.get(4)).startsWith("MiB Swap:");
+            assertThat(lines.get(5)).startsWith("Events:");
+            assertThat(lines.get(6)).startsWith("Exited:");
+            assertThat(lines.get(8)).isEqualTo("  PID USER      PR  NI    VIRT    RES S  %CPU  %MEM     TIME+ COMMAND");
+            // the busy loop uses a whole CPU over each interval, and sorts first (by %CPU)
+            String first = lines.get(9);
+            assertThat(first).contains("pwbatchburn");
+            double cpu = Double.parseDouble(first.trim().split("\\s+")[7]);
+            assertThat(cpu).isBetween(50.0, 110.0);
+        }
+        assertThat(r.out()).containsPattern("Exited: .*pwshort\\(\\d+ms,7\\)");
+        assertThat(r.out()).containsPattern("Events: +\\d+\\.\\d forks/s, +\\d+\\.\\d execs/s, +[1-9]\\d*\\.\\d exits/s");
+    }
+
+    @Test
+    void jsonOneFrameForOnePid() throws Exception {
+        Cli.Result r = Cli.run(daemon.socket(), "top", "--json", "-p", Long.toString(burner.pid()), "-o", "-PID");
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode n = new ObjectMapper().readTree(r.out());
+        assertThat(n.get("tasks").get("total").asInt()).isEqualTo(1);
+        assertThat(n.get("cpu_percent").has("us")).isTrue();
+        JsonNode p = n.get("processes").get(0);
+        assertThat(p.get("pid").asLong()).isEqualTo(burner.pid());
+        assertThat(p.get("comm").asText()).isEqualTo("pwbatchburn");
+        assertThat(p.get("cpu_percent_now").asDouble()).isGreaterThan(30.0);
+        assertThat(p.get("rss_kib").asLong()).isPositive();
+    }
+
+    @Test
+    void threadsAndCommandLinesAndUserFilter() throws Exception {
+        Cli.Result r = Cli.run(daemon.socket(), "top", "-b", "-n", "1", "-H", "-c", "-u", "root", "-p", "1");
+        assertThat(r.exit()).as(r.err()).isZero();
+        List<String> rows = r.out().lines().skip(9).toList();
+        assertThat(rows).isNotEmpty().allMatch(l -> l.contains(" root "));
+        long threadsOfInit = java.nio.file.Files.list(java.nio.file.Path.of("/proc/1/task")).count();
+        assertThat(rows).hasSize((int) threadsOfInit);
+    }
+
+    @Test
+    void badOptionsAndNoTerminal() throws Exception {
+        for (String[] args : List.of(new String[] {"top", "-n", "0"}, new String[] {"top", "-o", "BOGUS"},
+                new String[] {"top", "-u", "no-such-user-pw"}, new String[] {"top", "-d", "0.01"},
+                new String[] {"top", "-x"}, new String[] {"top", "-p", "abc"})) {
+            Cli.Result r = Cli.run(daemon.socket(), args);
+            assertThat(r.exit()).as(String.join(" ", args)).isEqualTo(2);
+            assertThat(r.err()).startsWith("procwatch top: ");
+        }
+        Cli.Result r = Cli.run(daemon.socket(), "top", "-n", "1");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("not a terminal").contains("-b");
+    }
+}
