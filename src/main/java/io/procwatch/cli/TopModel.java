@@ -89,7 +89,11 @@ final class TopModel implements AutoCloseable {
         int flags = Wire.F_FRESH | (threads ? Wire.F_THREADS : 0);
         ProcwatchClient.Listing l = query.snapshot(scope, groups, flags);
         SystemSummary sys = SystemSummary.read(proc);
-        long now = l.done().timeMs() > 0 ? l.done().timeMs() : System.currentTimeMillis();
+        // When the values were read: the daemon's pass started sampleAge before its answer. Every
+        // pass reads the processes in the same order, so the time between two passes' starts is
+        // each row's interval too; the answer's own time would add the pass's length under load.
+        long answered = l.done().timeMs() > 0 ? l.done().timeMs() : System.currentTimeMillis();
+        long now = l.done().sampleAgeMs() >= 0 ? answered - l.done().sampleAgeMs() : answered;
         double secs = lastTimeMs == 0 ? 0 : (now - lastTimeMs) / 1000.0;
         Map<Long, Long> ticks = new HashMap<>(l.rows().size() * 2);
         int running = 0;

@@ -86,14 +86,18 @@ final class TopView {
     /** Filtered, sorted (and in tree view, ordered parent before children) rows, with tree prefixes. */
     List<Row> arrange(List<ProcRow> rows, Fields.Ctx ctx) {
         Field sort = field(sortColumn, cmdline, threads);
-        Comparator<ProcRow> order = comparator(sort, ctx);
-        List<ProcRow> kept = new ArrayList<>();
+        // each row's sort value computed once, not once per comparison
+        List<Keyed> keyed = new ArrayList<>(rows.size());
         for (ProcRow r : rows) {
             if (matches(r, ctx)) {
-                kept.add(r);
+                keyed.add(new Keyed(r, sort.value().apply(r, ctx)));
             }
         }
-        kept.sort(order);
+        keyed.sort(comparator());
+        List<ProcRow> kept = new ArrayList<>(keyed.size());
+        for (Keyed k : keyed) {
+            kept.add(k.row());
+        }
         List<Row> out = new ArrayList<>(kept.size());
         if (!tree || threads) {
             for (ProcRow r : kept) {
@@ -133,11 +137,14 @@ final class TopView {
     record Row(ProcRow row, String treePrefix) {
     }
 
-    private Comparator<ProcRow> comparator(Field sort, Fields.Ctx ctx) {
-        Comparator<ProcRow> byValue = (a, b) -> compareValues(sort.value().apply(a, ctx), sort.value().apply(b, ctx));
+    private record Keyed(ProcRow row, Object key) {
+    }
+
+    private Comparator<Keyed> comparator() {
+        Comparator<Keyed> byValue = (a, b) -> compareValues(a.key(), b.key());
         // top puts the highest first; text columns too (it sorts them descending as well)
-        Comparator<ProcRow> c = ascending ? byValue : byValue.reversed();
-        return c.thenComparingInt(ProcRow::id);
+        Comparator<Keyed> c = ascending ? byValue : byValue.reversed();
+        return c.thenComparingInt(k -> k.row().id());
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})

@@ -271,7 +271,8 @@ final class Connection implements Runnable {
                 count++;
             }
         }
-        done(req.seq(), count, rows.isEmpty() ? -1 : (now - oldest) / 1_000_000L);
+        // the age as of the answer's own time stamp (taken in done()), so time - age is when the values were read
+        done(req.seq(), count, rows.isEmpty() ? -1 : (System.nanoTime() - oldest) / 1_000_000L);
         return true;
     }
 

@@ -31,11 +31,25 @@ final class Encoder {
         this.proc = proc;
     }
 
+    /** Groups whose attributes come from the row alone, the same for every viewer: cacheable. */
+    private static final long FROM_ROW = Groups.BASE | Groups.CRED | Groups.CMDLINE | Groups.STAT;
+
     Message process(ProcessInfo p, long groups, Viewer v, int seq) {
+        boolean cacheable = (groups & ~FROM_ROW) == 0;
+        if (cacheable) {
+            byte[] cached = p.cachedEncoding(groups);
+            if (cached != null) {
+                return new Message(Wire.PROCESS, 0, seq, cached);
+            }
+        }
         MessageBuilder m = new MessageBuilder();
         m.u32(Wire.P_PID, p.pid());
         processAttrs(m, p, groups, v);
-        return m.build(Wire.PROCESS, 0, seq);
+        Message built = m.build(Wire.PROCESS, 0, seq);
+        if (cacheable) {
+            p.cacheEncoding(groups, built.body());
+        }
+        return built;
     }
 
     /** One thread of a process, from /proc/PID/task/TID/stat (threads are listed on demand). */

@@ -52,10 +52,11 @@ public record Message(int type, int flags, int seq, byte[] body) {
         if ((length & 3) != 0) {
             throw new ProtocolException(Wire.E_MALFORMED, "message length " + length + " is not a multiple of 4");
         }
-        byte[] body = in.readNBytes((int) length - Wire.HEADER);
-        if (body.length < length - Wire.HEADER) {
-            throw new EOFException("stream ended inside a message (" + body.length + " of "
-                    + (length - Wire.HEADER) + " body bytes)");
+        // The length is checked against maxLength above, so allocating it up front is bounded.
+        byte[] body = new byte[(int) length - Wire.HEADER];
+        int got = in.readNBytes(body, 0, body.length);
+        if (got < body.length) {
+            throw new EOFException("stream ended inside a message (" + got + " of " + body.length + " body bytes)");
         }
         return new Message(type, flags, seq, body);
     }

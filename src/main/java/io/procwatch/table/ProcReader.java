@@ -65,6 +65,16 @@ final class ProcReader {
         p.sampledAtNanos = now;
     }
 
+    /** Whether a fresh stat read says anything {@link #applyStat} would change. */
+    static boolean statDiffers(ProcessInfo p, PidStat s) {
+        return p.state != s.state() || p.utime != s.utime() || p.stime != s.stime() || p.rss != s.rss()
+                || p.vsize != s.vsize() || p.minflt != s.minflt() || p.majflt != s.majflt()
+                || p.numThreads != s.numThreads() || p.processor != s.processor() || p.nice != s.nice()
+                || p.priority != s.priority() || p.ppid != s.ppid() || p.pgrp != s.pgrp()
+                || p.session != s.session() || p.ttyNr != s.ttyNr() || p.tpgid != s.tpgid()
+                || !p.comm.equals(s.comm());
+    }
+
     static void applyStatus(ProcessInfo p, PidStatus s) {
         p.ruid = s.ruid();
         p.euid = s.euid();

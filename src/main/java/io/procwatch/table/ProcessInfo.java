@@ -51,7 +51,12 @@ public final class ProcessInfo implements Cloneable {
     long rss;
     long minflt;
     long majflt;
-    long sampledAtNanos;
+    /**
+     * When the stat values were last read and found current. The one field written after the row
+     * is published: a sampler pass that finds nothing changed only moves this time forward
+     * instead of copying the row (readers see the old or the new time; both are true).
+     */
+    volatile long sampledAtNanos;
 
     // lifecycle
     long forkMonotonicNs;
@@ -65,12 +70,35 @@ public final class ProcessInfo implements Cloneable {
         this.threads = new int[] {pid};
     }
 
+    /**
+     * An opaque cache for the protocol layer: this row's last encoding and the groups it holds.
+     * A row is immutable once published (a change makes a new row, see {@link #copy}), so its
+     * encoding can be reused by every snapshot until the row is replaced; most rows are, between
+     * two snapshots, processes that slept.
+     */
+    private volatile Encoding encoding;
+
+    private record Encoding(long key, byte[] bytes) {
+    }
+
     ProcessInfo copy() {
         try {
-            return (ProcessInfo) super.clone(); // threads is copied on write, never mutated in place
+            ProcessInfo c = (ProcessInfo) super.clone(); // threads is copied on write, never mutated in place
+            c.encoding = null; // the copy is about to change
+            return c;
         } catch (CloneNotSupportedException e) {
             throw new AssertionError(e);
         }
+    }
+
+    /** The encoding cached under {@code key}, or null. */
+    public byte[] cachedEncoding(long key) {
+        Encoding e = encoding;
+        return e != null && e.key == key ? e.bytes : null;
+    }
+
+    public void cacheEncoding(long key, byte[] bytes) {
+        encoding = new Encoding(key, bytes);
     }
 
     public int pid() {

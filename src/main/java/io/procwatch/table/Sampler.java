@@ -9,6 +9,9 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -45,7 +48,16 @@ public final class Sampler implements AutoCloseable {
     private volatile long lastPassDurationNanos;
     private long passes;
 
-    private record Handle(int fd, long startTicks) {
+    /** A kept-open stat file, and a fingerprint of what it said last time. */
+    private static final class Handle {
+        final int fd;
+        final long startTicks;
+        long lastHash;
+
+        Handle(int fd, long startTicks) {
+            this.fd = fd;
+            this.startTicks = startTicks;
+        }
     }
 
     private record Demand(long intervalNanos, long expiresNanos) {
@@ -182,6 +194,21 @@ public final class Sampler implements AutoCloseable {
             }
             PidStat s = read(p.pid, p.startTicks);
             if (s == null) {
+                if (unchanged) {
+                    // The stat line is byte for byte what the row was last built from: confirm it.
+                    ProcessInfo current = table.get(p.pid);
+                    if (current != null && !current.leaderExited && current.startExact
+                            && ProcReader.sameStart(current.startTicks, p.startTicks)) {
+                        current.sampledAtNanos = t0;
+                    }
+                }
+                continue;
+            }
+            ProcessInfo current = table.get(p.pid);
+            if (current != null && !current.leaderExited && current.startExact
+                    && ProcReader.sameStart(current.startTicks, s.starttime()) && !ProcReader.statDiffers(current, s)) {
+                // Most processes sleep between passes: nothing to copy, index or lock for them.
+                current.sampledAtNanos = t0;
                 continue;
             }
             table.writeLock.lock();
@@ -202,7 +229,16 @@ public final class Sampler implements AutoCloseable {
         }
     }
 
+    /** Set by {@link #read} when it returns null because the file said exactly what it said last time. */
+    private boolean unchanged;
+
+    /**
+     * Reads a process's stat line; null when the process is gone or (with {@link #unchanged} set)
+     * when the line is identical to the previous read of the same descriptor, which is the case
+     * for every process that did not run since: no parsing then.
+     */
     private PidStat read(int pid, long startTicks) {
+        unchanged = false;
         Handle h = handles.get(pid);
         if (h != null && !ProcReader.sameStart(h.startTicks, startTicks)) {
             closeQuietly(h.fd);
@@ -235,11 +271,33 @@ public final class Sampler implements AutoCloseable {
             return null; // -ESRCH: the process this descriptor belongs to is gone
         }
         MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, 0, bytes, 0, (int) n);
+        long hash = fingerprint(bytes, (int) n);
+        if (keep && hash == h.lastHash) {
+            unchanged = true;
+            return null;
+        }
+        h.lastHash = hash;
         PidStat s = PidStat.parse(bytes, (int) n);
         if (s != null && !ProcReader.sameStart(s.starttime(), startTicks)) {
             return null;
         }
         return s;
+    }
+
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+    /** A 64-bit hash of the line (never 0 for a real line): equal lines, equal hashes; others, practically never. */
+    static long fingerprint(byte[] b, int n) {
+        long h = 0x9E3779B97F4A7C15L ^ n;
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            h = Long.rotateLeft(h ^ ((long) LONGS.get(b, i) * 0xBF58476D1CE4E5B9L), 31) * 0x94D049BB133111EBL;
+        }
+        for (; i < n; i++) {
+            h = (h ^ b[i]) * 0x100000001B3L;
+        }
+        h ^= h >>> 29;
+        return h == 0 ? 1 : h;
     }
 
     private static void closeQuietly(int fd) {

@@ -78,7 +78,7 @@ class TopTerminalTest {
         screen = await("only the victim", s -> s.contains("Filter: pwvictim") && s.contains("pwvictim"));
         assertThat(rows(screen)).allMatch(r -> r.contains("pwvictim"));
         keys("=");
-        await("filter cleared", s -> !s.contains("Filter: ") && s.contains("pwburn"));
+        await("filter cleared", s -> !s.contains("Filter: ") && rows(s).size() > 3);
 
         // tree (of our three test processes): the child is drawn under its parent
         keys("o");

@@ -103,15 +103,16 @@ class DaemonEndToEndTest {
 
     @Test
     void historyRecordsExitsWithStatusAndTaskstats() throws Exception {
-        Process p = Spawn.run("/bin/sh", "-c", "sleep 0.2; exit 3");
+        // lives long enough for the exec's command line to be read even on a loaded machine
+        Process p = Spawn.run("/bin/sh", "-c", "sleep 1; exit 3");
         int pid = (int) p.pid();
         try (ProcwatchClient c = daemon.client()) {
             ProcRow e = awaitHistory(c, pid);
             assertThat(new WaitStatus(e.status).exitCode()).isEqualTo(3);
             assertThat(e.ppid).isEqualTo(SELF);
             assertThat(e.comm).isEqualTo("sh");
-            assertThat(e.argv).containsExactly("/bin/sh", "-c", "sleep 0.2; exit 3");
-            assertThat(e.endMs - e.startMs).isBetween(150L, 5_000L);
+            assertThat(e.argv).containsExactly("/bin/sh", "-c", "sleep 1; exit 3");
+            assertThat(e.endMs - e.startMs).isBetween(950L, 10_000L);
             assertThat(e.tsMaxRssKiB).isPositive();
             var failed = c.history(Selector.all(), 0, Long.MAX_VALUE, 100_000, true).rows();
             assertThat(failed).extracting(r -> r.pid).contains(pid);

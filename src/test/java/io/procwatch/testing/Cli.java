@@ -23,9 +23,13 @@ public final class Cli {
         return runWith(socket, prefix, java.util.Map.of(), args);
     }
 
-    /** With a command prefix and extra environment variables (e.g. a locale). */
-    public static Result runWith(Path socket, List<String> prefix, java.util.Map<String, String> env, String... args)
-            throws IOException, InterruptedException {
+    /** Starts the CLI without waiting: for commands that run while the test acts (top, events). */
+    public static Process start(Path socket, String... args) throws IOException {
+        return builder(socket, List.of(), java.util.Map.of(), args).start();
+    }
+
+    private static ProcessBuilder builder(Path socket, List<String> prefix, java.util.Map<String, String> env,
+                                          String... args) {
         List<String> cmd = new ArrayList<>(prefix);
         cmd.addAll(List.of(Spawn.javaBinary(), "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1", "-cp", Spawn.projectClasspath(), "io.procwatch.cli.Main"));
@@ -36,7 +40,13 @@ public final class Cli {
         }
         pb.environment().remove("PROCWATCH_LAUNCHER");
         pb.environment().putAll(env);
-        Process p = pb.start();
+        return pb;
+    }
+
+    /** With a command prefix and extra environment variables (e.g. a locale). */
+    public static Result runWith(Path socket, List<String> prefix, java.util.Map<String, String> env, String... args)
+            throws IOException, InterruptedException {
+        Process p = builder(socket, prefix, env, args).start();
         var out = p.getInputStream();
         var err = p.getErrorStream();
         StringBuilder errText = new StringBuilder();
