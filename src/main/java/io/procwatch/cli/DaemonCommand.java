@@ -1,10 +1,13 @@
 package io.procwatch.cli;
 
 import io.procwatch.daemon.Daemon;
+import io.procwatch.store.HistoryWriter;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
@@ -15,15 +18,25 @@ final class DaemonCommand {
             Keep the live process table from kernel events and serve procwatch clients.
             Needs root (or CAP_NET_ADMIN for taskstats and CAP_SYS_PTRACE to read every /proc entry).
 
-              --socket PATH       Unix socket (default /run/procwatch/procwatch.sock or $PROCWATCH_SOCKET)
-              --history N         exited processes kept in memory (default 100000)
-              --max-clients N     concurrent clients (default 256)
-              --proc-root PATH    the proc filesystem to read (default /proc)
-              --background        start detached, wait until it answers, then return
+              --config FILE          read options from FILE first ("name = value" lines, # comments;
+                                     names as the options below); options given here win
+              --socket PATH          Unix socket (default /run/procwatch/procwatch.sock or $PROCWATCH_SOCKET)
+              --history N            exited processes kept in memory (default 100000)
+              --history-db FILE      also keep them in this SQLite database (survives restarts)
+              --retention-days N     database: drop exits older than N days (default 30)
+              --retention-rows N     database: keep at most N exits (default 10000000)
+              --http HOST:PORT       serve Prometheus /metrics and the JSON API (loopback addresses)
+              --max-clients N        concurrent clients (default 256)
+              --proc-root PATH       the proc filesystem to read (default /proc)
+              --background           start detached, wait until it answers, then return
             Examples:
               sudo procwatch daemon --background
-              sudo procwatch daemon --socket /tmp/pw.sock --history 10000
+              sudo procwatch daemon --history-db /var/lib/procwatch/history.db --http 127.0.0.1:9587
+              sudo procwatch daemon --config /etc/procwatch/procwatch.conf
             """;
+
+    private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
+            "retention-days", "retention-rows", "http", "max-clients", "proc-root");
 
     private DaemonCommand() {
     }
@@ -31,13 +44,16 @@ final class DaemonCommand {
     static int run(List<String> args, PrintStream out, PrintStream err) {
         Opts o;
         try {
-            o = Opts.parse(args, Set.of("socket", "history", "max-clients", "proc-root"), Set.of("background", "help"));
+            o = Opts.parse(args, WITH_VALUE, Set.of("background", "help"));
             if (o.has("help")) {
                 out.print(HELP);
                 return 0;
             }
             if (!o.positional.isEmpty()) {
                 throw new UsageException("unexpected argument " + o.positional.getFirst());
+            }
+            if (o.get("config") != null) {
+                readConfig(Path.of(o.get("config")), o);
             }
         } catch (UsageException e) {
             err.println("procwatch daemon: " + e.getMessage());
@@ -47,18 +63,26 @@ final class DaemonCommand {
             Daemon.Options d = Daemon.Options.defaults();
             Path socket = o.get("socket") != null ? Path.of(o.get("socket")) : d.socket();
             if (o.has("background")) {
-                DaemonLink.startDaemon(socket, err);
+                List<String> pass = new ArrayList<>(args);
+                pass.remove("--background");
+                DaemonLink.startDaemon(socket, pass, err);
                 return 0;
             }
+            long days = o.intValue("retention-days", (int) (d.retention().maxAgeMs() / 86_400_000L));
+            long rows = o.intValue("retention-rows", (int) d.retention().maxRows());
             Daemon.Options opts = new Daemon.Options(socket, o.intValue("history", d.historyCapacity()),
                     o.intValue("max-clients", d.maxClients()),
-                    o.get("proc-root") != null ? Path.of(o.get("proc-root")) : d.procRoot());
-            if (opts.historyCapacity() < 1 || opts.maxClients() < 1) {
-                throw new UsageException("--history and --max-clients must be at least 1");
+                    o.get("proc-root") != null ? Path.of(o.get("proc-root")) : d.procRoot(),
+                    o.get("history-db") != null ? Path.of(o.get("history-db")) : null,
+                    new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"));
+            if (opts.historyCapacity() < 1 || opts.maxClients() < 1 || days < 1 || rows < 1) {
+                throw new UsageException("--history, --max-clients and the retention limits must be at least 1");
             }
             Daemon daemon = Daemon.start(opts);
             err.println("procwatch daemon: pid " + ProcessHandle.current().pid() + ", serving on " + socket
-                    + ", tracking " + daemon.live().table().size() + " processes");
+                    + ", tracking " + daemon.live().table().size() + " processes"
+                    + (opts.historyDb() != null ? ", history in " + opts.historyDb() : "")
+                    + (opts.http() != null ? ", http on " + opts.http() : ""));
             SystemdNotify.ready();
             daemon.awaitShutdown();
             return 0;
@@ -71,6 +95,34 @@ final class DaemonCommand {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return 1;
+        }
+    }
+
+    /** Options from a file; the command line's own values are kept. */
+    static void readConfig(Path file, Opts o) throws UsageException {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file);
+        } catch (IOException e) {
+            throw new UsageException("cannot read the config file " + file + ": " + e.getMessage());
+        }
+        int n = 0;
+        for (String raw : lines) {
+            n++;
+            String line = raw.strip();
+            if (line.isEmpty() || line.startsWith("#")) {
+                continue;
+            }
+            int eq = line.indexOf('=');
+            if (eq < 1) {
+                throw new UsageException(file + ":" + n + ": expected 'name = value', got '" + line + "'");
+            }
+            String name = line.substring(0, eq).strip();
+            String value = line.substring(eq + 1).strip();
+            if (name.equals("background") || name.equals("config") || !WITH_VALUE.contains(name)) {
+                throw new UsageException(file + ":" + n + ": unknown setting '" + name + "'");
+            }
+            o.values.putIfAbsent(name, value);
         }
     }
 }

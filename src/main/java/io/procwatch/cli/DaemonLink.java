@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Connects to the daemon. When none answers and we are root, starts one in the background first
@@ -43,17 +44,27 @@ final class DaemonLink {
 
     /** Starts {@code procwatch daemon} detached and waits (15 s at most) until it answers. */
     static void startDaemon(Path socket, PrintStream err) throws IOException {
+        startDaemon(socket, List.of(), err);
+    }
+
+    /** With the daemon's own options (those of {@code procwatch daemon --background ...}). */
+    static void startDaemon(Path socket, List<String> daemonArgs, PrintStream err) throws IOException {
         String launcher = System.getenv("PROCWATCH_LAUNCHER");
         Path log = socket.toAbsolutePath().getParent().resolve("daemon.log");
         Files.createDirectories(log.getParent());
         ProcessBuilder pb;
         if (launcher != null && Files.isExecutable(Path.of(launcher))) {
-            pb = new ProcessBuilder("setsid", launcher, "daemon", "--socket", socket.toString());
+            List<String> cmd = new java.util.ArrayList<>(List.of("setsid", launcher, "daemon"));
+            cmd.addAll(daemonArgs);
+            cmd.addAll(List.of("--socket", socket.toString()));
+            pb = new ProcessBuilder(cmd);
         } else {
             String java = ProcessHandle.current().info().command().orElse("java");
-            pb = new ProcessBuilder("setsid", java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
-                    "-cp", System.getProperty("java.class.path"), Main.class.getName(), "daemon",
-                    "--socket", socket.toString());
+            List<String> cmd = new java.util.ArrayList<>(List.of("setsid", java, "--enable-native-access=ALL-UNNAMED",
+                    "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "daemon"));
+            cmd.addAll(daemonArgs);
+            cmd.addAll(List.of("--socket", socket.toString()));
+            pb = new ProcessBuilder(cmd);
         }
         pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));

@@ -1,5 +1,6 @@
 package io.procwatch.cli;
 
+import io.procwatch.json.Json;
 import io.procwatch.client.ProcRow;
 import io.procwatch.client.ProcwatchClient;
 import io.procwatch.event.WaitStatus;
@@ -12,7 +13,9 @@ import java.time.ZoneId;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 
@@ -64,19 +67,36 @@ final class HistoryCommand {
             }
             Comparator<ProcRow> order = order(o.get("sort"));
             List<ProcRow> rows;
+            List<ProcwatchClient.Gap> gaps;
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(o.get("socket")), true, err)) {
-                rows = new ArrayList<>(c.history(sel, since, until, limit, o.has("failed")).rows());
+                ProcwatchClient.Listing l = c.history(sel, since, until, limit, o.has("failed"));
+                rows = new ArrayList<>(l.rows());
+                gaps = l.gaps();
             }
             if (order != null) {
                 rows.sort(order);
             }
             if (o.has("json")) {
                 List<Object> list = new ArrayList<>();
+                for (ProcwatchClient.Gap g : gaps) {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("gap", true);
+                    m.put("from_ms", g.fromMs());
+                    m.put("until_ms", g.untilMs());
+                    m.put("clean_stop", g.cleanStop());
+                    list.add(m);
+                }
                 for (ProcRow r : rows) {
                     list.add(EventFormat.json(r));
                 }
                 out.println(Json.value(list));
                 return 0;
+            }
+            // Times no daemon watched are said first: exits then are missing, not absent.
+            for (ProcwatchClient.Gap g : gaps) {
+                out.printf(Locale.ROOT, "-- %s .. %s: no daemon was running (%s); exits in this time are not known --%n",
+                        Times.ISO.format(Times.at(g.fromMs())), Times.ISO.format(Times.at(g.untilMs())),
+                        g.cleanStop() ? "it was stopped" : "it ended without stopping: killed or crashed");
             }
             out.printf(Locale.ROOT, "%-19s %7s %7s %-8s %-16s %9s %8s %8s %s%n", "END", "PID", "PPID", "USER",
                     "STATUS", "LIFETIME", "CPU", "MAXRSS", "COMMAND");

@@ -1,5 +1,6 @@
 package io.procwatch.cli;
 
+import io.procwatch.json.Json;
 import io.procwatch.client.ProcwatchClient;
 
 import java.io.IOException;

@@ -71,7 +71,18 @@ public final class ProcwatchClient implements AutoCloseable {
     }
 
     /** Rows plus their DONE. */
-    public record Listing(List<ProcRow> rows, Done done) {
+    /** A time when no daemon was recording exits (from a daemon with persistent history). */
+    public record Gap(long fromMs, long untilMs, boolean cleanStop) {
+    }
+
+    /**
+     * @param gaps for HISTORY: the times, within the range asked for, that no daemon watched
+     */
+    public record Listing(List<ProcRow> rows, Done done, List<Gap> gaps) {
+        public Listing(List<ProcRow> rows, Done done) {
+            this(rows, done, List.of());
+        }
+
     }
 
     public Map<String, Object> hello() throws IOException {
@@ -225,17 +236,37 @@ public final class ProcwatchClient implements AutoCloseable {
 
     private Listing collect(int rowType) throws IOException {
         List<ProcRow> rows = new ArrayList<>();
+        List<Gap> gaps = new ArrayList<>();
         while (true) {
             Message m = receive();
             if (m.type() == rowType) {
                 rows.add(ProcRow.decode(m.attrs()));
+            } else if (m.type() == Wire.GAP) {
+                gaps.add(gap(m));
             } else if (m.type() == Wire.DONE) {
-                return new Listing(rows, done(m));
+                return new Listing(rows, done(m), gaps);
             } else if (m.type() == Wire.ERROR) {
                 throw error(m);
             }
             // other types: skipped (a newer daemon may interleave things this client does not know)
         }
+    }
+
+    private static Gap gap(Message m) throws ProtocolException {
+        long from = 0;
+        long until = 0;
+        boolean clean = false;
+        Attrs a = m.attrs();
+        while (a.next()) {
+            switch (a.type()) {
+                case Wire.R_GAP_FROM_MS -> from = a.u64();
+                case Wire.R_GAP_UNTIL_MS -> until = a.u64();
+                case Wire.R_GAP_CLEAN -> clean = true;
+                default -> {
+                }
+            }
+        }
+        return new Gap(from, until, clean);
     }
 
     private static Done done(Message m) throws ProtocolException {

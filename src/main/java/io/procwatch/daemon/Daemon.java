@@ -1,12 +1,18 @@
 package io.procwatch.daemon;
 
 import io.procwatch.procfs.ProcFs;
+import io.procwatch.store.HistoryStore;
+import io.procwatch.store.HistoryWriter;
+import io.procwatch.table.ExitedProcess;
+import io.procwatch.table.History;
 import io.procwatch.table.LiveTable;
 
 import java.io.IOException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.SQLException;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -16,39 +22,82 @@ import java.util.concurrent.CountDownLatch;
 public final class Daemon implements AutoCloseable {
     public static final String DEFAULT_SOCKET = "/run/procwatch/procwatch.sock";
 
-    /** Settings from flags and the environment. */
-    public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot) {
+    /**
+     * Settings from the config file, flags and the environment.
+     *
+     * @param historyDb   the SQLite file for persistent history, or null for memory only
+     * @param retention   how long and how many exits the database keeps
+     * @param http        host:port of the HTTP listener (metrics and JSON API), or null for none
+     */
+    public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
+                          HistoryWriter.Retention retention, String http) {
         public static Options defaults() {
             String env = System.getenv("PROCWATCH_SOCKET");
             return new Options(Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET), 100_000, 256,
-                    Path.of("/proc"));
+                    Path.of("/proc"), null, new HistoryWriter.Retention(30L * 86_400_000L, 10_000_000L), null);
         }
     }
 
     private final Options options;
     private final LiveTable live;
     private final Server server;
+    private final HistoryWriter writer;
+    private final HttpApi http;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private Daemon(Options options, LiveTable live, Server server) {
+    private Daemon(Options options, LiveTable live, Server server, HistoryWriter writer, HttpApi http) {
         this.options = options;
         this.live = live;
         this.server = server;
+        this.writer = writer;
+        this.http = http;
     }
 
     public static Daemon start(Options o) throws IOException {
         ServerSocketChannel ch = SocketSetup.bind(o.socket());
-        LiveTable live;
+        LiveTable live = null;
+        HistoryStore store = null;
+        HistoryWriter writer = null;
         try {
-            live = LiveTable.start(new LiveTable.Config(o.historyCapacity(), 64 << 20, 200), e ->
-                    System.err.println("procwatch daemon: kernel event source failed: " + e.getMessage()));
+            store = o.historyDb() == null ? null : HistoryStore.open(o.historyDb());
+            HistoryStore s = store;
+            HistoryWriter w = s == null ? null : new HistoryWriter(s, o.retention());
+            writer = w;
+            live = LiveTable.start(new LiveTable.Config(o.historyCapacity(), 64 << 20, 200), h -> {
+                if (s != null) {
+                    restore(s, h);
+                    h.onChange(w::offer);
+                }
+            }, e -> System.err.println("procwatch daemon: kernel event source failed: " + e.getMessage()));
+            DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()),
+                    store, writer);
+            HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), ctx);
+            return new Daemon(o, live, new Server(ch, ctx, o.maxClients()), writer, api);
         } catch (IOException | RuntimeException e) {
+            if (live != null) {
+                live.close();
+            }
+            if (writer != null) {
+                writer.close();
+            } else if (store != null) {
+                store.close();
+            }
             ch.close();
             Files.deleteIfExists(o.socket());
             throw e;
         }
-        DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()));
-        return new Daemon(o, live, new Server(ch, ctx, o.maxClients()));
+    }
+
+    /** Refills the in-memory history from the database and records this run's start. */
+    private static void restore(HistoryStore store, History h) {
+        try {
+            List<ExitedProcess> newest = store.query(new HistoryStore.Query(0, Long.MAX_VALUE, null, null, null,
+                    false, h.capacity()));
+            h.preload(newest.reversed());
+            store.runStarted(System.currentTimeMillis());
+        } catch (SQLException e) {
+            throw new IllegalStateException("history database: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -70,8 +119,14 @@ public final class Daemon implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (http != null) {
+            http.close();
+        }
         server.close();
         live.close();
+        if (writer != null) {
+            writer.close(); // writes what is queued and records a clean stop
+        }
         try {
             Files.deleteIfExists(options.socket());
         } catch (IOException ignored) {

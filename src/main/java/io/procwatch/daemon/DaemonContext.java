@@ -1,6 +1,8 @@
 package io.procwatch.daemon;
 
 import io.procwatch.procfs.ProcFs;
+import io.procwatch.store.HistoryStore;
+import io.procwatch.store.HistoryWriter;
 import io.procwatch.table.LiveTable;
 import io.procwatch.table.ProcessTable;
 import io.procwatch.table.Sampler;
@@ -35,11 +37,25 @@ final class DaemonContext {
         final LatencyHistogram latency = new LatencyHistogram();
     }
 
-    DaemonContext(LiveTable live, ProcFs proc, ProcMount mount) {
+    private final HistoryStore store;
+    private final HistoryWriter writer;
+
+    DaemonContext(LiveTable live, ProcFs proc, ProcMount mount, HistoryStore store, HistoryWriter writer) {
+        this.store = store;
+        this.writer = writer;
         this.live = live;
         this.query = new QueryEngine(live.table());
         this.proc = proc;
         this.mount = mount;
+    }
+
+    /** The persistent history, or null when the daemon keeps history in memory only. */
+    HistoryStore store() {
+        return store;
+    }
+
+    HistoryWriter writer() {
+        return writer;
     }
 
     ProcessTable table() {
@@ -102,6 +118,13 @@ final class DaemonContext {
         s.put("history_capacity", (long) t.history().capacity());
         s.put("history_added", t.history().added());
         s.put("history_dropped", t.history().dropped());
+        if (writer != null) {
+            s.put("history_db_written", writer.written.sum());
+            s.put("history_db_queued", (long) writer.queued());
+            s.put("history_db_dropped", writer.dropped.sum());
+            s.put("history_db_failures", writer.failures.sum());
+            s.put("history_db_retired", writer.retired.sum());
+        }
         s.put("sampler_passes", live.sampler().passes());
         s.put("sampler_last_pass_us", live.sampler().lastPassDurationNanos() / 1000);
         s.put("sampler_open_fds", (long) live.sampler().openDescriptors());

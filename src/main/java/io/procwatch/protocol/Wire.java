@@ -36,6 +36,8 @@ public final class Wire {
     public static final int ERROR = 21;
     public static final int LOSS = 22;
     public static final int STATS_REPLY = 23;
+    /** HISTORY: a time when no daemon was recording exits (persistent history only). */
+    public static final int GAP = 24;
 
     // header flags
     /** SNAPSHOT: re-sample the selected processes before answering. */
@@ -135,6 +137,9 @@ public final class Wire {
     public static final int R_STAT_NAME = 10;
     public static final int R_STAT_VALUE = 11;    // u64 (signed where it says so)
     public static final int R_PEER_UID = 12;      // u32: who the daemon thinks the client is
+    public static final int R_GAP_FROM_MS = 13;   // u64 epoch ms: GAP starts (the earlier daemon's last sign of life)
+    public static final int R_GAP_UNTIL_MS = 14;  // u64 epoch ms: GAP ends (the next daemon started)
+    public static final int R_GAP_CLEAN = 15;     // flag: the earlier daemon was stopped, not killed
 
     // error codes
     public static final int E_MALFORMED = 1;

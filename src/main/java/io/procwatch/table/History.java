@@ -17,6 +17,9 @@ public final class History {
     /** Taskstats that arrived before their exit event, by pid (small: they meet within milliseconds). */
     private final java.util.HashMap<Integer, Taskstats> earlyTaskstats = new java.util.HashMap<>();
 
+    /** Told of every entry added or completed (taskstats joined): the persistent store's feed. */
+    private java.util.function.Consumer<ExitedProcess> sink = e -> { };
+
     public History(int capacity) {
         if (capacity < 1) {
             throw new IllegalArgumentException("history capacity must be at least 1, got " + capacity);
@@ -42,6 +45,36 @@ public final class History {
         return (int) Math.min(nextSeq, ring.length);
     }
 
+    /** Sets the one consumer of new and completed entries (it must only queue them). */
+    public synchronized void onChange(java.util.function.Consumer<ExitedProcess> sink) {
+        this.sink = sink;
+    }
+
+    /**
+     * Puts back entries from before a restart (oldest first), renumbered, without telling the
+     * sink: they come from it.
+     */
+    public synchronized void preload(List<ExitedProcess> oldestFirst) {
+        for (ExitedProcess e : oldestFirst) {
+            ExitedProcess renumbered = new ExitedProcess(nextSeq, e.pid(), e.ppid(), e.uid(), e.gid(), e.comm(),
+                    e.exe(), e.argv(), e.startEpochMs(), e.endEpochMs(), e.status(), e.coreDumped(),
+                    e.exitObserved(), e.argvKnown(), e.taskstats());
+            if (nextSeq >= ring.length) {
+                dropped++;
+            }
+            ring[(int) (nextSeq % ring.length)] = renumbered;
+            nextSeq++;
+        }
+    }
+
+    /** The oldest entry still held, or null when empty. */
+    public synchronized ExitedProcess oldest() {
+        if (nextSeq == 0) {
+            return null;
+        }
+        return ring[(int) (Math.max(0, nextSeq - ring.length) % ring.length)];
+    }
+
     synchronized long nextSeq() {
         return nextSeq;
     }
@@ -57,6 +90,7 @@ public final class History {
         }
         ring[(int) (nextSeq % ring.length)] = e;
         nextSeq++;
+        sink.accept(e);
         return e;
     }
 
@@ -72,6 +106,7 @@ public final class History {
             if (e.exitObserved() && e.matches(t)) {
                 if (e.taskstats() == null || (t.aggregate() && !e.taskstats().aggregate())) {
                     ring[i] = e.withTaskstats(t);
+                    sink.accept(ring[i]);
                 }
                 return;
             }

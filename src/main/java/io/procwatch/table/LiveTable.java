@@ -37,9 +37,11 @@ public final class LiveTable implements AutoCloseable {
     private volatile String taskstatsProblem;
     private volatile Exception readerFailure;
 
-    private LiveTable(Config cfg, Consumer<? super Exception> onFatal) throws IOException {
+    private LiveTable(Config cfg, Consumer<History> prepareHistory, Consumer<? super Exception> onFatal)
+            throws IOException {
         ProcFs proc = ProcFs.system();
         table = new ProcessTable(cfg.historyCapacity());
+        prepareHistory.accept(table.history()); // before any event: earlier exits go first
         applier = new EventApplier(table, proc);
         ProcConnector connector = ProcConnector.open(
                 ProcConnector.Options.defaults().withReceiveBuffer(cfg.receiveBufferBytes()));
@@ -73,7 +75,13 @@ public final class LiveTable implements AutoCloseable {
     }
 
     public static LiveTable start(Config cfg, Consumer<? super Exception> onFatal) throws IOException {
-        return new LiveTable(cfg, onFatal);
+        return new LiveTable(cfg, h -> { }, onFatal);
+    }
+
+    /** With a hook that fills the history from an earlier run and connects it to a store. */
+    public static LiveTable start(Config cfg, Consumer<History> prepareHistory, Consumer<? super Exception> onFatal)
+            throws IOException {
+        return new LiveTable(cfg, prepareHistory, onFatal);
     }
 
     private void reapSafely() {

@@ -42,7 +42,7 @@ public final class Spawn {
     private static String sharedClasspath;
 
     /**
-     * Our own compiled classes (no test libraries), for helper JVMs. They are copied once per test
+     * Our own compiled classes and the daemon's runtime libraries (no test libraries), for helper JVMs. They are copied once per test
      * JVM to a world-readable directory: some helpers run as an unprivileged user, and the
      * checkout may sit under a directory only root can enter (a fresh clone in a 0700 temp dir).
      */
@@ -66,6 +66,16 @@ public final class Spawn {
                         }
                     }
                     cp.append(cp.isEmpty() ? "" : ":").append(to);
+                }
+                // the daemon's runtime libraries (SQLite, Prometheus), from this JVM's class path
+                java.nio.file.Path lib = java.nio.file.Files.createDirectories(dir.resolve("lib"));
+                for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+                    if (entry.endsWith(".jar") && (entry.contains("/org/xerial/") || entry.contains("/io/prometheus/"))) {
+                        java.nio.file.Path jar = java.nio.file.Path.of(entry);
+                        java.nio.file.Path t = lib.resolve(jar.getFileName().toString());
+                        java.nio.file.Files.copy(jar, t, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                        cp.append(':').append(t);
+                    }
                 }
                 new ProcessBuilder("chmod", "-R", "a+rX", dir.toString()).start().waitFor();
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> {

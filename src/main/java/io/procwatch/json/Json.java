@@ -1,21 +1,21 @@
-package io.procwatch.cli;
+package io.procwatch.json;
 
 import java.util.Collection;
 import java.util.Map;
 
 /** Just enough JSON writing for --json output (no library on the client's start-up path). */
-final class Json {
+public final class Json {
     private Json() {
     }
 
-    static String value(Object v) {
+    public static String value(Object v) {
         StringBuilder sb = new StringBuilder();
         write(sb, v);
         return sb.toString();
     }
 
     @SuppressWarnings("unchecked")
-    static void write(StringBuilder sb, Object v) {
+    public static void write(StringBuilder sb, Object v) {
         switch (v) {
             case null -> sb.append("null");
             case String s -> string(sb, s);

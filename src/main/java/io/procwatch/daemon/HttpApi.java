@@ -1,0 +1,516 @@
+package io.procwatch.daemon;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.procwatch.json.Json;
+import io.procwatch.protocol.Selector;
+import io.procwatch.procfs.SystemInfo;
+import io.procwatch.store.HistoryStore;
+import io.procwatch.table.ExitedProcess;
+import io.procwatch.table.ProcessInfo;
+import io.procwatch.table.TableEvent;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * HTTP on a loopback address: Prometheus metrics ({@code /metrics}) and a JSON API
+ * ({@code /api/v1/processes}, {@code history}, {@code tree}, {@code stats}, and {@code events}, a
+ * server-sent-events stream).
+ *
+ * <p>The permission model is the Unix socket's: a TCP peer on this machine is identified by the
+ * owner of its socket (the uid column of /proc/net/tcp for its address and port) and sees what
+ * /proc would show that user. Peers from other machines are refused.
+ */
+final class HttpApi implements AutoCloseable {
+    private static final int SSE_QUEUE = 8192;
+
+    private final HttpServer server;
+    private final DaemonContext ctx;
+    private final Metrics metrics;
+
+    private HttpApi(HttpServer server, DaemonContext ctx) {
+        this.server = server;
+        this.ctx = ctx;
+        this.metrics = new Metrics(ctx);
+    }
+
+    /** Listens on host:port (e.g. 127.0.0.1:9587; port 0 picks a free one). */
+    static HttpApi start(String hostPort, DaemonContext ctx) throws IOException {
+        int colon = hostPort.lastIndexOf(':');
+        if (colon < 0) {
+            throw new IOException("--http wants HOST:PORT, not '" + hostPort + "'");
+        }
+        String host = hostPort.substring(0, colon).replace("[", "").replace("]", "");
+        int port;
+        try {
+            port = Integer.parseInt(hostPort.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw new IOException("--http wants HOST:PORT, not '" + hostPort + "'");
+        }
+        HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getByName(host), port), 64);
+        HttpApi api = new HttpApi(s, ctx);
+        s.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        s.createContext("/", api::handle);
+        s.start();
+        return api;
+    }
+
+    /** The bound address (tests ask for port 0). */
+    InetSocketAddress address() {
+        return server.getAddress();
+    }
+
+    private void handle(HttpExchange x) throws IOException {
+        try (x) {
+            if (!x.getRequestMethod().equals("GET")) {
+                send(x, 405, "text/plain", "only GET\n");
+                return;
+            }
+            Viewer viewer = viewerOf(x.getRemoteAddress());
+            if (viewer == null) {
+                send(x, 403, "text/plain", "procwatch serves this machine's users only (loopback, known socket owner)\n");
+                return;
+            }
+            Map<String, String> q = query(x.getRequestURI().getRawQuery());
+            String path = x.getRequestURI().getPath();
+            switch (path) {
+                case "/metrics" -> {
+                    x.getResponseHeaders().set("Content-Type", metrics.contentType());
+                    x.sendResponseHeaders(200, 0);
+                    try (OutputStream out = x.getResponseBody()) {
+                        metrics.write(out);
+                    }
+                }
+                case "/api/v1/processes" -> json(x, processes(q, viewer));
+                case "/api/v1/history" -> json(x, history(q, viewer));
+                case "/api/v1/tree" -> json(x, tree(q, viewer));
+                case "/api/v1/stats" -> json(x, ctx.stats());
+                case "/api/v1/events" -> events(x, viewer);
+                default -> send(x, 404, "text/plain",
+                        "not found; try /metrics, /api/v1/processes, /api/v1/history, /api/v1/tree, /api/v1/stats, /api/v1/events\n");
+            }
+        } catch (BadRequest e) {
+            send(x, 400, "text/plain", e.getMessage() + "\n");
+        } catch (IOException e) {
+            // the client went away
+        } catch (RuntimeException e) {
+            ctx.counters().internalErrors.increment();
+            send(x, 500, "text/plain", "internal error: " + e + "\n");
+        }
+    }
+
+    private static final class BadRequest extends RuntimeException {
+        BadRequest(String m) {
+            super(m);
+        }
+    }
+
+    // ---- who is asking ------------------------------------------------------------------------
+
+    /** The viewer for a loopback peer, from the owner of its TCP socket; null for anyone else. */
+    Viewer viewerOf(InetSocketAddress peer) {
+        if (peer == null || !peer.getAddress().isLoopbackAddress()) {
+            return null;
+        }
+        int uid = socketOwner(peer);
+        if (uid < 0) {
+            return null;
+        }
+        return new Viewer(uid, primaryGid(uid), ctx.procMount());
+    }
+
+    /** The uid owning the local TCP socket with this address and port (as the client sees it). */
+    static int socketOwner(InetSocketAddress peer) {
+        byte[] a = peer.getAddress().getAddress();
+        String want = hexAddress(a) + ":" + String.format("%04X", peer.getPort());
+        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            try {
+                for (String line : Files.readAllLines(Path.of(table))) {
+                    String[] f = line.trim().split("\\s+");
+                    if (f.length > 7 && f[1].equalsIgnoreCase(want)) {
+                        return Integer.parseInt(f[7]);
+                    }
+                    // an IPv4 peer on a dual-stack socket appears as ::ffff:a.b.c.d in tcp6
+                    if (f.length > 7 && a.length == 4 && f[1].equalsIgnoreCase("0000000000000000FFFF0000" + want)) {
+                        return Integer.parseInt(f[7]);
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // try the next table
+            }
+        }
+        return -1;
+    }
+
+    /** /proc/net/tcp's address format: each 32-bit word in host (little-endian) byte order. */
+    private static String hexAddress(byte[] a) {
+        StringBuilder sb = new StringBuilder();
+        for (int w = 0; w < a.length; w += 4) {
+            for (int i = 3; i >= 0; i--) {
+                sb.append(String.format("%02X", a[w + i] & 0xff));
+            }
+        }
+        return sb.toString();
+    }
+
+    private static int primaryGid(int uid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/etc/passwd"))) {
+                String[] f = line.split(":");
+                if (f.length > 3 && f[2].equals(Integer.toString(uid))) {
+                    return Integer.parseInt(f[3]);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // unknown user: no group
+        }
+        return -1;
+    }
+
+    // ---- resources ----------------------------------------------------------------------------
+
+    private List<Map<String, Object>> processes(Map<String, String> q, Viewer v) {
+        Selector sel = selector(q);
+        List<ProcessInfo> rows = ctx.query().select(sel, v);
+        if (q.containsKey("fresh")) {
+            if (sel.isAll()) {
+                ctx.sampler().sampleAll();
+            } else {
+                ctx.sampler().sample(rows);
+            }
+            rows = ctx.query().select(sel, v);
+        }
+        List<Map<String, Object>> out = new ArrayList<>(rows.size());
+        for (ProcessInfo p : rows) {
+            out.add(process(p, v));
+        }
+        return out;
+    }
+
+    private Map<String, Object> process(ProcessInfo p, Viewer v) {
+        SystemInfo sys = SystemInfo.get();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("pid", p.pid());
+        m.put("ppid", p.ppid());
+        m.put("uid", p.euid());
+        m.put("gid", p.egid());
+        m.put("state", String.valueOf(p.state()));
+        m.put("comm", p.comm());
+        m.put("argv", p.argv());
+        m.put("argv_known", p.argvKnown());
+        if (v.canSeePrivate(p)) {
+            m.put("exe", p.exe());
+        }
+        m.put("start_ms", sys.startTicksToEpochMillis(p.startTicks()));
+        m.put("threads", p.numThreads());
+        m.put("nice", p.nice());
+        m.put("cpu_seconds", (double) (p.utime() + p.stime()) / sys.clockTicks());
+        m.put("rss_kib", p.rss() * sys.pageSize() / 1024);
+        m.put("vsz_kib", p.vsize() / 1024);
+        return m;
+    }
+
+    private List<Map<String, Object>> history(Map<String, String> q, Viewer v) {
+        long since = number(q, "since_ms", 0);
+        long until = number(q, "until_ms", Long.MAX_VALUE);
+        int limit = (int) Math.min(100_000, number(q, "limit", 1000));
+        boolean failed = q.containsKey("failed");
+        Selector sel = selector(q);
+        java.util.function.Predicate<ExitedProcess> wanted = e -> e.endEpochMs() >= since && e.endEpochMs() <= until
+                && (!failed || e.failed() || !e.exitObserved()) && ctx.query().matches(sel, e) && v.canSee(e);
+        List<ExitedProcess> rows = new ArrayList<>(ctx.table().history().newest(wanted, limit));
+        HistoryStore store = ctx.store();
+        List<Map<String, Object>> out = new ArrayList<>();
+        if (store != null) {
+            try {
+                if (rows.size() < limit) {
+                    Map<String, ExitedProcess> merged = new LinkedHashMap<>();
+                    rows.forEach(e -> merged.put(e.pid() + "/" + e.startEpochMs(), e));
+                    for (ExitedProcess e : store.query(new HistoryStore.Query(since, until,
+                            sel.uids().size() == 1 ? sel.uids().getFirst() : null, sel.name(),
+                            sel.pids().size() == 1 ? sel.pids().getFirst() : null, failed, limit + rows.size()))) {
+                        if (wanted.test(e)) {
+                            merged.putIfAbsent(e.pid() + "/" + e.startEpochMs(), e);
+                        }
+                    }
+                    rows = new ArrayList<>(merged.values());
+                    rows.sort(java.util.Comparator.comparingLong(ExitedProcess::endEpochMs).reversed());
+                    if (rows.size() > limit) {
+                        rows = rows.subList(0, limit);
+                    }
+                }
+                for (HistoryStore.Gap g : store.gaps(since, until)) {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("type", "gap");
+                    m.put("from_ms", g.fromMs());
+                    m.put("until_ms", g.untilMs());
+                    m.put("clean_stop", g.cleanStop());
+                    out.add(m);
+                }
+            } catch (java.sql.SQLException e) {
+                throw new IllegalStateException("history database: " + e.getMessage(), e);
+            }
+        }
+        for (ExitedProcess e : rows) {
+            out.add(exited(e, v));
+        }
+        return out;
+    }
+
+    private static Map<String, Object> exited(ExitedProcess e, Viewer v) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("type", "exit");
+        m.put("pid", e.pid());
+        m.put("ppid", e.ppid());
+        m.put("uid", e.uid());
+        m.put("comm", e.comm());
+        m.put("argv", e.argv());
+        if (v.canSeePrivate(e)) {
+            m.put("exe", e.exe());
+        }
+        m.put("start_ms", e.startEpochMs());
+        m.put("end_ms", e.endEpochMs());
+        m.put("lifetime_ms", e.lifetimeMs());
+        m.put("exit_observed", e.exitObserved());
+        if (e.status() != null) {
+            m.put("exit_code", e.status().signaled() ? null : e.status().exitCode());
+            m.put("signal", e.status().signaled() ? e.status().signal() : null);
+        }
+        m.put("core_dumped", e.coreDumped());
+        if (e.taskstats() != null) {
+            m.put("cpu_user_us", e.taskstats().userMicros());
+            m.put("cpu_system_us", e.taskstats().systemMicros());
+            m.put("max_rss_kib", e.taskstats().hiwaterRssKiB());
+        }
+        return m;
+    }
+
+    private Object tree(Map<String, String> q, Viewer v) {
+        List<ProcessInfo> all = ctx.query().select(Selector.all(), v);
+        Map<Integer, List<ProcessInfo>> children = new HashMap<>();
+        Map<Integer, ProcessInfo> byPid = new HashMap<>();
+        for (ProcessInfo p : all) {
+            byPid.put(p.pid(), p);
+        }
+        List<ProcessInfo> roots = new ArrayList<>();
+        for (ProcessInfo p : all) {
+            if (byPid.containsKey(p.ppid()) && p.ppid() != p.pid()) {
+                children.computeIfAbsent(p.ppid(), k -> new ArrayList<>()).add(p);
+            } else {
+                roots.add(p);
+            }
+        }
+        if (q.containsKey("pid")) {
+            ProcessInfo root = byPid.get((int) number(q, "pid", 1));
+            if (root == null) {
+                throw new BadRequest("no such process: " + q.get("pid"));
+            }
+            return node(root, children, 0);
+        }
+        List<Object> out = new ArrayList<>();
+        roots.sort(java.util.Comparator.comparingInt(ProcessInfo::pid));
+        for (ProcessInfo r : roots) {
+            out.add(node(r, children, 0));
+        }
+        return out;
+    }
+
+    private static Map<String, Object> node(ProcessInfo p, Map<Integer, List<ProcessInfo>> children, int depth) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("pid", p.pid());
+        m.put("comm", p.comm());
+        m.put("argv", p.argv());
+        List<Object> kids = new ArrayList<>();
+        if (depth < 1000) {
+            List<ProcessInfo> c = new ArrayList<>(children.getOrDefault(p.pid(), List.of()));
+            c.sort(java.util.Comparator.comparingInt(ProcessInfo::pid));
+            for (ProcessInfo k : c) {
+                kids.add(node(k, children, depth + 1));
+            }
+        }
+        m.put("children", kids);
+        return m;
+    }
+
+    /** Server-sent events: one "event: KIND / data: JSON" per process event, until the client leaves. */
+    private void events(HttpExchange x, Viewer v) throws IOException {
+        BlockingQueue<TableEvent> queue = new ArrayBlockingQueue<>(SSE_QUEUE);
+        AtomicLong dropped = new AtomicLong();
+        Consumer<TableEvent> listener = ev -> {
+            if (!queue.offer(ev)) {
+                dropped.incrementAndGet();
+            }
+        };
+        x.getResponseHeaders().set("Content-Type", "text/event-stream");
+        x.getResponseHeaders().set("Cache-Control", "no-cache");
+        x.sendResponseHeaders(200, 0);
+        ctx.table().addListener(listener);
+        ctx.counters().subscribers.incrementAndGet();
+        try (OutputStream out = x.getResponseBody()) {
+            out.write(": procwatch events\n\n".getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            long lastWrite = System.nanoTime();
+            while (true) {
+                TableEvent ev = queue.poll(1, TimeUnit.SECONDS);
+                long lost = dropped.getAndSet(0);
+                StringBuilder sb = new StringBuilder();
+                if (lost > 0) {
+                    sb.append("event: loss\ndata: {\"lost\":").append(lost).append("}\n\n");
+                }
+                while (ev != null) {
+                    Map<String, Object> m = sse(ev, v);
+                    if (m != null) {
+                        sb.append("event: ").append(m.get("event")).append("\ndata: ").append(Json.value(m)).append("\n\n");
+                    }
+                    ev = queue.poll();
+                }
+                if (sb.isEmpty() && System.nanoTime() - lastWrite > 15_000_000_000L) {
+                    sb.append(": keep-alive\n\n"); // also finds out that a client has gone
+                }
+                if (!sb.isEmpty()) {
+                    out.write(sb.toString().getBytes(StandardCharsets.UTF_8));
+                    out.flush();
+                    lastWrite = System.nanoTime();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            ctx.table().removeListener(listener);
+            ctx.counters().subscribers.decrementAndGet();
+        }
+    }
+
+    private Map<String, Object> sse(TableEvent ev, Viewer v) {
+        Map<String, Object> m;
+        switch (ev) {
+            case TableEvent.Exited e -> {
+                if (!v.canSee(e.exited())) {
+                    return null;
+                }
+                m = exited(e.exited(), v);
+                m.put("event", "exit");
+                return m;
+            }
+            case TableEvent.Forked f -> {
+                if (!v.canSee(f.process())) {
+                    return null;
+                }
+                m = process(f.process(), v);
+                m.put("event", f.thread() ? "thread" : "fork");
+            }
+            case TableEvent.Execed x -> {
+                if (!v.canSee(x.process())) {
+                    return null;
+                }
+                m = process(x.process(), v);
+                m.put("event", "exec");
+            }
+            case TableEvent.Changed c -> {
+                if (!v.canSee(c.process())) {
+                    return null;
+                }
+                m = process(c.process(), v);
+                m.put("event", c.kind().name().toLowerCase(java.util.Locale.ROOT));
+            }
+            case TableEvent.ThreadExited t -> {
+                return null; // threads' exits are noise for a process stream
+            }
+            default -> {
+                return null;
+            }
+        }
+        m.put("time_ms", ev.timestampNs() > 0 ? SystemInfo.monotonicToEpochMillis(ev.timestampNs())
+                : System.currentTimeMillis());
+        return m;
+    }
+
+    // ---- plumbing -----------------------------------------------------------------------------
+
+    private static Selector selector(Map<String, String> q) {
+        Selector s = Selector.all();
+        if (q.containsKey("pid")) {
+            List<Integer> pids = new ArrayList<>();
+            for (String p : q.get("pid").split(",")) {
+                pids.add((int) parse("pid", p));
+            }
+            s = s.withPids(pids);
+        }
+        if (q.containsKey("uid")) {
+            s = s.withUids(List.of((int) parse("uid", q.get("uid"))));
+        }
+        if (q.containsKey("name")) {
+            s = s.withName(q.get("name"));
+        }
+        if (q.containsKey("state")) {
+            s = s.withStates(q.get("state"));
+        }
+        return s;
+    }
+
+    private static long number(Map<String, String> q, String key, long dflt) {
+        return q.containsKey(key) ? parse(key, q.get(key)) : dflt;
+    }
+
+    private static long parse(String key, String v) {
+        try {
+            return Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw new BadRequest(key + " must be a number, not '" + v + "'");
+        }
+    }
+
+    private static Map<String, String> query(String raw) {
+        Map<String, String> m = new HashMap<>();
+        if (raw == null || raw.isEmpty()) {
+            return m;
+        }
+        for (String kv : raw.split("&")) {
+            int eq = kv.indexOf('=');
+            String k = URLDecoder.decode(eq < 0 ? kv : kv.substring(0, eq), StandardCharsets.UTF_8);
+            String v = eq < 0 ? "" : URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8);
+            m.put(k, v);
+        }
+        return m;
+    }
+
+    private static void json(HttpExchange x, Object body) throws IOException {
+        send(x, 200, "application/json", Json.value(body) + "\n");
+    }
+
+    private static void send(HttpExchange x, int code, String type, String body) {
+        try {
+            byte[] b = body.getBytes(StandardCharsets.UTF_8);
+            x.getResponseHeaders().set("Content-Type", type);
+            x.sendResponseHeaders(code, b.length);
+            try (OutputStream out = x.getResponseBody()) {
+                out.write(b);
+            }
+        } catch (IOException ignored) {
+            // the client went away
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}

@@ -1,0 +1,102 @@
+package io.procwatch.daemon;
+
+import io.prometheus.metrics.config.EscapingScheme;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.procwatch.procfs.SystemInfo;
+import io.procwatch.table.ProcessInfo;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The daemon's Prometheus metrics. Everything is read when scraped (callbacks over the table and
+ * the daemon's counters), so metrics cost nothing between scrapes. Per-name groups are like
+ * process-exporter's: live processes counted, CPU and memory summed by command name.
+ */
+final class Metrics {
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+
+    Metrics(DaemonContext ctx) {
+        GaugeWithCallback.builder().name("procwatch_processes").help("Live processes by state")
+                .labelNames("state").callback(cb -> {
+                    for (var e : ctx.table().countsByState().entrySet()) {
+                        cb.call(e.getValue(), String.valueOf(e.getKey()));
+                    }
+                }).register(registry);
+        GaugeWithCallback.builder().name("procwatch_group_processes").help("Live processes by command name")
+                .labelNames("name").callback(cb -> groups(ctx).forEach((name, g) -> cb.call(g[0], name)))
+                .register(registry);
+        CounterWithCallback.builder().name("procwatch_group_cpu_seconds")
+                .help("CPU time used so far by the live processes of each command name")
+                .labelNames("name").callback(cb -> {
+                    int hz = SystemInfo.get().clockTicks();
+                    groups(ctx).forEach((name, g) -> cb.call((double) g[1] / hz, name));
+                }).register(registry);
+        GaugeWithCallback.builder().name("procwatch_group_resident_bytes")
+                .help("Resident memory of the live processes of each command name")
+                .labelNames("name").callback(cb -> {
+                    long page = SystemInfo.get().pageSize();
+                    groups(ctx).forEach((name, g) -> cb.call((double) g[2] * page, name));
+                }).register(registry);
+        CounterWithCallback.builder().name("procwatch_events").help("Kernel process events applied, by type")
+                .labelNames("type").callback(cb -> {
+                    for (var e : ctx.stats().entrySet()) {
+                        if (e.getKey().startsWith("events_")) {
+                            cb.call(e.getValue(), e.getKey().substring(7));
+                        }
+                    }
+                }).register(registry);
+        counter(ctx, "procwatch_event_losses", "Times kernel events were lost (buffer overrun or sequence gap)", "losses");
+        counter(ctx, "procwatch_events_lost", "Kernel events known to be lost", "lost_events_known");
+        counter(ctx, "procwatch_resyncs", "Rescans of /proc after a loss", "resyncs");
+        counter(ctx, "procwatch_exits_not_observed", "Processes found gone by a rescan", "exits_not_observed");
+        counter(ctx, "procwatch_history_exits", "Exits added to the history", "history_added");
+        counter(ctx, "procwatch_history_db_writes", "Exits written to the history database", "history_db_written");
+        counter(ctx, "procwatch_history_db_dropped", "Exits the database could not keep up with", "history_db_dropped");
+        counter(ctx, "procwatch_requests", "Client requests", "requests");
+        gauge(ctx, "procwatch_clients", "Connected clients", "clients");
+        gauge(ctx, "procwatch_subscribers", "Clients streaming events", "subscribers");
+        gauge(ctx, "procwatch_sampler_last_pass_seconds", "Duration of the last /proc sampling pass", "sampler_last_pass_us",
+                1e-6);
+    }
+
+    private void counter(DaemonContext ctx, String name, String help, String stat) {
+        CounterWithCallback.builder().name(name).help(help)
+                .callback(cb -> cb.call(ctx.stats().getOrDefault(stat, 0L))).register(registry);
+    }
+
+    private void gauge(DaemonContext ctx, String name, String help, String stat) {
+        gauge(ctx, name, help, stat, 1);
+    }
+
+    private void gauge(DaemonContext ctx, String name, String help, String stat, double scale) {
+        GaugeWithCallback.builder().name(name).help(help)
+                .callback(cb -> cb.call(ctx.stats().getOrDefault(stat, 0L) * scale)).register(registry);
+    }
+
+    /** name -> {count, cpu ticks, rss pages} over the live table. */
+    private static Map<String, long[]> groups(DaemonContext ctx) {
+        Map<String, long[]> g = new HashMap<>();
+        for (ProcessInfo p : ctx.table().all()) {
+            long[] v = g.computeIfAbsent(p.comm().isEmpty() ? "?" : p.comm(), k -> new long[3]);
+            v[0]++;
+            v[1] += p.utime() + p.stime();
+            v[2] += p.rss();
+        }
+        return g;
+    }
+
+    String contentType() {
+        return writer.getContentType();
+    }
+
+    void write(OutputStream out) throws IOException {
+        writer.write(out, registry.scrape(), EscapingScheme.DEFAULT);
+    }
+}

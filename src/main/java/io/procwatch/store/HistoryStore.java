@@ -1,0 +1,301 @@
+package io.procwatch.store;
+
+import io.procwatch.event.WaitStatus;
+import io.procwatch.table.ExitedProcess;
+import io.procwatch.taskstats.Taskstats;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Types;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Exited processes on disk, in SQLite, so that history survives restarts and reboots. One row per
+ * process, keyed by (boot, pid, start): writing the same exit twice (its taskstats arrive later,
+ * or a batch is retried) updates the row instead of adding one. The daemon's runs are recorded
+ * too, so the time while no daemon was watching is known and shown as a gap.
+ *
+ * <p>Used by one writer thread and by request threads for queries; the connection is serialized.
+ */
+public final class HistoryStore implements AutoCloseable {
+    /** A time when no daemon was recording exits. */
+    public record Gap(long fromMs, long untilMs, boolean cleanStop) {
+    }
+
+    /** What a history query asks for; null or -1 for "any". */
+    public record Query(long sinceMs, long untilMs, Integer uid, String name, Integer pid, boolean failedOnly,
+                        int limit) {
+    }
+
+    private static final String SEP = "\u0000";
+
+    private final Connection db;
+    private final String bootId;
+    private long runId = -1;
+
+    private HistoryStore(Connection db, String bootId) {
+        this.db = db;
+        this.bootId = bootId;
+    }
+
+    public static HistoryStore open(Path file) throws IOException {
+        try {
+            Path dir = file.toAbsolutePath().getParent();
+            if (dir != null) {
+                Files.createDirectories(dir);
+            }
+            Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+            try (Statement st = c.createStatement()) {
+                st.execute("PRAGMA journal_mode=WAL");
+                st.execute("PRAGMA synchronous=NORMAL"); // WAL: a crash loses at most the last commits, never corrupts
+                st.execute("PRAGMA busy_timeout=5000");
+                st.execute("""
+                        CREATE TABLE IF NOT EXISTS exits (
+                          id INTEGER PRIMARY KEY,
+                          boot_id TEXT NOT NULL, pid INTEGER NOT NULL, ppid INTEGER NOT NULL,
+                          uid INTEGER NOT NULL, gid INTEGER NOT NULL, comm TEXT NOT NULL, exe TEXT NOT NULL,
+                          argv TEXT NOT NULL, argv_known INTEGER NOT NULL,
+                          start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+                          status INTEGER, core INTEGER NOT NULL, observed INTEGER NOT NULL, failed INTEGER NOT NULL,
+                          cpu_user_us INTEGER, cpu_sys_us INTEGER, max_rss_kib INTEGER, read_bytes INTEGER,
+                          write_bytes INTEGER, nvcsw INTEGER, nivcsw INTEGER,
+                          UNIQUE (boot_id, pid, start_ms))""");
+                st.execute("CREATE INDEX IF NOT EXISTS exits_end ON exits (end_ms)");
+                st.execute("CREATE INDEX IF NOT EXISTS exits_uid ON exits (uid, end_ms)");
+                st.execute("CREATE INDEX IF NOT EXISTS exits_comm ON exits (comm, end_ms)");
+                st.execute("CREATE INDEX IF NOT EXISTS exits_failed ON exits (failed, end_ms)");
+                st.execute("""
+                        CREATE TABLE IF NOT EXISTS runs (
+                          id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL, pid INTEGER NOT NULL,
+                          started_ms INTEGER NOT NULL, alive_ms INTEGER NOT NULL, stopped_ms INTEGER)""");
+            }
+            return new HistoryStore(c, bootId());
+        } catch (SQLException e) {
+            throw new IOException("cannot open the history database " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** This boot's identity: pids and start times repeat across boots, never within one. */
+    static String bootId() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).trim();
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    /** Records that a daemon started watching now. */
+    public synchronized void runStarted(long nowMs) throws SQLException {
+        try (PreparedStatement ps = db.prepareStatement(
+                "INSERT INTO runs (boot_id, pid, started_ms, alive_ms) VALUES (?, ?, ?, ?)",
+                Statement.RETURN_GENERATED_KEYS)) {
+            ps.setString(1, bootId);
+            ps.setLong(2, ProcessHandle.current().pid());
+            ps.setLong(3, nowMs);
+            ps.setLong(4, nowMs);
+            ps.executeUpdate();
+            try (ResultSet k = ps.getGeneratedKeys()) {
+                runId = k.next() ? k.getLong(1) : -1;
+            }
+        }
+    }
+
+    /** Moves this run's "still watching" time forward (a killed daemon's gap starts there). */
+    public synchronized void alive(long nowMs) throws SQLException {
+        try (PreparedStatement ps = db.prepareStatement("UPDATE runs SET alive_ms = ? WHERE id = ?")) {
+            ps.setLong(1, nowMs);
+            ps.setLong(2, runId);
+            ps.executeUpdate();
+        }
+    }
+
+    public synchronized void runStopped(long nowMs) throws SQLException {
+        try (PreparedStatement ps = db.prepareStatement("UPDATE runs SET alive_ms = ?, stopped_ms = ? WHERE id = ?")) {
+            ps.setLong(1, nowMs);
+            ps.setLong(2, nowMs);
+            ps.setLong(3, runId);
+            ps.executeUpdate();
+        }
+    }
+
+    /** Writes (or completes) these exits in one transaction. */
+    public synchronized void write(List<ExitedProcess> batch) throws SQLException {
+        if (batch.isEmpty()) {
+            return;
+        }
+        boolean auto = db.getAutoCommit();
+        db.setAutoCommit(false);
+        try (PreparedStatement ps = db.prepareStatement("""
+                INSERT INTO exits (boot_id, pid, ppid, uid, gid, comm, exe, argv, argv_known, start_ms, end_ms,
+                  status, core, observed, failed, cpu_user_us, cpu_sys_us, max_rss_kib, read_bytes, write_bytes,
+                  nvcsw, nivcsw)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (boot_id, pid, start_ms) DO UPDATE SET
+                  comm = excluded.comm, core = excluded.core, cpu_user_us = excluded.cpu_user_us,
+                  cpu_sys_us = excluded.cpu_sys_us, max_rss_kib = excluded.max_rss_kib,
+                  read_bytes = excluded.read_bytes, write_bytes = excluded.write_bytes,
+                  nvcsw = excluded.nvcsw, nivcsw = excluded.nivcsw""")) {
+            for (ExitedProcess e : batch) {
+                int i = 1;
+                ps.setString(i++, bootId);
+                ps.setInt(i++, e.pid());
+                ps.setInt(i++, e.ppid());
+                ps.setInt(i++, e.uid());
+                ps.setInt(i++, e.gid());
+                ps.setString(i++, e.comm());
+                ps.setString(i++, e.exe());
+                ps.setString(i++, String.join(SEP, e.argv()));
+                ps.setInt(i++, e.argvKnown() ? 1 : 0);
+                ps.setLong(i++, e.startEpochMs());
+                ps.setLong(i++, e.endEpochMs());
+                if (e.status() == null) {
+                    ps.setNull(i++, Types.INTEGER);
+                } else {
+                    ps.setInt(i++, e.status().raw());
+                }
+                ps.setInt(i++, e.coreDumped() ? 1 : 0);
+                ps.setInt(i++, e.exitObserved() ? 1 : 0);
+                ps.setInt(i++, e.failed() || !e.exitObserved() ? 1 : 0);
+                Taskstats t = e.taskstats();
+                long[] ts = t == null ? null : new long[] {t.userMicros(), t.systemMicros(), t.hiwaterRssKiB(),
+                        t.readBytes(), t.writeBytes(), t.voluntarySwitches(), t.involuntarySwitches()};
+                for (int k = 0; k < 7; k++) {
+                    if (ts == null) {
+                        ps.setNull(i++, Types.INTEGER);
+                    } else {
+                        ps.setLong(i++, ts[k]);
+                    }
+                }
+                ps.addBatch();
+            }
+            ps.executeBatch();
+            if (runId >= 0) {
+                try (PreparedStatement alive = db.prepareStatement("UPDATE runs SET alive_ms = ? WHERE id = ?")) {
+                    alive.setLong(1, System.currentTimeMillis());
+                    alive.setLong(2, runId);
+                    alive.executeUpdate();
+                }
+            }
+            db.commit();
+        } catch (SQLException e) {
+            db.rollback();
+            throw e;
+        } finally {
+            db.setAutoCommit(auto);
+        }
+    }
+
+    /** Newest first, at most {@code q.limit()}. */
+    public synchronized List<ExitedProcess> query(Query q) throws SQLException {
+        StringBuilder sql = new StringBuilder("SELECT * FROM exits WHERE end_ms >= ? AND end_ms <= ?");
+        List<Object> args = new ArrayList<>(List.of(q.sinceMs(), q.untilMs()));
+        if (q.uid() != null) {
+            sql.append(" AND uid = ?");
+            args.add(q.uid());
+        }
+        if (q.name() != null) {
+            sql.append(" AND comm = ?");
+            args.add(q.name());
+        }
+        if (q.pid() != null) {
+            sql.append(" AND pid = ?");
+            args.add(q.pid());
+        }
+        if (q.failedOnly()) {
+            sql.append(" AND failed = 1");
+        }
+        sql.append(" ORDER BY end_ms DESC, id DESC LIMIT ?");
+        args.add(q.limit());
+        try (PreparedStatement ps = db.prepareStatement(sql.toString())) {
+            for (int i = 0; i < args.size(); i++) {
+                ps.setObject(i + 1, args.get(i));
+            }
+            List<ExitedProcess> out = new ArrayList<>();
+            try (ResultSet r = ps.executeQuery()) {
+                while (r.next()) {
+                    out.add(row(r));
+                }
+            }
+            return out;
+        }
+    }
+
+    private static ExitedProcess row(ResultSet r) throws SQLException {
+        String argv = r.getString("argv");
+        List<String> args = argv.isEmpty() ? List.of() : List.of(argv.split(SEP, -1));
+        int status = r.getInt("status");
+        WaitStatus ws = r.wasNull() ? null : new WaitStatus(status);
+        Taskstats t = null;
+        long user = r.getLong("cpu_user_us");
+        if (!r.wasNull()) {
+            t = new Taskstats(0, true, r.getInt("pid"), r.getInt("ppid"), r.getInt("uid"), r.getInt("gid"),
+                    r.getString("comm"), ws, 0, 0, 0, 0, user, r.getLong("cpu_sys_us"), 0, 0,
+                    r.getLong("max_rss_kib"), 0, 0, 0, 0, 0, r.getLong("read_bytes"), r.getLong("write_bytes"), 0,
+                    r.getLong("nvcsw"), r.getLong("nivcsw"));
+        }
+        return new ExitedProcess(-1, r.getInt("pid"), r.getInt("ppid"), r.getInt("uid"), r.getInt("gid"),
+                r.getString("comm"), r.getString("exe"), args, r.getLong("start_ms"), r.getLong("end_ms"), ws,
+                r.getInt("core") != 0, r.getInt("observed") != 0, r.getInt("argv_known") != 0, t);
+    }
+
+    /**
+     * The times between two daemon runs that overlap [since, until]: from when the earlier run was
+     * last seen alive (or stopped) to when the next one started.
+     */
+    public synchronized List<Gap> gaps(long sinceMs, long untilMs) throws SQLException {
+        List<Gap> out = new ArrayList<>();
+        try (Statement st = db.createStatement();
+             ResultSet r = st.executeQuery("SELECT started_ms, alive_ms, stopped_ms FROM runs ORDER BY started_ms")) {
+            long prevEnd = -1;
+            boolean prevClean = false;
+            while (r.next()) {
+                long started = r.getLong(1);
+                if (prevEnd >= 0 && started > prevEnd && started >= sinceMs && prevEnd <= untilMs) {
+                    out.add(new Gap(prevEnd, started, prevClean));
+                }
+                long stopped = r.getLong(3);
+                prevClean = !r.wasNull();
+                prevEnd = prevClean ? stopped : r.getLong(2);
+            }
+        }
+        return out;
+    }
+
+    /** Deletes exits older than {@code maxAgeMs} and beyond the newest {@code maxRows}; returns how many. */
+    public synchronized int retain(long nowMs, long maxAgeMs, long maxRows) throws SQLException {
+        int n = 0;
+        try (PreparedStatement ps = db.prepareStatement("DELETE FROM exits WHERE end_ms < ?")) {
+            ps.setLong(1, nowMs - maxAgeMs);
+            n += ps.executeUpdate();
+        }
+        try (PreparedStatement ps = db.prepareStatement(
+                "DELETE FROM exits WHERE id <= (SELECT id FROM exits ORDER BY id DESC LIMIT 1 OFFSET ?)")) {
+            ps.setLong(1, maxRows);
+            n += ps.executeUpdate();
+        }
+        return n;
+    }
+
+    public synchronized long count() throws SQLException {
+        try (Statement st = db.createStatement(); ResultSet r = st.executeQuery("SELECT count(*) FROM exits")) {
+            return r.next() ? r.getLong(1) : 0;
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        try {
+            db.close();
+        } catch (SQLException ignored) {
+            // closing
+        }
+    }
+}

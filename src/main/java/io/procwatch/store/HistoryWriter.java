@@ -1,0 +1,140 @@
+package io.procwatch.store;
+
+import io.procwatch.table.ExitedProcess;
+
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Moves exits from the in-memory history to the store on a thread of its own, in batches (one
+ * transaction per batch, at most every {@link #FLUSH_MS}), so that a burst of exits costs a few
+ * commits instead of one per process. The queue is bounded: if the disk cannot keep up, exits
+ * beyond it are dropped from the store (never from memory) and counted.
+ */
+public final class HistoryWriter implements AutoCloseable {
+    static final long FLUSH_MS = 250;
+    private static final int QUEUE = 1 << 18;
+    private static final int BATCH = 10_000;
+
+    /** How long and how many exits the store keeps. */
+    public record Retention(long maxAgeMs, long maxRows) {
+    }
+
+    private final HistoryStore store;
+    private final Retention retention;
+    private final BlockingQueue<ExitedProcess> queue = new ArrayBlockingQueue<>(QUEUE);
+    private final Thread thread;
+    private volatile boolean closing;
+    public final LongAdder written = new LongAdder();
+    public final LongAdder dropped = new LongAdder();
+    public final LongAdder failures = new LongAdder();
+    public final LongAdder retired = new LongAdder();
+
+    public HistoryWriter(HistoryStore store, Retention retention) {
+        this.store = store;
+        this.retention = retention;
+        this.thread = Thread.ofPlatform().name("procwatch-history-writer").daemon(true).start(this::run);
+    }
+
+    /** Queues an exit (new, or completed by its taskstats). Never blocks. */
+    public void offer(ExitedProcess e) {
+        if (!queue.offer(e)) {
+            dropped.increment();
+        }
+    }
+
+    private void run() {
+        long lastAlive = 0;
+        long lastRetention = 0;
+        List<ExitedProcess> drained = new ArrayList<>();
+        while (true) {
+            try {
+                ExitedProcess first = queue.poll(FLUSH_MS, TimeUnit.MILLISECONDS);
+                if (first != null) {
+                    drained.add(first);
+                    if (!closing) {
+                        Thread.sleep(FLUSH_MS); // let a burst, and its taskstats, gather
+                    }
+                }
+            } catch (InterruptedException e) {
+                closing = true;
+            }
+            queue.drainTo(drained, Math.max(0, BATCH - drained.size()));
+            long now = System.currentTimeMillis();
+            try {
+                if (!drained.isEmpty()) {
+                    List<ExitedProcess> batch = coalesce(drained);
+                    store.write(batch); // also moves the run's "alive" time
+                    written.add(batch.size());
+                    drained.clear();
+                    lastAlive = now;
+                } else if (now - lastAlive >= 1000) {
+                    store.alive(now);
+                    lastAlive = now;
+                }
+                if (now - lastRetention >= 3_600_000) {
+                    retired.add(store.retain(now, retention.maxAgeMs(), retention.maxRows()));
+                    lastRetention = now;
+                }
+            } catch (SQLException e) {
+                failures.increment();
+                System.err.println("procwatch daemon: history database: " + e.getMessage()
+                        + (drained.isEmpty() ? "" : "; " + drained.size() + " exits will be retried"));
+                if (drained.size() > 4 * BATCH) {
+                    dropped.add(drained.size());
+                    drained.clear();
+                }
+                sleepQuietly(1000);
+            }
+            if (closing && queue.isEmpty() && drained.isEmpty()) {
+                return;
+            }
+        }
+    }
+
+    /** The latest version of each exit (an exit and its taskstats completion often share a batch). */
+    private static List<ExitedProcess> coalesce(List<ExitedProcess> in) {
+        Map<String, ExitedProcess> byKey = new LinkedHashMap<>();
+        for (ExitedProcess e : in) {
+            byKey.put(e.pid() + "/" + e.startEpochMs(), e);
+        }
+        return new ArrayList<>(byKey.values());
+    }
+
+    private static void sleepQuietly(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    public int queued() {
+        return queue.size();
+    }
+
+    /** Writes what is queued, records a clean stop, and closes the store. */
+    @Override
+    public void close() {
+        closing = true;
+        thread.interrupt();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            store.runStopped(System.currentTimeMillis());
+        } catch (SQLException e) {
+            System.err.println("procwatch daemon: history database: " + e.getMessage());
+        }
+        store.close();
+    }
+}
