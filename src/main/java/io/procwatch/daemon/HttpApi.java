@@ -78,8 +78,14 @@ final class HttpApi implements AutoCloseable {
         return server.getAddress();
     }
 
-    private void handle(HttpExchange x) throws IOException {
+    private void handle(HttpExchange x) {
         try (x) {
+            serve(x); // the error answers below are sent before the exchange is closed
+        }
+    }
+
+    private void serve(HttpExchange x) {
+        try {
             if (!x.getRequestMethod().equals("GET")) {
                 send(x, 405, "text/plain", "only GET\n");
                 return;

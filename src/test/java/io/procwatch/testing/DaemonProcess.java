@@ -95,6 +95,12 @@ public final class DaemonProcess implements AutoCloseable {
         return n;
     }
 
+    /** SIGKILL and wait: the daemon gets no chance to finish anything. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly(); // SIGKILL on Linux
+        process.waitFor();
+    }
+
     /** SIGTERM and wait: returns the exit code. */
     public int stop() throws InterruptedException {
         process.destroy();

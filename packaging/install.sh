@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# bin/procwatch install | uninstall: the systemd service for this checkout (run as root).
+set -euo pipefail
+root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+unit=/etc/systemd/system/procwatch.service
+case "${1:-}" in
+install)
+    [ "$(id -u)" -eq 0 ] || { echo "procwatch install: run as root" >&2; exit 2; }
+    "$root/bin/procwatch" --version >/dev/null   # build now, not at the first boot
+    mkdir -p /etc/procwatch
+    [ -f /etc/procwatch/procwatch.conf ] || install -m 0644 "$root/packaging/procwatch.conf" /etc/procwatch/procwatch.conf
+    sed "s|@ROOT@|$root|g" "$root/packaging/procwatch.service" >"$unit.tmp"
+    mv "$unit.tmp" "$unit"
+    ln -sf "$root/bin/procwatch" /usr/local/bin/procwatch
+    systemctl daemon-reload
+    systemctl enable --now procwatch.service
+    echo "procwatch: installed $unit, /etc/procwatch/procwatch.conf and /usr/local/bin/procwatch; the daemon is running"
+    ;;
+uninstall)
+    [ "$(id -u)" -eq 0 ] || { echo "procwatch uninstall: run as root" >&2; exit 2; }
+    systemctl disable --now procwatch.service 2>/dev/null || true
+    rm -f "$unit" /usr/local/bin/procwatch
+    systemctl daemon-reload 2>/dev/null || true
+    echo "procwatch: removed the service; /etc/procwatch and /var/lib/procwatch (history) are kept"
+    ;;
+*)
+    echo "usage: procwatch install | uninstall" >&2
+    exit 2
+    ;;
+esac

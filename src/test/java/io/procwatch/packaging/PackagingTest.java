@@ -1,0 +1,62 @@
+package io.procwatch.packaging;
+
+import io.procwatch.testing.Cli;
+import io.procwatch.testing.DaemonProcess;
+import org.junit.jupiter.api.Test;
+
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The systemd unit passes systemd's own verifier, and the shipped config file is what the daemon reads. */
+class PackagingTest {
+    private static final Path ROOT = Path.of(System.getProperty("user.dir"));
+
+    @Test
+    void unitFilePassesSystemdAnalyzeVerify() throws Exception {
+        Path dir = Files.createTempDirectory("pw-unit");
+        Path unit = dir.resolve("procwatch.service");
+        // as `bin/procwatch install` writes it: the checkout's path in ExecStart
+        Files.writeString(unit, Files.readString(ROOT.resolve("packaging/procwatch.service"))
+                .replace("@ROOT@", ROOT.toString()));
+        Process p = new ProcessBuilder("systemd-analyze", "verify", unit.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        int rc = p.waitFor();
+        Files.delete(unit);
+        Files.delete(dir);
+        assertThat(rc).as(out).isZero();
+        assertThat(out.lines().filter(l -> l.contains("procwatch.service"))).as("warnings about the unit").isEmpty();
+        String text = Files.readString(ROOT.resolve("packaging/procwatch.service"));
+        assertThat(text).contains("Type=notify").contains("Restart=on-failure")
+                .contains("CapabilityBoundingSet=CAP_NET_ADMIN").contains("ProtectSystem=strict")
+                .contains("--config /etc/procwatch/procwatch.conf");
+    }
+
+    @Test
+    void shippedConfigStartsADaemonAndBadConfigIsRefused() throws Exception {
+        Path dir = Files.createTempDirectory("pw-conf");
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        // the shipped file, with this test's paths winning on the command line
+        try (DaemonProcess d = DaemonProcess.start("--config", ROOT.resolve("packaging/procwatch.conf").toString(),
+                "--history-db", dir.resolve("h.db").toString(), "--http", "127.0.0.1:" + port)) {
+            assertThat(d.log()).contains("history in " + dir.resolve("h.db")).contains("http on 127.0.0.1:" + port);
+            assertThat(Cli.run(d.socket(), "stats", "--json").out()).contains("\"history_db_written\"");
+        }
+        Path bad = dir.resolve("bad.conf");
+        Files.writeString(bad, "history = 10\nno-such-setting = 1\n");
+        Cli.Result r = Cli.run(null, "daemon", "--config", bad.toString(), "--socket", dir.resolve("s.sock").toString());
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("bad.conf:2: unknown setting 'no-such-setting'");
+        try (var s = Files.list(dir)) {
+            for (Path f : s.toList()) {
+                Files.deleteIfExists(f);
+            }
+        }
+        Files.deleteIfExists(dir);
+    }
+}
