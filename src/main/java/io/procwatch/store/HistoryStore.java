@@ -72,6 +72,7 @@ public final class HistoryStore implements AutoCloseable {
                 st.execute("CREATE INDEX IF NOT EXISTS exits_uid ON exits (uid, end_ms)");
                 st.execute("CREATE INDEX IF NOT EXISTS exits_comm ON exits (comm, end_ms)");
                 st.execute("CREATE INDEX IF NOT EXISTS exits_failed ON exits (failed, end_ms)");
+                st.execute("CREATE INDEX IF NOT EXISTS exits_pid ON exits (pid, end_ms)");
                 st.execute("""
                         CREATE TABLE IF NOT EXISTS runs (
                           id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL, pid INTEGER NOT NULL,
