@@ -64,6 +64,11 @@ final class StatsCommand {
             out.printf(Locale.ROOT, "history     %d of %d kept, %d dropped; taskstats %s (%d overruns)%n",
                     v(s, "history_size"), v(s, "history_capacity"), v(s, "history_dropped"),
                     s.getOrDefault("taskstats_ok", 0L) == 1 ? "ok" : "unavailable", v(s, "taskstats_overruns"));
+            if (s.containsKey("history_db_written")) {
+                out.printf(Locale.ROOT, "history db  %d written, %d queued, %d dropped (disk too slow), %d failures, %d"
+                                + " retired%n", v(s, "history_db_written"), v(s, "history_db_queued"),
+                        v(s, "history_db_dropped"), v(s, "history_db_failures"), v(s, "history_db_retired"));
+            }
             out.printf(Locale.ROOT, "sampler     %d passes, last %d us, %d open stat files%n", v(s, "sampler_passes"),
                     v(s, "sampler_last_pass_us"), v(s, "sampler_open_fds"));
             out.printf(Locale.ROOT, "clients     %d connected (%d subscribed), %d total, %d rejected, %d requests "

@@ -415,6 +415,8 @@ final class Connection implements Runnable {
 
     private boolean stats(Message req) throws IOException {
         checkAttrs(req.attrs());
+        // process states change without events (a sleeper wakes): count them from a recent sample
+        ctx.sampler().ensureFresh(1_000_000_000L);
         MessageBuilder m = new MessageBuilder();
         for (var e : ctx.stats().entrySet()) {
             m.beginNested(Wire.R_STAT).string(Wire.R_STAT_NAME, e.getKey()).u64(Wire.R_STAT_VALUE, e.getValue())

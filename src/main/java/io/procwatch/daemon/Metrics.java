@@ -21,8 +21,10 @@ import java.util.Map;
 final class Metrics {
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+    private final DaemonContext ctx;
 
     Metrics(DaemonContext ctx) {
+        this.ctx = ctx;
         GaugeWithCallback.builder().name("procwatch_processes").help("Live processes by state")
                 .labelNames("state").callback(cb -> {
                     for (var e : ctx.table().countsByState().entrySet()) {
@@ -97,6 +99,8 @@ final class Metrics {
     }
 
     void write(OutputStream out) throws IOException {
+        // states, CPU and memory come from the sampler: at most a few seconds old per scrape
+        ctx.sampler().ensureFresh(5_000_000_000L);
         writer.write(out, registry.scrape(), EscapingScheme.DEFAULT);
     }
 }
