@@ -287,22 +287,14 @@ final class Connection implements Runnable {
 
     private boolean history(Message req) throws IOException {
         Args a = args(req);
-        boolean failedOnly = req.has(Wire.F_FAILED);
-        java.util.function.Predicate<ExitedProcess> wanted = e -> e.endEpochMs() >= a.sinceMs()
-                && e.endEpochMs() <= a.untilMs() && (!failedOnly || e.failed() || !e.exitObserved())
-                && ctx.query().matches(a.selector(), e) && viewer.canSee(e);
-        List<ExitedProcess> rows = ctx.table().history().newest(wanted, a.limit());
-        List<HistoryStore.Gap> gaps = List.of();
-        HistoryStore store = ctx.store();
-        if (store != null) {
-            try {
-                if (rows.size() < a.limit()) {
-                    rows = withStored(store, rows, a, failedOnly, wanted);
-                }
-                gaps = store.gaps(a.sinceMs(), a.untilMs());
-            } catch (java.sql.SQLException e) {
-                throw new ProtocolException(Wire.E_INTERNAL, "history database: " + e.getMessage());
-            }
+        HistoryQuery q = new HistoryQuery(a.selector(), a.sinceMs(), a.untilMs(), req.has(Wire.F_FAILED), a.limit());
+        List<ExitedProcess> rows;
+        List<HistoryStore.Gap> gaps;
+        try {
+            rows = q.newest(ctx, viewer);
+            gaps = q.gaps(ctx);
+        } catch (java.sql.SQLException e) {
+            throw new ProtocolException(Wire.E_INTERNAL, "history database: " + e.getMessage());
         }
         for (HistoryStore.Gap g : gaps) {
             MessageBuilder m = new MessageBuilder().u64(Wire.R_GAP_FROM_MS, g.fromMs()).u64(Wire.R_GAP_UNTIL_MS, g.untilMs());
@@ -316,32 +308,6 @@ final class Connection implements Runnable {
         }
         done(req.seq(), rows.size(), -1);
         return true;
-    }
-
-    /**
-     * The in-memory history holds the newest exits only; when it has fewer than asked for, the
-     * database has the older ones. Both are merged (an exit in both counts once), newest first.
-     */
-    private List<ExitedProcess> withStored(HistoryStore store, List<ExitedProcess> fromMemory, Args a,
-                                           boolean failedOnly, java.util.function.Predicate<ExitedProcess> wanted)
-            throws java.sql.SQLException {
-        Selector s = a.selector();
-        Integer uid = s.uids().size() == 1 ? s.uids().getFirst() : null;
-        Integer pid = s.pids().size() == 1 ? s.pids().getFirst() : null;
-        List<ExitedProcess> stored = store.query(new HistoryStore.Query(a.sinceMs(), a.untilMs(), uid, s.name(), pid,
-                failedOnly, a.limit() + fromMemory.size()));
-        java.util.Map<String, ExitedProcess> merged = new java.util.LinkedHashMap<>();
-        for (ExitedProcess e : fromMemory) {
-            merged.put(e.pid() + "/" + e.startEpochMs(), e);
-        }
-        for (ExitedProcess e : stored) {
-            if (wanted.test(e)) {
-                merged.putIfAbsent(e.pid() + "/" + e.startEpochMs(), e);
-            }
-        }
-        List<ExitedProcess> all = new ArrayList<>(merged.values());
-        all.sort(java.util.Comparator.comparingLong(ExitedProcess::endEpochMs).reversed());
-        return all.size() > a.limit() ? all.subList(0, a.limit()) : all;
     }
 
     /**

@@ -235,48 +235,23 @@ final class HttpApi implements AutoCloseable {
     }
 
     private List<Map<String, Object>> history(Map<String, String> q, Viewer v) {
-        long since = number(q, "since_ms", 0);
-        long until = number(q, "until_ms", Long.MAX_VALUE);
-        int limit = (int) Math.min(100_000, number(q, "limit", 1000));
-        boolean failed = q.containsKey("failed");
-        Selector sel = selector(q);
-        java.util.function.Predicate<ExitedProcess> wanted = e -> e.endEpochMs() >= since && e.endEpochMs() <= until
-                && (!failed || e.failed() || !e.exitObserved()) && ctx.query().matches(sel, e) && v.canSee(e);
-        List<ExitedProcess> rows = new ArrayList<>(ctx.table().history().newest(wanted, limit));
-        HistoryStore store = ctx.store();
+        HistoryQuery hq = new HistoryQuery(selector(q), number(q, "since_ms", 0), number(q, "until_ms", Long.MAX_VALUE),
+                q.containsKey("failed"), (int) Math.min(100_000, number(q, "limit", 1000)));
         List<Map<String, Object>> out = new ArrayList<>();
-        if (store != null) {
-            try {
-                if (rows.size() < limit) {
-                    Map<String, ExitedProcess> merged = new LinkedHashMap<>();
-                    rows.forEach(e -> merged.put(e.pid() + "/" + e.startEpochMs(), e));
-                    for (ExitedProcess e : store.query(new HistoryStore.Query(since, until,
-                            sel.uids().size() == 1 ? sel.uids().getFirst() : null, sel.name(),
-                            sel.pids().size() == 1 ? sel.pids().getFirst() : null, failed, limit + rows.size()))) {
-                        if (wanted.test(e)) {
-                            merged.putIfAbsent(e.pid() + "/" + e.startEpochMs(), e);
-                        }
-                    }
-                    rows = new ArrayList<>(merged.values());
-                    rows.sort(java.util.Comparator.comparingLong(ExitedProcess::endEpochMs).reversed());
-                    if (rows.size() > limit) {
-                        rows = rows.subList(0, limit);
-                    }
-                }
-                for (HistoryStore.Gap g : store.gaps(since, until)) {
-                    Map<String, Object> m = new LinkedHashMap<>();
-                    m.put("type", "gap");
-                    m.put("from_ms", g.fromMs());
-                    m.put("until_ms", g.untilMs());
-                    m.put("clean_stop", g.cleanStop());
-                    out.add(m);
-                }
-            } catch (java.sql.SQLException e) {
-                throw new IllegalStateException("history database: " + e.getMessage(), e);
+        try {
+            for (HistoryStore.Gap g : hq.gaps(ctx)) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("type", "gap");
+                m.put("from_ms", g.fromMs());
+                m.put("until_ms", g.untilMs());
+                m.put("clean_stop", g.cleanStop());
+                out.add(m);
             }
-        }
-        for (ExitedProcess e : rows) {
-            out.add(exited(e, v));
+            for (ExitedProcess e : hq.newest(ctx, v)) {
+                out.add(exited(e, v));
+            }
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException("history database: " + e.getMessage(), e);
         }
         return out;
     }

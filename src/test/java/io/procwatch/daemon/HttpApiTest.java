@@ -93,7 +93,7 @@ class HttpApiTest {
         assertThat(one.get(0).get("comm").asText()).isEqualTo("java");
         assertThat(one.get(0).get("rss_kib").asLong()).isPositive();
 
-        Process p = new ProcessBuilder("sh", "-c", "exit 9").start();
+        Process p = new ProcessBuilder("sh", "-c", "sleep 0.3; exit 9").start(); // long enough for its argv to be read
         p.waitFor();
         JsonNode h = null;
         for (int i = 0; i < 50; i++) {
@@ -105,7 +105,7 @@ class HttpApiTest {
         }
         assertThat(h).hasSize(1);
         assertThat(h.get(0).get("exit_code").asInt()).isEqualTo(9);
-        assertThat(h.get(0).get("argv").toString()).contains("exit 9");
+        assertThat(h.get(0).get("argv").toString()).contains("sleep 0.3; exit 9");
 
         JsonNode tree = JSON.readTree(get("/api/v1/tree?pid=1").body());
         assertThat(tree.get("pid").asInt()).isEqualTo(1);

@@ -35,6 +35,25 @@ class PackagingTest {
     }
 
     @Test
+    void daemonTellsSystemdItIsReadyOverNotifySocket() throws Exception {
+        Path dir = Files.createTempDirectory("pw-notify");
+        Path notify = dir.resolve("notify.sock");
+        // systemd's side of Type=notify: a Unix datagram socket (perl, as the JDK cannot bind one)
+        Process systemd = new ProcessBuilder("perl", "-MIO::Socket::UNIX", "-e",
+                "$| = 1; my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM(), Local => $ARGV[0]) or die $!; "
+                        + "print \"bound\\n\"; $s->recv(my $m, 4096); print $m;", notify.toString()).start();
+        assertThat(systemd.inputReader().readLine()).isEqualTo("bound");
+        try (DaemonProcess d = DaemonProcess.start(dir.resolve("pw.sock"), java.util.Map.of("NOTIFY_SOCKET", notify.toString()))) {
+            String message = new String(systemd.getInputStream().readAllBytes());
+            assertThat(systemd.waitFor()).isZero();
+            assertThat(message).contains("READY=1").contains("MAINPID=" + d.pid());
+        } finally {
+            systemd.destroyForcibly();
+            Files.deleteIfExists(notify);
+        }
+    }
+
+    @Test
     void shippedConfigStartsADaemonAndBadConfigIsRefused() throws Exception {
         Path dir = Files.createTempDirectory("pw-conf");
         int port;

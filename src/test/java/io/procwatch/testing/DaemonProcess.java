@@ -32,13 +32,21 @@ public final class DaemonProcess implements AutoCloseable {
     }
 
     public static DaemonProcess start(Path socket, String... extraArgs) throws IOException, InterruptedException {
+        return start(socket, java.util.Map.of(), extraArgs);
+    }
+
+    /** With extra environment variables (e.g. NOTIFY_SOCKET, as systemd sets it). */
+    public static DaemonProcess start(Path socket, java.util.Map<String, String> env, String... extraArgs)
+            throws IOException, InterruptedException {
         Path dir = socket.getParent();
         Path log = Files.createTempFile("pw-daemon", ".log");
         List<String> cmd = new ArrayList<>(List.of(Spawn.javaBinary(), "--enable-native-access=ALL-UNNAMED",
                 "-XX:+UseSerialGC", "-Xmx512m", "-cp", Spawn.projectClasspath(), "io.procwatch.cli.Main", "daemon",
                 "--socket", socket.toString()));
         cmd.addAll(List.of(extraArgs));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
         long deadline = System.nanoTime() + 30_000_000_000L;
         while (System.nanoTime() < deadline) {
             if (!p.isAlive()) {

@@ -1,0 +1,59 @@
+package io.procwatch.daemon;
+
+import io.procwatch.protocol.Selector;
+import io.procwatch.store.HistoryStore;
+import io.procwatch.table.ExitedProcess;
+
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * A history question, answered the same way for the Unix socket and HTTP: from the in-memory
+ * ring (the newest exits) and, when that holds fewer than asked for, from the database, merged
+ * so that an exit in both counts once, newest first. Also the gaps no daemon watched.
+ */
+record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean failedOnly, int limit) {
+
+    /** The exits this viewer may see, newest first. */
+    List<ExitedProcess> newest(DaemonContext ctx, Viewer viewer) throws SQLException {
+        Predicate<ExitedProcess> wanted = e -> e.endEpochMs() >= sinceMs && e.endEpochMs() <= untilMs
+                && (!failedOnly || e.failed() || !e.exitObserved())
+                && ctx.query().matches(selector, e) && viewer.canSee(e);
+        List<ExitedProcess> fromMemory = ctx.table().history().newest(wanted, limit);
+        HistoryStore store = ctx.store();
+        if (store == null || fromMemory.size() >= limit) {
+            return fromMemory;
+        }
+        // the database narrows by what it indexes; the rest of the selector is applied here
+        Integer uid = selector.uids().size() == 1 ? selector.uids().getFirst() : null;
+        Integer pid = selector.pids().size() == 1 ? selector.pids().getFirst() : null;
+        List<ExitedProcess> stored = store.query(new HistoryStore.Query(sinceMs, untilMs, uid, selector.name(), pid,
+                failedOnly, limit + fromMemory.size()));
+        Map<String, ExitedProcess> merged = new LinkedHashMap<>();
+        for (ExitedProcess e : fromMemory) {
+            merged.put(key(e), e);
+        }
+        for (ExitedProcess e : stored) {
+            if (wanted.test(e)) {
+                merged.putIfAbsent(key(e), e);
+            }
+        }
+        List<ExitedProcess> all = new ArrayList<>(merged.values());
+        all.sort(Comparator.comparingLong(ExitedProcess::endEpochMs).reversed());
+        return all.size() > limit ? all.subList(0, limit) : all;
+    }
+
+    /** Times within the range when no daemon recorded exits (none without a database). */
+    List<HistoryStore.Gap> gaps(DaemonContext ctx) throws SQLException {
+        return ctx.store() == null ? List.of() : ctx.store().gaps(sinceMs, untilMs);
+    }
+
+    private static String key(ExitedProcess e) {
+        return e.pid() + "/" + e.startEpochMs();
+    }
+}
