@@ -4,7 +4,6 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.procwatch.json.Json;
 import io.procwatch.protocol.Selector;
-import io.procwatch.procfs.SystemInfo;
 import io.procwatch.store.HistoryStore;
 import io.procwatch.table.ExitedProcess;
 import io.procwatch.table.ProcessInfo;
@@ -16,8 +15,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -35,7 +32,7 @@ import java.util.function.Consumer;
  * ({@code /api/v1/processes}, {@code history}, {@code tree}, {@code stats}, and {@code events}, a
  * server-sent-events stream).
  *
- * <p>The permission model is the Unix socket's: a TCP peer on this machine is identified by the
+ * <p>The permission model is the Unix socket's (see {@link HttpPeer}): a TCP peer on this machine is identified by the
  * owner of its socket (the uid column of /proc/net/tcp for its address and port) and sees what
  * /proc would show that user. Peers from other machines are refused.
  */
@@ -90,7 +87,7 @@ final class HttpApi implements AutoCloseable {
                 send(x, 405, "text/plain", "only GET\n");
                 return;
             }
-            Viewer viewer = viewerOf(x.getRemoteAddress());
+            Viewer viewer = HttpPeer.viewerOf(x.getRemoteAddress(), ctx.procMount());
             if (viewer == null) {
                 send(x, 403, "text/plain", "procwatch serves this machine's users only (loopback, known socket owner)\n");
                 return;
@@ -129,68 +126,6 @@ final class HttpApi implements AutoCloseable {
         }
     }
 
-    // ---- who is asking ------------------------------------------------------------------------
-
-    /** The viewer for a loopback peer, from the owner of its TCP socket; null for anyone else. */
-    Viewer viewerOf(InetSocketAddress peer) {
-        if (peer == null || !peer.getAddress().isLoopbackAddress()) {
-            return null;
-        }
-        int uid = socketOwner(peer);
-        if (uid < 0) {
-            return null;
-        }
-        return new Viewer(uid, primaryGid(uid), ctx.procMount());
-    }
-
-    /** The uid owning the local TCP socket with this address and port (as the client sees it). */
-    static int socketOwner(InetSocketAddress peer) {
-        byte[] a = peer.getAddress().getAddress();
-        String want = hexAddress(a) + ":" + String.format("%04X", peer.getPort());
-        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
-            try {
-                for (String line : Files.readAllLines(Path.of(table))) {
-                    String[] f = line.trim().split("\\s+");
-                    if (f.length > 7 && f[1].equalsIgnoreCase(want)) {
-                        return Integer.parseInt(f[7]);
-                    }
-                    // an IPv4 peer on a dual-stack socket appears as ::ffff:a.b.c.d in tcp6
-                    if (f.length > 7 && a.length == 4 && f[1].equalsIgnoreCase("0000000000000000FFFF0000" + want)) {
-                        return Integer.parseInt(f[7]);
-                    }
-                }
-            } catch (IOException | RuntimeException e) {
-                // try the next table
-            }
-        }
-        return -1;
-    }
-
-    /** /proc/net/tcp's address format: each 32-bit word in host (little-endian) byte order. */
-    private static String hexAddress(byte[] a) {
-        StringBuilder sb = new StringBuilder();
-        for (int w = 0; w < a.length; w += 4) {
-            for (int i = 3; i >= 0; i--) {
-                sb.append(String.format("%02X", a[w + i] & 0xff));
-            }
-        }
-        return sb.toString();
-    }
-
-    private static int primaryGid(int uid) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/etc/passwd"))) {
-                String[] f = line.split(":");
-                if (f.length > 3 && f[2].equals(Integer.toString(uid))) {
-                    return Integer.parseInt(f[3]);
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // unknown user: no group
-        }
-        return -1;
-    }
-
     // ---- resources ----------------------------------------------------------------------------
 
     private List<Map<String, Object>> processes(Map<String, String> q, Viewer v) {
@@ -206,32 +141,9 @@ final class HttpApi implements AutoCloseable {
         }
         List<Map<String, Object>> out = new ArrayList<>(rows.size());
         for (ProcessInfo p : rows) {
-            out.add(process(p, v));
+            out.add(ApiJson.process(p, v));
         }
         return out;
-    }
-
-    private Map<String, Object> process(ProcessInfo p, Viewer v) {
-        SystemInfo sys = SystemInfo.get();
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("pid", p.pid());
-        m.put("ppid", p.ppid());
-        m.put("uid", p.euid());
-        m.put("gid", p.egid());
-        m.put("state", String.valueOf(p.state()));
-        m.put("comm", p.comm());
-        m.put("argv", p.argv());
-        m.put("argv_known", p.argvKnown());
-        if (v.canSeePrivate(p)) {
-            m.put("exe", p.exe());
-        }
-        m.put("start_ms", sys.startTicksToEpochMillis(p.startTicks()));
-        m.put("threads", p.numThreads());
-        m.put("nice", p.nice());
-        m.put("cpu_seconds", (double) (p.utime() + p.stime()) / sys.clockTicks());
-        m.put("rss_kib", p.rss() * sys.pageSize() / 1024);
-        m.put("vsz_kib", p.vsize() / 1024);
-        return m;
     }
 
     private List<Map<String, Object>> history(Map<String, String> q, Viewer v) {
@@ -248,40 +160,12 @@ final class HttpApi implements AutoCloseable {
                 out.add(m);
             }
             for (ExitedProcess e : hq.newest(ctx, v)) {
-                out.add(exited(e, v));
+                out.add(ApiJson.exited(e, v));
             }
         } catch (java.sql.SQLException e) {
             throw new IllegalStateException("history database: " + e.getMessage(), e);
         }
         return out;
-    }
-
-    private static Map<String, Object> exited(ExitedProcess e, Viewer v) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("type", "exit");
-        m.put("pid", e.pid());
-        m.put("ppid", e.ppid());
-        m.put("uid", e.uid());
-        m.put("comm", e.comm());
-        m.put("argv", e.argv());
-        if (v.canSeePrivate(e)) {
-            m.put("exe", e.exe());
-        }
-        m.put("start_ms", e.startEpochMs());
-        m.put("end_ms", e.endEpochMs());
-        m.put("lifetime_ms", e.lifetimeMs());
-        m.put("exit_observed", e.exitObserved());
-        if (e.status() != null) {
-            m.put("exit_code", e.status().signaled() ? null : e.status().exitCode());
-            m.put("signal", e.status().signaled() ? e.status().signal() : null);
-        }
-        m.put("core_dumped", e.coreDumped());
-        if (e.taskstats() != null) {
-            m.put("cpu_user_us", e.taskstats().userMicros());
-            m.put("cpu_system_us", e.taskstats().systemMicros());
-            m.put("max_rss_kib", e.taskstats().hiwaterRssKiB());
-        }
-        return m;
     }
 
     private Object tree(Map<String, String> q, Viewer v) {
@@ -304,31 +188,14 @@ final class HttpApi implements AutoCloseable {
             if (root == null) {
                 throw new BadRequest("no such process: " + q.get("pid"));
             }
-            return node(root, children, 0);
+            return ApiJson.node(root, children, 0);
         }
         List<Object> out = new ArrayList<>();
         roots.sort(java.util.Comparator.comparingInt(ProcessInfo::pid));
         for (ProcessInfo r : roots) {
-            out.add(node(r, children, 0));
+            out.add(ApiJson.node(r, children, 0));
         }
         return out;
-    }
-
-    private static Map<String, Object> node(ProcessInfo p, Map<Integer, List<ProcessInfo>> children, int depth) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("pid", p.pid());
-        m.put("comm", p.comm());
-        m.put("argv", p.argv());
-        List<Object> kids = new ArrayList<>();
-        if (depth < 1000) {
-            List<ProcessInfo> c = new ArrayList<>(children.getOrDefault(p.pid(), List.of()));
-            c.sort(java.util.Comparator.comparingInt(ProcessInfo::pid));
-            for (ProcessInfo k : c) {
-                kids.add(node(k, children, depth + 1));
-            }
-        }
-        m.put("children", kids);
-        return m;
     }
 
     /** Server-sent events: one "event: KIND / data: JSON" per process event, until the client leaves. */
@@ -357,7 +224,7 @@ final class HttpApi implements AutoCloseable {
                     sb.append("event: loss\ndata: {\"lost\":").append(lost).append("}\n\n");
                 }
                 while (ev != null) {
-                    Map<String, Object> m = sse(ev, v);
+                    Map<String, Object> m = ApiJson.event(ev, v);
                     if (m != null) {
                         sb.append("event: ").append(m.get("event")).append("\ndata: ").append(Json.value(m)).append("\n\n");
                     }
@@ -378,50 +245,6 @@ final class HttpApi implements AutoCloseable {
             ctx.table().removeListener(listener);
             ctx.counters().subscribers.decrementAndGet();
         }
-    }
-
-    private Map<String, Object> sse(TableEvent ev, Viewer v) {
-        Map<String, Object> m;
-        switch (ev) {
-            case TableEvent.Exited e -> {
-                if (!v.canSee(e.exited())) {
-                    return null;
-                }
-                m = exited(e.exited(), v);
-                m.put("event", "exit");
-                return m;
-            }
-            case TableEvent.Forked f -> {
-                if (!v.canSee(f.process())) {
-                    return null;
-                }
-                m = process(f.process(), v);
-                m.put("event", f.thread() ? "thread" : "fork");
-            }
-            case TableEvent.Execed x -> {
-                if (!v.canSee(x.process())) {
-                    return null;
-                }
-                m = process(x.process(), v);
-                m.put("event", "exec");
-            }
-            case TableEvent.Changed c -> {
-                if (!v.canSee(c.process())) {
-                    return null;
-                }
-                m = process(c.process(), v);
-                m.put("event", c.kind().name().toLowerCase(java.util.Locale.ROOT));
-            }
-            case TableEvent.ThreadExited t -> {
-                return null; // threads' exits are noise for a process stream
-            }
-            default -> {
-                return null;
-            }
-        }
-        m.put("time_ms", ev.timestampNs() > 0 ? SystemInfo.monotonicToEpochMillis(ev.timestampNs())
-                : System.currentTimeMillis());
-        return m;
     }
 
     // ---- plumbing -----------------------------------------------------------------------------
