@@ -35,6 +35,7 @@ final class TopModel implements AutoCloseable {
     private final ProcwatchClient events;
     private final Thread eventReader;
     private final Path proc = Path.of("/proc");
+    /** USER_HZ: the unit of /proc CPU times, 100 on the architectures this runs on (as Fields.Ctx assumes). */
     private final int hz = 100;
     private final Object lock = new Object();
     private long forks;

@@ -242,15 +242,7 @@ final class Connection implements Runnable {
 
     private boolean snapshot(Message req) throws IOException {
         Args a = args(req);
-        List<ProcessInfo> rows = ctx.query().select(a.selector(), viewer);
-        if (req.has(Wire.F_FRESH) && (a.groups() & Groups.STAT) != 0) {
-            if (a.selector().isAll()) {
-                ctx.sampler().sampleAll();
-            } else {
-                ctx.sampler().sample(rows);
-            }
-            rows = ctx.query().select(a.selector(), viewer);
-        }
+        List<ProcessInfo> rows = ctx.select(a.selector(), viewer, req.has(Wire.F_FRESH) && (a.groups() & Groups.STAT) != 0);
         boolean threads = req.has(Wire.F_THREADS) || a.selector().threadsOf() != null;
         long now = System.nanoTime();
         long oldest = now;

@@ -58,6 +58,23 @@ final class DaemonContext {
         return writer;
     }
 
+    /**
+     * The processes a viewer selects; with {@code fresh}, re-sampled first (all of them, or just the
+     * selection) and selected again, as states may have changed.
+     */
+    java.util.List<io.procwatch.table.ProcessInfo> select(io.procwatch.protocol.Selector s, Viewer v, boolean fresh) {
+        var rows = query.select(s, v);
+        if (!fresh) {
+            return rows;
+        }
+        if (s.isAll()) {
+            sampler().sampleAll();
+        } else {
+            sampler().sample(rows);
+        }
+        return query.select(s, v);
+    }
+
     ProcessTable table() {
         return live.table();
     }

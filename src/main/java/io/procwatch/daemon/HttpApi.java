@@ -129,16 +129,7 @@ final class HttpApi implements AutoCloseable {
     // ---- resources ----------------------------------------------------------------------------
 
     private List<Map<String, Object>> processes(Map<String, String> q, Viewer v) {
-        Selector sel = selector(q);
-        List<ProcessInfo> rows = ctx.query().select(sel, v);
-        if (q.containsKey("fresh")) {
-            if (sel.isAll()) {
-                ctx.sampler().sampleAll();
-            } else {
-                ctx.sampler().sample(rows);
-            }
-            rows = ctx.query().select(sel, v);
-        }
+        List<ProcessInfo> rows = ctx.select(selector(q), v, q.containsKey("fresh"));
         List<Map<String, Object>> out = new ArrayList<>(rows.size());
         for (ProcessInfo p : rows) {
             out.add(ApiJson.process(p, v));

@@ -22,6 +22,8 @@ final class Metrics {
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
     private final DaemonContext ctx;
+    /** The per-name groups of the scrape in progress: one walk of the table serves three metrics. */
+    private Map<String, long[]> groups = Map.of();
 
     Metrics(DaemonContext ctx) {
         this.ctx = ctx;
@@ -32,19 +34,19 @@ final class Metrics {
                     }
                 }).register(registry);
         GaugeWithCallback.builder().name("procwatch_group_processes").help("Live processes by command name")
-                .labelNames("name").callback(cb -> groups(ctx).forEach((name, g) -> cb.call(g[0], name)))
+                .labelNames("name").callback(cb -> groups.forEach((name, g) -> cb.call(g[0], name)))
                 .register(registry);
         CounterWithCallback.builder().name("procwatch_group_cpu_seconds")
                 .help("CPU time used so far by the live processes of each command name")
                 .labelNames("name").callback(cb -> {
                     int hz = SystemInfo.get().clockTicks();
-                    groups(ctx).forEach((name, g) -> cb.call((double) g[1] / hz, name));
+                    groups.forEach((name, g) -> cb.call((double) g[1] / hz, name));
                 }).register(registry);
         GaugeWithCallback.builder().name("procwatch_group_resident_bytes")
                 .help("Resident memory of the live processes of each command name")
                 .labelNames("name").callback(cb -> {
                     long page = SystemInfo.get().pageSize();
-                    groups(ctx).forEach((name, g) -> cb.call((double) g[2] * page, name));
+                    groups.forEach((name, g) -> cb.call((double) g[2] * page, name));
                 }).register(registry);
         CounterWithCallback.builder().name("procwatch_events").help("Kernel process events applied, by type")
                 .labelNames("type").callback(cb -> {
@@ -98,9 +100,10 @@ final class Metrics {
         return writer.getContentType();
     }
 
-    void write(OutputStream out) throws IOException {
+    synchronized void write(OutputStream out) throws IOException {
         // states, CPU and memory come from the sampler: at most a few seconds old per scrape
         ctx.sampler().ensureFresh(5_000_000_000L);
+        groups = groups(ctx);
         writer.write(out, registry.scrape(), EscapingScheme.DEFAULT);
     }
 }
