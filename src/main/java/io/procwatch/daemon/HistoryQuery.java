@@ -18,6 +18,7 @@ import java.util.function.Predicate;
  * so that an exit in both counts once, newest first. Also the gaps no daemon watched.
  */
 record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean failedOnly, int limit) {
+    private static final int MAX_SCANNED = 1_000_000;
 
     /** The exits this viewer may see, newest first. */
     List<ExitedProcess> newest(DaemonContext ctx, Viewer viewer) throws SQLException {
@@ -29,18 +30,27 @@ record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean faile
         if (store == null || fromMemory.size() >= limit) {
             return fromMemory;
         }
-        // the database narrows by what it indexes; the rest of the selector is applied here
+        // The database narrows by what it indexes; the rest of the selector (several pids or uids,
+        // children, subtree, text match) and the viewer are applied here, page by page, until
+        // enough rows match or the database has no more (bounded: a history query never reads
+        // more than MAX_SCANNED rows).
         Integer uid = selector.uids().size() == 1 ? selector.uids().getFirst() : null;
         Integer pid = selector.pids().size() == 1 ? selector.pids().getFirst() : null;
-        List<ExitedProcess> stored = store.query(new HistoryStore.Query(sinceMs, untilMs, uid, selector.name(), pid,
-                failedOnly, limit + fromMemory.size()));
         Map<String, ExitedProcess> merged = new LinkedHashMap<>();
         for (ExitedProcess e : fromMemory) {
             merged.put(key(e), e);
         }
-        for (ExitedProcess e : stored) {
-            if (wanted.test(e)) {
-                merged.putIfAbsent(key(e), e);
+        int page = Math.max(1000, limit + fromMemory.size());
+        for (int offset = 0; offset < MAX_SCANNED; offset += page) {
+            List<ExitedProcess> stored = store.query(new HistoryStore.Query(sinceMs, untilMs, uid, selector.name(), pid,
+                    failedOnly, page, offset));
+            for (ExitedProcess e : stored) {
+                if (wanted.test(e)) {
+                    merged.putIfAbsent(key(e), e);
+                }
+            }
+            if (stored.size() < page || merged.size() >= limit + fromMemory.size()) {
+                break;
             }
         }
         List<ExitedProcess> all = new ArrayList<>(merged.values());

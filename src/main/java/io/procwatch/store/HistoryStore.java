@@ -30,9 +30,12 @@ public final class HistoryStore implements AutoCloseable {
     public record Gap(long fromMs, long untilMs, boolean cleanStop) {
     }
 
-    /** What a history query asks for; null or -1 for "any". */
+    /** What a history query asks for; null for "any". {@code offset} skips that many of the newest matches. */
     public record Query(long sinceMs, long untilMs, Integer uid, String name, Integer pid, boolean failedOnly,
-                        int limit) {
+                        int limit, int offset) {
+        public Query(long sinceMs, long untilMs, Integer uid, String name, Integer pid, boolean failedOnly, int limit) {
+            this(sinceMs, untilMs, uid, name, pid, failedOnly, limit, 0);
+        }
     }
 
     private static final String SEP = "\u0000";
@@ -213,8 +216,9 @@ public final class HistoryStore implements AutoCloseable {
         if (q.failedOnly()) {
             sql.append(" AND failed = 1");
         }
-        sql.append(" ORDER BY end_ms DESC, id DESC LIMIT ?");
+        sql.append(" ORDER BY end_ms DESC, id DESC LIMIT ? OFFSET ?");
         args.add(q.limit());
+        args.add(q.offset());
         try (PreparedStatement ps = db.prepareStatement(sql.toString())) {
             for (int i = 0; i < args.size(); i++) {
                 ps.setObject(i + 1, args.get(i));

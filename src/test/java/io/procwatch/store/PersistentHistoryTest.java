@@ -98,6 +98,39 @@ class PersistentHistoryTest {
         }
     }
 
+    @Test
+    void queriesBeyondTheMemoryRingComeFromTheDatabaseWithEveryFilter() throws Exception {
+        Path dir = Files.createTempDirectory("pw-history");
+        Path db = dir.resolve("history.db");
+        // a ring of 5: almost everything below is only in the database
+        try (DaemonProcess d = DaemonProcess.start("--history", "5", "--history-db", db.toString())) {
+            for (int i = 0; i < 30; i++) {
+                new ProcessBuilder("sh", "-c", "sleep 0.05; exit " + (i % 3), "pw-ring-" + i).start().waitFor();
+            }
+            Thread.sleep(1000); // one flush of the writer
+            // --match is not an indexed column: the daemon filters the database's rows page by page
+            Cli.Result r = Cli.run(d.socket(), "history", "--match", "pw-ring-", "--limit", "100", "--json");
+            assertThat(r.exit()).as(r.err()).isZero();
+            var rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+            long shells = 0;
+            for (var row : rows) {
+                if (row.get("comm").asText().equals("sh")) {
+                    shells++;
+                }
+            }
+            assertThat(shells).as("all 30 shells, though the ring holds 5").isEqualTo(30);
+            Cli.Result failed = Cli.run(d.socket(), "history", "--match", "pw-ring-", "--failed", "--limit", "100");
+            assertThat(failed.out().lines().filter(l -> l.contains(" sh -c "))).hasSize(20);
+        } finally {
+            try (var s = Files.list(dir)) {
+                for (Path p : s.toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
+    }
+
     /** Every exit row, keyed by boot/pid/start, as its column values joined. */
     private static Map<String, String> rows(Path db) throws Exception {
         Map<String, String> out = new HashMap<>();
