@@ -38,6 +38,9 @@ import java.util.function.Consumer;
  */
 final class HttpApi implements AutoCloseable {
     private static final int SSE_QUEUE = 8192;
+    /** Requests served at once, event streams included. */
+    static final int MAX_IN_FLIGHT = 64;
+    private final java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(MAX_IN_FLIGHT);
 
     private final HttpServer server;
     private final DaemonContext ctx;
@@ -77,7 +80,16 @@ final class HttpApi implements AutoCloseable {
 
     private void handle(HttpExchange x) {
         try (x) {
-            serve(x); // the error answers below are sent before the exchange is closed
+            if (!inFlight.tryAcquire()) {
+                // like the Unix socket's connection limit: bounded threads and buffers, a clear answer
+                send(x, 503, "text/plain", "too many requests in progress (" + MAX_IN_FLIGHT + "); try again\n");
+                return;
+            }
+            try {
+                serve(x); // the error answers below are sent before the exchange is closed
+            } finally {
+                inFlight.release();
+            }
         }
     }
 
@@ -280,9 +292,13 @@ final class HttpApi implements AutoCloseable {
         }
         for (String kv : raw.split("&")) {
             int eq = kv.indexOf('=');
-            String k = URLDecoder.decode(eq < 0 ? kv : kv.substring(0, eq), StandardCharsets.UTF_8);
-            String v = eq < 0 ? "" : URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8);
-            m.put(k, v);
+            try {
+                String k = URLDecoder.decode(eq < 0 ? kv : kv.substring(0, eq), StandardCharsets.UTF_8);
+                String v = eq < 0 ? "" : URLDecoder.decode(kv.substring(eq + 1), StandardCharsets.UTF_8);
+                m.put(k, v);
+            } catch (IllegalArgumentException e) {
+                throw new BadRequest("malformed query string: " + e.getMessage());
+            }
         }
         return m;
     }

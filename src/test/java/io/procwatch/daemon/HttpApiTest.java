@@ -49,6 +49,17 @@ class HttpApiTest {
                 HttpResponse.BodyHandlers.ofString());
     }
 
+    /** A request as bytes on a plain socket; the whole answer. */
+    private static String raw(String request) throws Exception {
+        URI u = URI.create(base);
+        try (java.net.Socket sock = new java.net.Socket(u.getHost(), u.getPort())) {
+            sock.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            sock.getOutputStream().flush();
+            sock.setSoTimeout(10_000);
+            return new String(sock.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+        }
+    }
+
     /** One sample line of the text exposition format: name, optional labels, value. */
     private static final Pattern SAMPLE = Pattern.compile(
             "[a-zA-Z_:][a-zA-Z0-9_:]*(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\",?)*})? (-?[0-9.]+(E-?[0-9]+)?|NaN|[+-]Inf)");
@@ -142,6 +153,35 @@ class HttpApiTest {
     }
 
     @Test
+    void eventStreamsBeyondTheLimitAreTurnedAwayAndTheDaemonGoesOn() throws Exception {
+        List<HttpResponse<java.io.InputStream>> streams = new ArrayList<>();
+        try {
+            for (int i = 0; i < HttpApi.MAX_IN_FLIGHT; i++) {
+                streams.add(HTTP.send(HttpRequest.newBuilder(URI.create(base + "/api/v1/events")).build(),
+                        HttpResponse.BodyHandlers.ofInputStream()));
+            }
+            assertThat(streams).allMatch(r -> r.statusCode() == 200);
+            HttpResponse<String> refused = get("/api/v1/stats");
+            assertThat(refused.statusCode()).isEqualTo(503);
+            assertThat(refused.body()).contains("too many requests in progress");
+        } finally {
+            for (var r : streams) {
+                r.body().close();
+            }
+        }
+        // the streams notice their clients left at their next write (an event or a keep-alive)
+        for (int i = 0; i < 5; i++) {
+            new ProcessBuilder("/bin/true").start().waitFor();
+        }
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        int code = 0;
+        while (System.nanoTime() < deadline && (code = get("/api/v1/stats").statusCode()) != 200) {
+            Thread.sleep(200);
+        }
+        assertThat(code).as("served again once the streams ended").isEqualTo(200);
+    }
+
+    @Test
     void anUnprivilegedPeerSeesWhatProcWouldShowIt() throws Exception {
         // perl (in every Debian) as uid 65534 makes the request: its socket's owner identifies it
         String perl = "use IO::Socket::INET; my $s = IO::Socket::INET->new(PeerAddr => '" + base.substring(7)
@@ -167,6 +207,12 @@ class HttpApiTest {
         assertThat(get("/api/v1/history?limit=abc").body()).contains("limit must be a number");
         assertThat(get("/api/v1/tree?pid=999999999").statusCode()).isEqualTo(400);
         assertThat(get("/nothing-here").statusCode()).isEqualTo(404);
+        // a client that sends a broken escape (HttpClient would refuse to): a 400, not a 500
+        String raw = raw("GET /api/v1/history?since_ms=%zz HTTP/1.0\r\n\r\n");
+        assertThat(raw).startsWith("HTTP/1.1 400");
+        raw = raw("GET /api/v1/history?since_ms=%2 HTTP/1.0\r\n\r\n");
+        assertThat(raw).startsWith("HTTP/1.1 400");
+        assertThat(get("/api/v1/processes?pid=1,x").statusCode()).isEqualTo(400);
         HttpResponse<String> post = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/metrics"))
                 .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(post.statusCode()).isEqualTo(405);
