@@ -242,6 +242,7 @@ final class Connection implements Runnable {
 
     private boolean snapshot(Message req) throws IOException {
         Args a = args(req);
+        ctx.snapshotStarted();
         List<ProcessInfo> rows = ctx.select(a.selector(), viewer, req.has(Wire.F_FRESH) && (a.groups() & Groups.STAT) != 0);
         boolean threads = req.has(Wire.F_THREADS) || a.selector().threadsOf() != null;
         long now = System.nanoTime();

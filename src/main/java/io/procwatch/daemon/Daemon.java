@@ -72,6 +72,18 @@ public final class Daemon implements AutoCloseable {
             DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()),
                     store, writer);
             HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), ctx);
+            Thread.ofPlatform().name("procwatch-encoding-sweep").daemon(true).start(() -> {
+                while (true) {
+                    try {
+                        Thread.sleep(10_000);
+                        ctx.dropIdleEncodings();
+                    } catch (InterruptedException e) {
+                        return;
+                    } catch (RuntimeException e) {
+                        System.err.println("procwatch daemon: encoding sweep: " + e);
+                    }
+                }
+            });
             return new Daemon(o, live, new Server(ch, ctx, o.maxClients()), writer, api);
         } catch (IOException | RuntimeException e) {
             if (live != null) {

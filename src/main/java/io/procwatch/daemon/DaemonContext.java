@@ -49,6 +49,30 @@ final class DaemonContext {
         this.mount = mount;
     }
 
+    /** Snapshots within this long keep the rows' cached encodings; after it, they are freed. */
+    static final long ENCODING_IDLE_NANOS = 30_000_000_000L;
+    private volatile long lastSnapshotNanos = System.nanoTime();
+    private volatile boolean encodingsHeld;
+
+    /** A snapshot is being answered: rows may cache their encodings (see Encoder). */
+    void snapshotStarted() {
+        lastSnapshotNanos = System.nanoTime();
+        encodingsHeld = true;
+    }
+
+    /**
+     * Frees every row's cached encoding once no snapshot came for {@link #ENCODING_IDLE_NANOS}:
+     * the cache pays while a top refreshes every few seconds (~350 bytes per row), not at rest.
+     */
+    void dropIdleEncodings() {
+        if (encodingsHeld && System.nanoTime() - lastSnapshotNanos > ENCODING_IDLE_NANOS) {
+            encodingsHeld = false;
+            for (io.procwatch.table.ProcessInfo p : live.table().all()) {
+                p.dropEncoding();
+            }
+        }
+    }
+
     /** The persistent history, or null when the daemon keeps history in memory only. */
     HistoryStore store() {
         return store;

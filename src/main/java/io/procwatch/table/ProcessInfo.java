@@ -101,6 +101,11 @@ public final class ProcessInfo implements Cloneable {
         encoding = new Encoding(key, bytes);
     }
 
+    /** Frees the cached encoding (the daemon does so for all rows once snapshots stop coming). */
+    public void dropEncoding() {
+        encoding = null;
+    }
+
     public int pid() {
         return pid;
     }

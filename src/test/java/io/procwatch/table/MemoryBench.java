@@ -51,6 +51,32 @@ public final class MemoryBench {
             table.writeLock.unlock();
         }
         long withLive = usedAfterGc();
+        // The daemon keeps each row's last encoding of top's groups (BASE, CRED, STAT): encode every
+        // row once the way the daemon does (its Encoder is package-private there: reached by name).
+        long withEncodings = withLive;
+        try {
+            Class<?> encoderClass = Class.forName("io.procwatch.daemon.Encoder");
+            var ctor = encoderClass.getDeclaredConstructor(ProcFs.class);
+            ctor.setAccessible(true);
+            Object encoder = ctor.newInstance(ProcFs.system());
+            Class<?> mountClass = Class.forName("io.procwatch.daemon.ProcMount");
+            var of = mountClass.getDeclaredMethod("of", java.nio.file.Path.class);
+            of.setAccessible(true);
+            Class<?> viewerClass = Class.forName("io.procwatch.daemon.Viewer");
+            var vctor = viewerClass.getDeclaredConstructor(int.class, int.class, mountClass);
+            vctor.setAccessible(true);
+            Object root = vctor.newInstance(0, 0, of.invoke(null, java.nio.file.Path.of("/proc")));
+            var process = encoderClass.getDeclaredMethod("process", ProcessInfo.class, long.class, viewerClass, int.class);
+            process.setAccessible(true);
+            long groups = io.procwatch.protocol.Groups.BASE | io.procwatch.protocol.Groups.CRED
+                    | io.procwatch.protocol.Groups.STAT;
+            for (ProcessInfo p : table.all()) {
+                process.invoke(encoder, p, groups, root, 0);
+            }
+            withEncodings = usedAfterGc();
+        } catch (ReflectiveOperationException e) {
+            System.out.println("encoding cache not measured: " + e);
+        }
         History h = table.history();
         for (int i = 0; i < 100_000; i++) {
             ProcessInfo p = real.get(i % real.size());
@@ -61,8 +87,10 @@ public final class MemoryBench {
         double avgArgv = real.stream().mapToInt(p -> String.join(" ", p.argv).length()).average().orElse(0);
         System.out.printf("live: %d processes, %.0f bytes each (average command line %.0f chars)%n", n,
                 (withLive - base) / (double) n, avgArgv);
+        System.out.printf("live, with each row's cached encoding of BASE+CRED+STAT: %.0f bytes each (+%.0f)%n",
+                (withEncodings - base) / (double) n, (withEncodings - withLive) / (double) n);
         System.out.printf("history: 100000 entries, %.0f bytes each (command lines shared with the live rows)%n",
-                (withHistory - withLive) / 100_000.0);
+                (withHistory - withEncodings) / 100_000.0);
         System.out.println("table size " + table.size() + ", history " + h.size());
     }
 }
