@@ -209,7 +209,7 @@ final class TopCommand {
     static int batch(TopModel model, Options o, PrintStream out) throws IOException, InterruptedException {
         TopView v = o.view();
         model.refresh(v.selector(), v.threads, v.cmdline);
-        Thread.sleep(Math.min(o.delayMs(), 500));
+        Thread.sleep(Math.min(o.delayMs(), 300)); // as the interactive screen does
         for (int n = 0; o.iterations() < 0 || n < o.iterations(); n++) {
             if (n > 0) {
                 Thread.sleep(o.delayMs());

@@ -122,6 +122,9 @@ final class TopTerminal {
     }
 
     private void loop() throws IOException, InterruptedException {
+        // like top: a short first interval, so the first screen already has %CPU and event rates
+        model.refresh(view.selector(), view.threads, view.cmdline);
+        Thread.sleep(Math.min(delayMs, 300));
         while (true) {
             refresh();
             draw();
