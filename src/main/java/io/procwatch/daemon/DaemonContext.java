@@ -87,15 +87,15 @@ final class DaemonContext {
      * selection) and selected again, as states may have changed.
      */
     java.util.List<io.procwatch.table.ProcessInfo> select(io.procwatch.protocol.Selector s, Viewer v, boolean fresh) {
+        if (fresh && s.isAll()) {
+            sampler().sampleAll(); // every process: no need to select them first
+            return query.select(s, v);
+        }
         var rows = query.select(s, v);
         if (!fresh) {
             return rows;
         }
-        if (s.isAll()) {
-            sampler().sampleAll();
-        } else {
-            sampler().sample(rows);
-        }
+        sampler().sample(rows);
         return query.select(s, v);
     }
 
