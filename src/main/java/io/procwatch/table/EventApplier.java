@@ -217,11 +217,18 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
             return;
         }
         // Read /proc before taking the lock. stat comes last: if it still shows the same, living
-        // process, the cmdline and exe read before it are that process's, not a successor's.
+        // process, the cmdline and exe read before it are that process's, not a successor's. A
+        // stat read first as well catches a second exec in between (the JDK's spawn helper execs
+        // the real program at once): if the name changed, the command line read may be the first
+        // program's while the name is the second's, so neither is claimed; the second exec's own
+        // event brings both.
         var proc = reader.procFs();
+        Optional<PidStat> statBefore = proc.stat(pid);
         Optional<List<String>> argv = proc.cmdlineAsExeced(pid);
         Optional<String> exe = proc.exe(pid);
         Optional<PidStat> stat = proc.stat(pid);
+        boolean execedAgain = statBefore.isPresent() && stat.isPresent() && statBefore.get() != null
+                && stat.get() != null && !statBefore.get().comm().equals(stat.get().comm());
         ProcessInfo published = update(pid, p -> {
             p.execCount++;
             p.threads = new int[] {pid}; // exec kills the other threads; the exec'ing one becomes the leader
@@ -242,7 +249,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 p.startExact = true;
             }
             boolean zombie = s.state() == 'Z' || s.state() == 'X';
-            if (zombie || argv.isEmpty() || argv.get().isEmpty()) {
+            if (zombie || execedAgain || argv.isEmpty() || argv.get().isEmpty()) {
                 table.counters.execsTooLate.increment();
                 p.argv = List.of();
                 p.argvKnown = false;
@@ -250,7 +257,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 p.argv = List.copyOf(argv.get());
                 p.argvKnown = true;
             }
-            p.exe = exe.orElse("");
+            p.exe = execedAgain ? "" : exe.orElse("");
         });
         if (published != null) {
             table.publish(new TableEvent.Execed(x.timestampNs(), published));
