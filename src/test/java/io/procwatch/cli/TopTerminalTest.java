@@ -99,6 +99,23 @@ class TopTerminalTest {
                 && s.lines().allMatch(l -> l.length() <= 80) && s.lines().count() >= 20);
         assertThat(screen.lines().toList().get(7)).startsWith("Sort:");
 
+        // renice: filter to the parent, r, Enter for the default pid (the top row), value 7
+        keys("o");
+        await("the filter prompt", s -> s.contains("Filter ("));
+        literal("pwvictim");
+        keys("Enter");
+        await("only the parent", s -> s.contains("Filter: pwvictim") && firstRow(s).contains("pwvictim"));
+        keys("r");
+        await("the renice prompt", s -> s.contains("PID to renice [default pid = " + victim.pid() + "]"));
+        keys("Enter");
+        await("the value prompt", s -> s.contains("Renice PID " + victim.pid() + " to value"));
+        literal("7");
+        keys("Enter");
+        await("the renice confirmation", s -> s.contains("Reniced " + victim.pid() + " to 7"));
+        String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + victim.pid() + "/stat"));
+        assertThat(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]).as("nice of the parent").isEqualTo("7");
+        await("NI 7 on screen", s -> firstRow(s).matches("\\s*" + victim.pid() + " +root +\\d+ +7 .*"));
+
         // kill: filter to the child, k, Enter for the default pid (the top row), signal 9
         keys("o");
         await("the filter prompt", s -> s.contains("Filter ("));
