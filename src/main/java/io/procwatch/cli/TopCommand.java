@@ -68,8 +68,8 @@ final class TopCommand {
         }
         Path socket = ProcwatchClient.socketPath(o.socket());
         try {
-            DaemonLink.connect(socket, true, err).close(); // starts the daemon for root if none runs
-            try (TopModel model = new TopModel(socket, o.view().selector())) {
+            // connecting starts the daemon for root if none runs; the connection serves the snapshots
+            try (TopModel model = new TopModel(DaemonLink.connect(socket, true, err), socket, o.view().selector())) {
                 if (o.batch()) {
                     return batch(model, o, out);
                 }

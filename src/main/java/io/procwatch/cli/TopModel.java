@@ -47,9 +47,15 @@ final class TopModel implements AutoCloseable {
     private long lastTimeMs;
     private SystemSummary lastSys;
 
-    TopModel(Path socket, Selector scope) throws IOException {
-        this.query = ProcwatchClient.connect(socket);
-        this.events = ProcwatchClient.connect(socket);
+    /** @param query an open connection for the snapshots; a second one is opened for the events */
+    TopModel(ProcwatchClient query, Path socket, Selector scope) throws IOException {
+        this.query = query;
+        try {
+            this.events = ProcwatchClient.connect(socket);
+        } catch (IOException e) {
+            query.close();
+            throw e;
+        }
         int mask = EventType.FORK.bit | EventType.EXEC.bit | EventType.EXIT.bit;
         this.eventReader = Thread.ofPlatform().daemon(true).name("procwatch-top-events").start(() -> {
             try {

@@ -43,6 +43,8 @@ final class TopTerminal {
     private long delayMs;
     private int iterationsLeft;
     private TopModel.Frame frame;
+    /** Formatting context of the current frame (it reads /proc: once per refresh, not per key). */
+    private Fields.Ctx ctx;
     private List<TopView.Row> rows = List.of();
     private String message = "";
 
@@ -401,12 +403,13 @@ final class TopTerminal {
 
     private void refresh() throws IOException {
         frame = model.refresh(view.selector(), view.threads, view.cmdline);
+        ctx = Fields.Ctx.current();
         rearrange();
     }
 
     private void rearrange() {
         if (frame != null) {
-            rows = view.arrange(frame.rows(), Fields.Ctx.current());
+            rows = view.arrange(frame.rows(), ctx);
             view.scroll = Math.min(view.scroll, Math.max(0, rows.size() - 1));
         }
     }
@@ -428,7 +431,6 @@ final class TopTerminal {
         int[] size = size();
         int height = size[0];
         int width = size[1];
-        Fields.Ctx ctx = Fields.Ctx.current();
         StringBuilder sb = new StringBuilder(8192).append("\033[H");
         int used = 0;
         for (String line : TopScreen.summary(frame, width, false)) {

@@ -71,20 +71,14 @@ class TopTerminalTest {
         assertThat(pids).isSortedAccordingTo((a, b) -> Integer.compare(b, a));
 
         // filter by text: only the victim and its child remain
-        keys("o");
-        await("the filter prompt", s -> s.contains("Filter ("));
-        literal("pwvictim");
-        keys("Enter");
+        filter("pwvictim");
         screen = await("only the victim", s -> s.contains("Filter: pwvictim") && s.contains("pwvictim"));
         assertThat(rows(screen)).allMatch(r -> r.contains("pwvictim"));
         keys("=");
         await("filter cleared", s -> !s.contains("Filter: ") && rows(s).size() > 3);
 
         // tree (of our three test processes): the child is drawn under its parent
-        keys("o");
-        await("the filter prompt", s -> s.contains("Filter ("));
-        literal("pw");
-        keys("Enter");
+        filter("pw");
         keys("V");
         screen = await("the tree", s -> s.contains("Tree") && s.contains("`- pwchild"));
         List<String> r = rows(screen);
@@ -100,10 +94,7 @@ class TopTerminalTest {
         assertThat(screen.lines().toList().get(7)).startsWith("Sort:");
 
         // renice: filter to the parent, r, Enter for the default pid (the top row), value 7
-        keys("o");
-        await("the filter prompt", s -> s.contains("Filter ("));
-        literal("pwvictim");
-        keys("Enter");
+        filter("pwvictim");
         await("only the parent", s -> s.contains("Filter: pwvictim") && firstRow(s).contains("pwvictim"));
         keys("r");
         await("the renice prompt", s -> s.contains("PID to renice [default pid = " + victim.pid() + "]"));
@@ -117,10 +108,7 @@ class TopTerminalTest {
         await("NI 7 on screen", s -> firstRow(s).matches("\\s*" + victim.pid() + " +root +\\d+ +7 .*"));
 
         // kill: filter to the child, k, Enter for the default pid (the top row), signal 9
-        keys("o");
-        await("the filter prompt", s -> s.contains("Filter ("));
-        literal("pwchild");
-        keys("Enter");
+        filter("pwchild");
         await("only the child", s -> s.contains("Filter: pwchild") && firstRow(s).contains("pwchild"));
         keys("k");
         await("the pid prompt", s -> s.contains("PID to signal/kill [default pid = " + childPid + "]"));
@@ -186,6 +174,14 @@ class TopTerminalTest {
             pids.add(Integer.parseInt(row.trim().split("\\s+")[0]));
         }
         return pids;
+    }
+
+    /** o, then a filter text at its prompt, then Enter. */
+    private static void filter(String text) throws Exception {
+        keys("o");
+        await("the filter prompt", s -> s.contains("Filter ("));
+        literal(text);
+        keys("Enter");
     }
 
     private static void keys(String... k) throws Exception {
