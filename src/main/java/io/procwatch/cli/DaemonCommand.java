@@ -28,6 +28,9 @@ final class DaemonCommand {
               --http HOST:PORT       serve Prometheus /metrics and the JSON API (loopback addresses)
               --max-clients N        concurrent clients (default 256)
               --proc-root PATH       the proc filesystem to read (default /proc)
+              --task-scan on|off     find the processes that changed with one BPF task iterator
+                                     read, and read /proc/PID/stat only for those (default on;
+                                     needs CAP_BPF and CAP_PERFMON, else every stat file is read)
               --background           start detached, wait until it answers, then return
             Examples:
               sudo procwatch daemon --background
@@ -36,7 +39,7 @@ final class DaemonCommand {
             """;
 
     private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
-            "retention-days", "retention-rows", "http", "max-clients", "proc-root");
+            "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan");
 
     private DaemonCommand() {
     }
@@ -68,13 +71,17 @@ final class DaemonCommand {
                 DaemonLink.startDaemon(socket, pass, err);
                 return 0;
             }
+            String scan = o.get("task-scan") == null ? "on" : o.get("task-scan");
+            if (!scan.equals("on") && !scan.equals("off")) {
+                throw new UsageException("--task-scan takes on or off, not '" + scan + "'");
+            }
             long days = o.intValue("retention-days", (int) (d.retention().maxAgeMs() / 86_400_000L));
             long rows = o.intValue("retention-rows", (int) d.retention().maxRows());
             Daemon.Options opts = new Daemon.Options(socket, o.intValue("history", d.historyCapacity()),
                     o.intValue("max-clients", d.maxClients()),
                     o.get("proc-root") != null ? Path.of(o.get("proc-root")) : d.procRoot(),
                     o.get("history-db") != null ? Path.of(o.get("history-db")) : null,
-                    new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"));
+                    new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"), scan.equals("on"));
             if (opts.historyCapacity() < 1 || opts.maxClients() < 1 || days < 1 || rows < 1) {
                 throw new UsageException("--history, --max-clients and the retention limits must be at least 1");
             }
@@ -82,7 +89,9 @@ final class DaemonCommand {
             err.println("procwatch daemon: pid " + ProcessHandle.current().pid() + ", serving on " + socket
                     + ", tracking " + daemon.live().table().size() + " processes"
                     + (opts.historyDb() != null ? ", history in " + opts.historyDb() : "")
-                    + (opts.http() != null ? ", http on " + opts.http() : ""));
+                    + (opts.http() != null ? ", http on " + opts.http() : "")
+                    + (daemon.live().sampler().taskScanProblem() == null ? ", task scan on"
+                            : ", task scan off: " + daemon.live().sampler().taskScanProblem()));
             SystemdNotify.ready();
             daemon.awaitShutdown();
             return 0;

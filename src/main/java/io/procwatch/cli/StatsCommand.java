@@ -69,8 +69,11 @@ final class StatsCommand {
                                 + " retired%n", v(s, "history_db_written"), v(s, "history_db_queued"),
                         v(s, "history_db_dropped"), v(s, "history_db_failures"), v(s, "history_db_retired"));
             }
-            out.printf(Locale.ROOT, "sampler     %d passes, last %d us, %d open stat files%n", v(s, "sampler_passes"),
-                    v(s, "sampler_last_pass_us"), v(s, "sampler_open_fds"));
+            out.printf(Locale.ROOT, "sampler     %d passes, last %d us, %d open stat files; task scan %s, %d stat reads,"
+                            + " %d skipped (unchanged), %d scan failures%n", v(s, "sampler_passes"),
+                    v(s, "sampler_last_pass_us"), v(s, "sampler_open_fds"),
+                    s.getOrDefault("sampler_task_scan", 0L) == 1 ? "on" : "off", v(s, "sampler_stat_reads"),
+                    v(s, "sampler_stat_skips"), v(s, "sampler_scan_failures"));
             out.printf(Locale.ROOT, "clients     %d connected (%d subscribed), %d total, %d rejected, %d requests "
                             + "(%d malformed), %d events dropped for slow subscribers%n", v(s, "clients"),
                     v(s, "subscribers"), v(s, "connections_total"), v(s, "connections_rejected"), v(s, "requests"),

@@ -169,6 +169,10 @@ final class DaemonContext {
         s.put("sampler_passes", live.sampler().passes());
         s.put("sampler_last_pass_us", live.sampler().lastPassDurationNanos() / 1000);
         s.put("sampler_open_fds", (long) live.sampler().openDescriptors());
+        s.put("sampler_task_scan", live.sampler().taskScanProblem() == null ? 1L : 0L);
+        s.put("sampler_stat_reads", live.sampler().statReads());
+        s.put("sampler_stat_skips", live.sampler().statSkips());
+        s.put("sampler_scan_failures", live.table().counters().samplerScanFailures.sum());
         s.put("clients", (long) counters.clients.get());
         s.put("subscribers", (long) counters.subscribers.get());
         s.put("connections_total", counters.connections.sum());

@@ -66,6 +66,11 @@ final class Metrics {
         counter(ctx, "procwatch_requests", "Client requests", "requests");
         gauge(ctx, "procwatch_clients", "Connected clients", "clients");
         gauge(ctx, "procwatch_subscribers", "Clients streaming events", "subscribers");
+        counter(ctx, "procwatch_sampler_stat_reads", "/proc/PID/stat files read by full sampling passes", "sampler_stat_reads");
+        counter(ctx, "procwatch_sampler_stat_skips", "Stat reads left out because the task scan showed no change",
+                "sampler_stat_skips");
+        gauge(ctx, "procwatch_sampler_task_scan", "1 if the BPF task scan finds changed processes, 0 if every stat file is read",
+                "sampler_task_scan");
         gauge(ctx, "procwatch_sampler_last_pass_seconds", "Duration of the last /proc sampling pass", "sampler_last_pass_us",
                 1e-6);
     }

@@ -10,6 +10,7 @@ public final class Errno {
     public static final int EAGAIN = 11;
     public static final int EACCES = 13;
     public static final int EINVAL = 22;
+    public static final int ENOSYS = 38;
     public static final int EPROTONOSUPPORT = 93;
     public static final int ENOBUFS = 105;
     public static final int ECONNREFUSED = 111;
@@ -27,6 +28,7 @@ public final class Errno {
             case EAGAIN -> "EAGAIN";
             case EACCES -> "EACCES";
             case EINVAL -> "EINVAL";
+            case ENOSYS -> "ENOSYS";
             case EPROTONOSUPPORT -> "EPROTONOSUPPORT";
             case ENOBUFS -> "ENOBUFS";
             case ECONNREFUSED -> "ECONNREFUSED";

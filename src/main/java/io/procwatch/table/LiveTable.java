@@ -20,9 +20,9 @@ import java.util.function.Consumer;
  */
 public final class LiveTable implements AutoCloseable {
     /** Start-up settings. */
-    public record Config(int historyCapacity, int receiveBufferBytes, long reapIntervalMillis) {
+    public record Config(int historyCapacity, int receiveBufferBytes, long reapIntervalMillis, boolean taskScan) {
         public static Config defaults() {
-            return new Config(100_000, 64 << 20, 200);
+            return new Config(100_000, 64 << 20, 200, true);
         }
     }
 
@@ -65,7 +65,7 @@ public final class LiveTable implements AutoCloseable {
             readerFailure = e;
             onFatal.accept(e);
         });
-        sampler = new Sampler(table, proc.root().toString());
+        sampler = new Sampler(table, proc.root().toString(), cfg.taskScan());
         housekeeping = Executors.newSingleThreadScheduledExecutor(r ->
                 Thread.ofPlatform().name("procwatch-reaper").daemon(true).unstarted(r));
         housekeeping.scheduleWithFixedDelay(this::reapSafely, cfg.reapIntervalMillis(), cfg.reapIntervalMillis(),

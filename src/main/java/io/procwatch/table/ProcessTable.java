@@ -54,6 +54,7 @@ public final class ProcessTable {
         public final LongAdder eventsForUnknownPids = new LongAdder();
         public final LongAdder execsTooLate = new LongAdder();
         public final LongAdder samples = new LongAdder();
+        public final LongAdder samplerScanFailures = new LongAdder();
     }
 
     public Counters counters() {

@@ -1,5 +1,6 @@
 package io.procwatch.table;
 
+import io.procwatch.bpf.TaskScan;
 import io.procwatch.procfs.PidStat;
 import io.procwatch.sys.Errno;
 import io.procwatch.sys.Libc;
@@ -28,11 +29,26 @@ import java.util.concurrent.ConcurrentHashMap;
  * opened for: once that process is gone, reads fail with ESRCH even if the pid is reused, so a
  * kept descriptor can never report another process.
  *
+ * <p>A full pass first asks the kernel, through a BPF task iterator ({@link TaskScan}), for a
+ * fingerprint of every task, and re-reads stat only for processes whose fingerprint moved since
+ * their last read: most processes sleep, and reading their unchanged stat lines was most of a
+ * pass's cost. A process is re-read at least every {@link #MAX_SKIP_NANOS} (spread by pid) as a
+ * safety net. Without the iterator (no privileges, an older kernel, or {@code --no-task-scan})
+ * every stat file is read each pass.
+ *
  * <p>It samples only on demand: {@link #ensureFresh} for snapshot requests, and the periodic loop
  * while at least one client (a top) asks for an interval. Idle, it does nothing.
  */
 public final class Sampler implements AutoCloseable {
     private static final int STAT_MAX = 1024;
+    /** Longest a process's stat line goes unread while its fingerprint stands still (half fixed, half spread by pid). */
+    static final long MAX_SKIP_NANOS = 10_000_000_000L;
+
+    private final TaskScan taskScan;
+    private final String taskScanProblem;
+    private long scanPass;
+    private long statReads;
+    private long statSkips;
 
     private final ProcessTable table;
     private final String procRoot;
@@ -48,11 +64,19 @@ public final class Sampler implements AutoCloseable {
     private volatile long lastPassDurationNanos;
     private long passes;
 
-    /** A kept-open stat file, and a fingerprint of what it said last time. */
+    /** A kept-open stat file, and fingerprints of what it said last time and of the process's tasks. */
     private static final class Handle {
         final int fd;
         final long startTicks;
         long lastHash;
+        /** The task scan pass {@link #scanSum} belongs to. */
+        long scanPass;
+        /** Sum of the fingerprints of this process's tasks in that pass (a sum: any order). */
+        long scanSum;
+        /** {@link #scanSum} as it was just before the last stat read; 0 if unknown. */
+        long readScanSum;
+        /** When stat must be read again even if nothing moved. */
+        long readDueNanos;
 
         Handle(int fd, long startTicks) {
             this.fd = fd;
@@ -63,10 +87,22 @@ public final class Sampler implements AutoCloseable {
     private record Demand(long intervalNanos, long expiresNanos) {
     }
 
-    public Sampler(ProcessTable table, String procRoot) {
+    public Sampler(ProcessTable table, String procRoot, boolean useTaskScan) {
         this.table = table;
         this.procRoot = procRoot;
         this.maxOpen = Math.max(0, openFileLimit() - 1024);
+        TaskScan scan = null;
+        String problem = "turned off (--task-scan off)";
+        if (useTaskScan) {
+            try {
+                scan = TaskScan.open();
+                problem = null;
+            } catch (IOException | RuntimeException e) {
+                problem = e.getMessage();
+            }
+        }
+        this.taskScan = scan;
+        this.taskScanProblem = problem;
         this.loop = Thread.ofPlatform().name("procwatch-sampler").daemon(true).unstarted(this::run);
         loop.start();
     }
@@ -102,6 +138,21 @@ public final class Sampler implements AutoCloseable {
 
     public synchronized int openDescriptors() {
         return handles.size();
+    }
+
+    /** Why full passes read every stat file (no task scan), or null while the task scan is in use. */
+    public String taskScanProblem() {
+        return taskScanProblem;
+    }
+
+    /** Stat files read by full passes so far. */
+    public synchronized long statReads() {
+        return statReads;
+    }
+
+    /** Stat reads full passes left out because the process's task fingerprints had not moved. */
+    public synchronized long statSkips() {
+        return statSkips;
     }
 
     /** Samples now unless the last pass is younger than {@code maxAgeNanos}. */
@@ -165,7 +216,8 @@ public final class Sampler implements AutoCloseable {
             return;
         }
         long t0 = System.nanoTime();
-        sample(table.all(), t0);
+        boolean scanned = scanTasks();
+        sample(table.all(), t0, scanned);
         // close descriptors of processes no longer in the table
         handles.entrySet().removeIf(e -> {
             if (table.get(e.getKey()) == null) {
@@ -183,16 +235,63 @@ public final class Sampler implements AutoCloseable {
     /** Samples just these processes (a fresh snapshot of a selection). */
     public synchronized void sample(Iterable<ProcessInfo> selection) {
         if (!closed) {
-            sample(selection, System.nanoTime());
+            sample(selection, System.nanoTime(), false);
         }
     }
 
-    private void sample(Iterable<ProcessInfo> selection, long t0) {
+    /**
+     * One task scan: adds up each kept process's task fingerprints into its handle. False when
+     * there is no scan (or it failed: that pass then reads every stat file).
+     */
+    private boolean scanTasks() {
+        if (taskScan == null) {
+            return false;
+        }
+        long pass = ++scanPass;
+        try {
+            taskScan.scan((tid, tgid, fingerprint) -> {
+                Handle h = handles.get(tgid);
+                if (h != null) {
+                    if (h.scanPass != pass) {
+                        h.scanPass = pass;
+                        h.scanSum = fingerprint;
+                    } else {
+                        h.scanSum += fingerprint;
+                    }
+                }
+            });
+            return true;
+        } catch (SyscallException e) {
+            table.counters.samplerScanFailures.increment();
+            return false;
+        }
+    }
+
+    /** True when the task scan says this process cannot have changed since its stat line was last read. */
+    private boolean stillSince(ProcessInfo p, long t0) {
+        Handle h = handles.get(p.pid);
+        return h != null && h.scanPass == scanPass && h.readScanSum == h.scanSum && h.readScanSum != 0
+                && t0 - h.readDueNanos < 0 && ProcReader.sameStart(h.startTicks, p.startTicks);
+    }
+
+    private void sample(Iterable<ProcessInfo> selection, long t0, boolean scanned) {
         for (ProcessInfo p : selection) {
             if (p.leaderExited) {
                 continue; // exited: the reaper removes it; its last sample stays
             }
-            PidStat s = read(p.pid, p.startTicks);
+            if (scanned) {
+                if (stillSince(p, t0)) {
+                    statSkips++;
+                    ProcessInfo current = table.get(p.pid);
+                    if (current != null && !current.leaderExited && current.startExact
+                            && ProcReader.sameStart(current.startTicks, p.startTicks)) {
+                        current.sampledAtNanos = t0;
+                    }
+                    continue;
+                }
+                statReads++;
+            }
+            PidStat s = read(p.pid, p.startTicks, scanned, t0);
             if (s == null) {
                 if (unchanged) {
                     // The stat line is byte for byte what the row was last built from: confirm it.
@@ -237,7 +336,7 @@ public final class Sampler implements AutoCloseable {
      * when the line is identical to the previous read of the same descriptor, which is the case
      * for every process that did not run since: no parsing then.
      */
-    private PidStat read(int pid, long startTicks) {
+    private PidStat read(int pid, long startTicks, boolean scanned, long t0) {
         unchanged = false;
         Handle h = handles.get(pid);
         if (h != null && !ProcReader.sameStart(h.startTicks, startTicks)) {
@@ -269,6 +368,12 @@ public final class Sampler implements AutoCloseable {
                 handles.remove(pid);
             }
             return null; // -ESRCH: the process this descriptor belongs to is gone
+        }
+        if (keep) {
+            // What the scan said before this read: if the process changes after it, the next
+            // scan differs from this and the line is read again.
+            h.readScanSum = scanned && h.scanPass == scanPass ? h.scanSum : 0;
+            h.readDueNanos = t0 + MAX_SKIP_NANOS / 2 + Math.floorMod(pid * 0x9E3779B1L, MAX_SKIP_NANOS / 2);
         }
         MemorySegment.copy(buf, ValueLayout.JAVA_BYTE, 0, bytes, 0, (int) n);
         long hash = fingerprint(bytes, (int) n);
@@ -316,6 +421,9 @@ public final class Sampler implements AutoCloseable {
             closeQuietly(h.fd);
         }
         handles.clear();
+        if (taskScan != null) {
+            taskScan.close();
+        }
         arena.close();
     }
 }

@@ -1,0 +1,174 @@
+package io.procwatch.bpf;
+
+import io.procwatch.procfs.PidStat;
+import io.procwatch.procfs.ProcFs;
+import io.procwatch.sys.ProcessControl;
+import io.procwatch.sys.SyscallException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The assembled task iterator, loaded into the running kernel: its records carry what
+ * /proc/PID/stat says, and a process's fingerprint moves exactly when something stat shows can
+ * have changed — including changes made by others while it sleeps.
+ */
+class TaskScanTest {
+    private static TaskScan scan;
+    private static final ProcFs PROC = ProcFs.system();
+
+    @BeforeAll
+    static void load() throws IOException {
+        scan = TaskScan.open(); // CI runs as root on a kernel with BTF: a failure here is a real failure
+    }
+
+    @AfterAll
+    static void close() {
+        scan.close();
+    }
+
+    /** The raw record of one task, as longs at each 4-byte slot up to 72 and 8-byte slots after. */
+    private static Map<String, Long> record(int tid) throws SyscallException {
+        Map<String, Long> out = new HashMap<>();
+        scan.records((b, at) -> {
+            if (b.get(ValueLayout.JAVA_INT_UNALIGNED, at) == tid) {
+                out.put("tgid", (long) b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 4));
+                out.put("static_prio", (long) b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 24));
+                out.put("ppid", (long) b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 40));
+                out.put("pgrp", (long) b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 44));
+                out.put("session", (long) b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 48));
+                long rss = 0;
+                for (int i = 0; i < 4; i++) {
+                    rss += i == 2 ? 0 : b.get(ValueLayout.JAVA_LONG_UNALIGNED, at + 72 + 8L * i); // MM_SWAPENTS is not resident
+                }
+                out.put("rss", rss);
+                out.put("total_vm", b.get(ValueLayout.JAVA_LONG_UNALIGNED, at + 104));
+            }
+        });
+        return out;
+    }
+
+    private static long fingerprint(int pid) throws SyscallException {
+        long[] sum = {0};
+        scan.scan((tid, tgid, fp) -> {
+            if (tgid == pid) {
+                sum[0] += fp;
+            }
+        });
+        return sum[0];
+    }
+
+    private static Process sleeper() throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("sleep", "60").start();
+        Thread.sleep(300); // past exec: from here on it only sleeps
+        return p;
+    }
+
+    @Test
+    void recordsAgreeWithProcStat() throws Exception {
+        Process p = sleeper();
+        try {
+            int pid = (int) p.pid();
+            PidStat st = PROC.stat(pid).orElseThrow();
+            Map<String, Long> r = record(pid);
+            assertThat(r.get("tgid")).isEqualTo(pid);
+            assertThat(r.get("ppid")).isEqualTo(st.ppid()).isEqualTo(ProcessHandle.current().pid());
+            assertThat(r.get("pgrp")).isEqualTo(st.pgrp());
+            assertThat(r.get("session")).isEqualTo(st.session());
+            assertThat(r.get("static_prio") - 120).isEqualTo(st.nice());
+            assertThat(r.get("rss")).isEqualTo(st.rss());
+            assertThat(r.get("total_vm") * 4096).isEqualTo(st.vsize());
+            // every process in /proc is in the scan, with its threads
+            int[] count = {0};
+            int tasks = scan.scan((tid, tgid, fp) -> count[0]++);
+            assertThat(tasks).isEqualTo(count[0]);
+            long processes = Files.list(Path.of("/proc")).filter(f -> f.getFileName().toString().matches("\\d+")).count();
+            assertThat(tasks).isGreaterThanOrEqualTo((int) (processes * 9 / 10));
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+    }
+
+    @Test
+    void aSleepersFingerprintStandsStillUntilSomeoneReniceIt() throws Exception {
+        Process p = sleeper();
+        try {
+            int pid = (int) p.pid();
+            long first = fingerprint(pid);
+            assertThat(first).isNotZero();
+            assertThat(fingerprint(pid)).isEqualTo(first);
+            ProcessControl.renice(pid, 5); // the sleeper does not run for this
+            long after = fingerprint(pid);
+            assertThat(after).isNotEqualTo(first);
+            assertThat(PROC.stat(pid).orElseThrow().nice()).isEqualTo(5);
+            assertThat(fingerprint(pid)).isEqualTo(after);
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+    }
+
+    @Test
+    void reparentingMovesTheOrphansFingerprint() throws Exception {
+        // sh starts a sleeper and waits on its stdin; closing that stdin ends sh and the sleeper is
+        // re-parented by the kernel without running.
+        Process sh = new ProcessBuilder("sh", "-c", "sleep 60 & echo $!; read x").start();
+        int orphan = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(sh.getInputStream())).readLine().trim());
+        try {
+            Thread.sleep(300);
+            long before = fingerprint(orphan);
+            assertThat(record(orphan).get("ppid")).isEqualTo(sh.pid());
+            sh.getOutputStream().close();
+            assertThat(sh.waitFor(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(fingerprint(orphan)).isNotEqualTo(before);
+            assertThat(record(orphan).get("ppid")).isEqualTo(PROC.stat(orphan).orElseThrow().ppid())
+                    .isNotEqualTo(sh.pid());
+        } finally {
+            ProcessControl.kill(orphan, 9);
+        }
+    }
+
+    @Test
+    void runningMovesTheFingerprint() throws Exception {
+        Process p = new ProcessBuilder("perl", "-e", "$| = 1; while (<STDIN>) { my $x = 0; $x++ for 1..100000; print \"ok\\n\" }").start();
+        try {
+            int pid = (int) p.pid();
+            p.getOutputStream().write("go\n".getBytes());
+            p.getOutputStream().flush();
+            assertThat(new String(p.getInputStream().readNBytes(3))).isEqualTo("ok\n");
+            long before = fingerprint(pid);
+            assertThat(fingerprint(pid)).isEqualTo(before);
+            p.getOutputStream().write("go\n".getBytes());
+            p.getOutputStream().flush();
+            assertThat(new String(p.getInputStream().readNBytes(3))).isEqualTo("ok\n");
+            assertThat(fingerprint(pid)).isNotEqualTo(before);
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+    }
+
+    @Test
+    void malformedTypeInformationIsAClearError() throws IOException {
+        assertThatThrownBy(() -> Btf.parse(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+                21, 22, 23, 24})).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not BTF");
+        byte[] real = Files.readAllBytes(Btf.VMLINUX);
+        byte[] cut = Arrays.copyOf(real, real.length / 2);
+        assertThatThrownBy(() -> Btf.parse(cut)).isInstanceOf(RuntimeException.class);
+        Btf btf = Btf.parse(real);
+        assertThat(btf.member("task_struct", "no_such_field")).isNull();
+        assertThat(btf.member("no_such_struct", "pid")).isNull();
+        assertThat(btf.member("task_struct", "se.sum_exec_runtime").size()).isEqualTo(8);
+        assertThat(btf.funcId("bpf_iter_task")).isPositive();
+    }
+}
