@@ -282,11 +282,7 @@ public final class Sampler implements AutoCloseable {
             if (scanned) {
                 if (stillSince(p, t0)) {
                     statSkips++;
-                    ProcessInfo current = table.get(p.pid);
-                    if (current != null && !current.leaderExited && current.startExact
-                            && ProcReader.sameStart(current.startTicks, p.startTicks)) {
-                        current.sampledAtNanos = t0;
-                    }
+                    confirm(p, t0); // the task scan says nothing stat shows has moved
                     continue;
                 }
                 statReads++;
@@ -294,12 +290,7 @@ public final class Sampler implements AutoCloseable {
             PidStat s = read(p.pid, p.startTicks, scanned, t0);
             if (s == null) {
                 if (unchanged) {
-                    // The stat line is byte for byte what the row was last built from: confirm it.
-                    ProcessInfo current = table.get(p.pid);
-                    if (current != null && !current.leaderExited && current.startExact
-                            && ProcReader.sameStart(current.startTicks, p.startTicks)) {
-                        current.sampledAtNanos = t0;
-                    }
+                    confirm(p, t0); // the stat line is byte for byte what the row was last built from
                 }
                 continue;
             }
@@ -325,6 +316,15 @@ public final class Sampler implements AutoCloseable {
             } finally {
                 table.writeLock.unlock();
             }
+        }
+    }
+
+    /** Marks the row of {@code p} (if it is still that process) as sampled now, unchanged. */
+    private void confirm(ProcessInfo p, long t0) {
+        ProcessInfo current = table.get(p.pid);
+        if (current != null && !current.leaderExited && current.startExact
+                && ProcReader.sameStart(current.startTicks, p.startTicks)) {
+            current.sampledAtNanos = t0;
         }
     }
 
