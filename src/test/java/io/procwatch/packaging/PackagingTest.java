@@ -63,9 +63,21 @@ class PackagingTest {
         // the shipped file, with this test's paths winning on the command line
         try (DaemonProcess d = DaemonProcess.start("--config", ROOT.resolve("packaging/procwatch.conf").toString(),
                 "--history-db", dir.resolve("h.db").toString(), "--http", "127.0.0.1:" + port)) {
-            assertThat(d.log()).contains("history in " + dir.resolve("h.db")).contains("http on 127.0.0.1:" + port);
-            assertThat(Cli.run(d.socket(), "stats", "--json").out()).contains("\"history_db_written\"");
+            assertThat(d.log()).contains("history in " + dir.resolve("h.db")).contains("http on 127.0.0.1:" + port)
+                    .contains("task scan on");
+            assertThat(Cli.run(d.socket(), "stats", "--json").out()).contains("\"history_db_written\"")
+                    .contains("\"sampler_task_scan\":1");
         }
+        // the task scan can be turned off (every stat file read each pass), and says so
+        try (DaemonProcess d = DaemonProcess.start("--task-scan", "off")) {
+            assertThat(d.log()).contains("task scan off: turned off (--task-scan off)");
+            Cli.run(d.socket(), "ps", "-e");
+            String stats = Cli.run(d.socket(), "stats").out();
+            assertThat(stats).contains("task scan off").contains(" 0 skipped (unchanged)");
+        }
+        Cli.Result scan = Cli.run(null, "daemon", "--task-scan", "maybe", "--socket", dir.resolve("s.sock").toString());
+        assertThat(scan.exit()).isEqualTo(2);
+        assertThat(scan.err()).contains("--task-scan takes on or off, not 'maybe'");
         Path bad = dir.resolve("bad.conf");
         Files.writeString(bad, "history = 10\nno-such-setting = 1\n");
         Cli.Result r = Cli.run(null, "daemon", "--config", bad.toString(), "--socket", dir.resolve("s.sock").toString());
