@@ -41,8 +41,13 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class Sampler implements AutoCloseable {
     private static final int STAT_MAX = 1024;
-    /** Longest a process's stat line goes unread while its fingerprint stands still (half fixed, half spread by pid). */
-    static final long MAX_SKIP_NANOS = 10_000_000_000L;
+    /**
+     * Longest a process's stat line goes unread while its fingerprint stands still (half fixed,
+     * half spread by pid, so the re-reads do not all fall on one pass). A safety net only: the
+     * fingerprint covers every stat field procwatch shows that can change while a process does not
+     * run. It is long so that at top's default 3 s delay the net costs few reads per pass.
+     */
+    static final long MAX_SKIP_NANOS = 60_000_000_000L;
 
     private final TaskScan taskScan;
     private final String taskScanProblem;
