@@ -69,10 +69,11 @@ public final class ConnectorReader implements AutoCloseable {
         return thread.isAlive();
     }
 
-    /** Stops the loop (within one poll timeout) and closes the connector. */
+    /** Stops the loop and closes the connector. */
     @Override
     public void close() {
         stopping = true;
+        connector.wakeUp();
         try {
             thread.join(5_000);
         } catch (InterruptedException e) {

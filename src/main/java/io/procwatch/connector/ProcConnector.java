@@ -35,11 +35,18 @@ public final class ProcConnector implements AutoCloseable {
     private static final String INIT_PID_NS = "pid:[4026531836]";
     private static final String INIT_USER_NS = "user:[4026531837]";
 
-    /** How to subscribe. */
+    /**
+     * How to subscribe. {@code pollTimeoutMillis}: how long {@link #poll} waits for events before it
+     * returns 0; 0 means until events come or {@link #wakeUp()} is called (what a reader thread wants).
+     */
     public record Options(Set<EventType> events, int receiveBufferBytes, Duration ackTimeout,
                           int pollTimeoutMillis) {
         public static Options defaults() {
             return new Options(EventType.all(), 32 << 20, Duration.ofSeconds(1), 200);
+        }
+
+        public Options withPollTimeout(int millis) {
+            return new Options(events, receiveBufferBytes, ackTimeout, millis);
         }
 
         public Options withEvents(Set<EventType> types) {
@@ -132,9 +139,18 @@ public final class ProcConnector implements AutoCloseable {
     }
 
     /**
+     * Ends a wait in {@link #poll} now (it returns 0), so that its thread can look at its stop flag.
+     * Callable from any thread, also after close.
+     */
+    public void wakeUp() {
+        socket.wakeUp();
+    }
+
+    /**
      * Waits up to the poll timeout for events and hands each to {@code sink}.
      *
-     * @return how many events (including losses) were delivered; 0 when the timeout passed
+     * @return how many events (including losses) were delivered; 0 when the timeout passed or
+     *         {@link #wakeUp()} was called
      * @throws SyscallException when the socket fails for a reason other than overrun or timeout
      */
     public int poll(Consumer<? super ConnectorEvent> sink) throws SyscallException {
@@ -250,8 +266,9 @@ public final class ProcConnector implements AutoCloseable {
             MemorySegment msg = control(arena, socket.portId(), op, eventMask, cookie);
             socket.send(msg, msg.byteSize());
             long deadline = System.nanoTime() + options.ackTimeout().toNanos();
-            while (!acked && System.nanoTime() < deadline) {
-                int n = socket.receive(rx);
+            long left;
+            while (!acked && (left = deadline - System.nanoTime()) > 0) {
+                int n = socket.receive(rx, (int) Math.max(1, left / 1_000_000L));
                 if (n > 0) {
                     decoder.decode(rx, n, early::add, this);
                 }

@@ -82,8 +82,9 @@ public final class GenericNetlink {
         tx.set(JAVA_SHORT, 18, (short) 0);
         socket.send(tx, end);
         long deadline = System.nanoTime() + 2_000_000_000L;
-        while (System.nanoTime() < deadline) {
-            int n = socket.receive(rx);
+        long left;
+        while ((left = deadline - System.nanoTime()) > 0) {
+            int n = socket.receive(rx, (int) Math.max(1, left / 1_000_000L));
             if (n <= 0) {
                 continue; // timeout or an overrun of unrelated multicast: keep waiting for our reply
             }

@@ -33,6 +33,9 @@ public final class Libc {
     public static final int SO_RCVTIMEO = 20;
     public static final int SO_RCVBUFFORCE = 33;
     public static final int MSG_DONTWAIT = 0x40;
+    public static final short POLLIN = 0x1;
+    public static final int EFD_CLOEXEC = 0x80000;
+    public static final int EFD_NONBLOCK = 0x800;
     public static final int O_RDONLY = 0;
     public static final int O_CLOEXEC = 0x80000;
     public static final int PR_SET_NAME = 15;
@@ -65,6 +68,10 @@ public final class Libc {
     private static final MethodHandle GETSOCKOPT =
             errnoCall("getsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
     private static final MethodHandle CLOSE = errnoCall("close", JAVA_INT, JAVA_INT);
+    private static final MethodHandle POLL = errnoCall("poll", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
+    private static final MethodHandle EVENTFD = errnoCall("eventfd", JAVA_INT, JAVA_INT, JAVA_INT);
+    private static final MethodHandle EVENTFD_READ = errnoCall("eventfd_read", JAVA_INT, JAVA_INT, ADDRESS);
+    private static final MethodHandle EVENTFD_WRITE = errnoCall("eventfd_write", JAVA_INT, JAVA_INT, JAVA_LONG);
     private static final MethodHandle OPEN = LINKER.downcallHandle(
             LOOKUP.find("open").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
@@ -188,6 +195,56 @@ public final class Libc {
         try {
             long rc = (long) RECV.invokeExact(st, fd, buf, len, flags);
             return rc < 0 ? -(int) ERRNO.get(st, 0L) : rc;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    /**
+     * poll(2) over {@code count} struct pollfd entries; returns how many have events, 0 on timeout,
+     * or a negative errno (EINTR is an ordinary outcome for a caller that loops).
+     */
+    public static int pollOrErrno(MemorySegment fds, int count, int timeoutMillis) {
+        MemorySegment st = state();
+        try {
+            int rc = (int) POLL.invokeExact(st, fds, (long) count, timeoutMillis);
+            return rc < 0 ? -(int) ERRNO.get(st, 0L) : rc;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    /** eventfd(2): a counter another thread can make readable, to end a wait in poll. */
+    public static int eventfd(int flags) throws SyscallException {
+        MemorySegment st = state();
+        try {
+            return (int) check("eventfd", (int) EVENTFD.invokeExact(st, 0, flags), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    /** Adds {@code value} to an eventfd's counter (never blocks for the small values used here). */
+    public static void eventfdWrite(int fd, long value) throws SyscallException {
+        MemorySegment st = state();
+        try {
+            check("eventfd_write", (int) EVENTFD_WRITE.invokeExact(st, fd, value), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
+    /** Reads and resets an eventfd's counter; 0 when it was already 0 (a non-blocking eventfd). */
+    public static long eventfdDrain(int fd) {
+        MemorySegment st = state();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment v = arena.allocate(JAVA_LONG);
+            int rc = (int) EVENTFD_READ.invokeExact(st, fd, v);
+            return rc < 0 ? 0 : v.get(JAVA_LONG, 0);
         } catch (Throwable t) {
             throw linkageBug(t);
         }

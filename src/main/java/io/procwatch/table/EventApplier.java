@@ -33,6 +33,8 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
     private final SystemInfo sys = SystemInfo.get();
     /** Processes that exited but may still be zombies in /proc (not yet reaped by their parent). */
     private final Set<Integer> exited = ConcurrentHashMap.newKeySet();
+    /** Told when {@link #exited} gains a process, so that reaping runs only while there is some to do. */
+    private volatile Runnable exitPending = () -> { };
 
     public EventApplier(ProcessTable table, io.procwatch.procfs.ProcFs proc) {
         this.table = table;
@@ -110,6 +112,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 if (s.state == 'Z') {
                     s.leaderExited = true;
                     exited.add(s.pid);
+                    exitPending.run();
                 }
                 table.put(old, s);
             }
@@ -293,6 +296,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 p.vsize = 0;
                 p.rss = 0;
                 exited.add(tgid);
+                exitPending.run();
                 table.counters.exits.increment();
             } else if (x.pid() != tgid) {
                 table.counters.threadExits.increment();
@@ -387,6 +391,11 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
     }
 
     // ---- reaping ------------------------------------------------------------------------------
+
+    /** Calls {@code r} (on the event thread, so it must be quick) whenever an exited process waits to be reaped. */
+    public void onExitPending(Runnable r) {
+        exitPending = r;
+    }
 
     /**
      * Drops exited processes that /proc no longer lists (their parent reaped them). There is no

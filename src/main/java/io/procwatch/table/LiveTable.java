@@ -6,9 +6,6 @@ import io.procwatch.procfs.ProcFs;
 import io.procwatch.taskstats.TaskstatsExitListener;
 
 import java.io.IOException;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -30,7 +27,7 @@ public final class LiveTable implements AutoCloseable {
     private final EventApplier applier;
     private final ConnectorReader reader;
     private final Sampler sampler;
-    private final ScheduledExecutorService housekeeping;
+    private final ReapTimer reaper;
     private final Thread taskstatsThread;
     private final TaskstatsExitListener taskstats;
     private volatile boolean closing;
@@ -43,15 +40,17 @@ public final class LiveTable implements AutoCloseable {
         table = new ProcessTable(cfg.historyCapacity());
         prepareHistory.accept(table.history()); // before any event: earlier exits go first
         applier = new EventApplier(table, proc);
+        // Both readers wait without a timeout (0) until something comes; close() wakes them.
         ProcConnector connector = ProcConnector.open(
-                ProcConnector.Options.defaults().withReceiveBuffer(cfg.receiveBufferBytes()));
+                ProcConnector.Options.defaults().withReceiveBuffer(cfg.receiveBufferBytes()).withPollTimeout(0));
         TaskstatsExitListener ts = null;
         try {
-            ts = TaskstatsExitListener.open(16 << 20, 200);
+            ts = TaskstatsExitListener.open(16 << 20, 0);
         } catch (IOException e) {
             taskstatsProblem = "no exit accounting: " + e.getMessage();
         }
         taskstats = ts;
+        reaper = new ReapTimer(applier, cfg.reapIntervalMillis(), 2_000);
         try {
             applier.resync(true);
         } catch (IOException | RuntimeException e) {
@@ -59,6 +58,7 @@ public final class LiveTable implements AutoCloseable {
             if (ts != null) {
                 ts.close();
             }
+            reaper.close();
             throw e;
         }
         reader = ConnectorReader.start(connector, applier, e -> {
@@ -66,10 +66,6 @@ public final class LiveTable implements AutoCloseable {
             onFatal.accept(e);
         });
         sampler = new Sampler(table, proc.root().toString(), cfg.taskScan());
-        housekeeping = Executors.newSingleThreadScheduledExecutor(r ->
-                Thread.ofPlatform().name("procwatch-reaper").daemon(true).unstarted(r));
-        housekeeping.scheduleWithFixedDelay(this::reapSafely, cfg.reapIntervalMillis(), cfg.reapIntervalMillis(),
-                TimeUnit.MILLISECONDS);
         taskstatsThread = ts == null ? null
                 : Thread.ofPlatform().name("procwatch-taskstats").daemon(true).start(this::taskstatsLoop);
     }
@@ -82,14 +78,6 @@ public final class LiveTable implements AutoCloseable {
     public static LiveTable start(Config cfg, Consumer<History> prepareHistory, Consumer<? super Exception> onFatal)
             throws IOException {
         return new LiveTable(cfg, prepareHistory, onFatal);
-    }
-
-    private void reapSafely() {
-        try {
-            applier.reap();
-        } catch (RuntimeException e) {
-            // keep the timer alive; a failed reap is retried on the next tick
-        }
     }
 
     private void taskstatsLoop() {
@@ -143,9 +131,10 @@ public final class LiveTable implements AutoCloseable {
     public void close() {
         closing = true;
         reader.close();
-        housekeeping.shutdownNow();
+        reaper.close();
         sampler.close();
         if (taskstatsThread != null) {
+            taskstats.wakeUp();
             try {
                 taskstatsThread.join(2000);
             } catch (InterruptedException e) {

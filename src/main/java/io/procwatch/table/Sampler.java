@@ -197,7 +197,9 @@ public final class Sampler implements AutoCloseable {
             try {
                 if (interval == Long.MAX_VALUE) {
                     synchronized (demands) {
-                        demands.wait(1000);
+                        if (demands.isEmpty()) { // checked under the lock demand() notifies with: no lost wake-up
+                            demands.wait(); // nobody wants passes: sleep until someone does (or close)
+                        }
                     }
                     continue;
                 }

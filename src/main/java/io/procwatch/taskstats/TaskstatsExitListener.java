@@ -79,9 +79,15 @@ public final class TaskstatsExitListener implements AutoCloseable {
         return overruns;
     }
 
+    /** Ends a wait in {@link #poll} now (it returns 0). Callable from any thread, also after close. */
+    public void wakeUp() {
+        genl.socket().wakeUp();
+    }
+
     /**
-     * Waits up to the poll timeout for one datagram and hands each record in it to {@code sink}.
-     * Returns the number of records, 0 on timeout, -1 on an overrun.
+     * Waits up to the poll timeout (0: until a record comes or {@link #wakeUp()}) for one datagram
+     * and hands each record in it to {@code sink}. Returns the number of records, 0 on timeout or
+     * wake-up, -1 on an overrun.
      */
     public int poll(Consumer<Taskstats> sink) throws SyscallException {
         int n = genl.socket().receive(rx);

@@ -22,8 +22,9 @@ public final class EventRecorder implements AutoCloseable {
         reader = ConnectorReader.start(ProcConnector.open(options), events::add, failures::add);
     }
 
+    /** With the daemon's reader settings: no poll timeout, woken by close. */
     public static EventRecorder start() throws Exception {
-        return new EventRecorder(ProcConnector.Options.defaults());
+        return new EventRecorder(ProcConnector.Options.defaults().withPollTimeout(0));
     }
 
     public static EventRecorder start(ProcConnector.Options options) throws Exception {
