@@ -66,6 +66,13 @@ final class Connection implements Runnable {
     private final BlockingQueue<Object> requests = new LinkedBlockingQueue<>();
     private final AtomicLong queuedBytes = new AtomicLong();
     private volatile boolean clientGone;
+    /** Put into {@link #parked} when the client's stream ends, to wake a WAIT or SUBSCRIBE. */
+    private static final Object HANGUP = new Object();
+    /**
+     * The queue a WAIT or SUBSCRIBE is blocked on, if any: they wait without a timeout (an idle
+     * subscriber costs no wake-ups), so the reader must wake them when the client goes.
+     */
+    private volatile BlockingQueue<Object> parked;
 
     @Override
     public void run() {
@@ -123,6 +130,10 @@ final class Connection implements Runnable {
             return;
         }
         clientGone = true;
+        BlockingQueue<Object> q = parked; // after clientGone: a handler that parks later sees the flag
+        if (q != null) {
+            q.offer(HANGUP); // a full queue means its handler is busy and will see clientGone next
+        }
         try {
             requests.put(last);
         } catch (InterruptedException ignored) {
@@ -312,7 +323,7 @@ final class Connection implements Runnable {
         if (a.waitPids().isEmpty()) {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "WAIT needs at least one pid");
         }
-        BlockingQueue<ExitedProcess> exits = new LinkedBlockingQueue<>();
+        BlockingQueue<Object> exits = new LinkedBlockingQueue<>();
         Set<Integer> pending = new HashSet<>(a.waitPids());
         Consumer<TableEvent> listener = ev -> {
             if (ev instanceof TableEvent.Exited x && pending.contains(x.exited().pid()) && viewer.canSee(x.exited())) {
@@ -339,17 +350,18 @@ final class Connection implements Runnable {
                 }
             }
             long deadline = a.timeoutMs() == 0 ? Long.MAX_VALUE : System.nanoTime() + a.timeoutMs() * 1_000_000L;
+            parked = exits;
             while (!pending.isEmpty()) {
                 if (clientGone || requests.peek() instanceof ProtocolException) {
                     return false;
                 }
-                long left = deadline == Long.MAX_VALUE ? 1000 : (deadline - System.nanoTime()) / 1_000_000L;
+                long left = deadline == Long.MAX_VALUE ? Long.MAX_VALUE : (deadline - System.nanoTime()) / 1_000_000L;
                 if (left <= 0) {
                     sendError(req.seq(), Wire.E_TIMEOUT, "timed out waiting for " + pending);
                     return true;
                 }
-                ExitedProcess e = exits.poll(Math.min(left, 200), TimeUnit.MILLISECONDS);
-                if (e != null && pending.remove(e.pid())) {
+                Object next = left == Long.MAX_VALUE ? exits.take() : exits.poll(left, TimeUnit.MILLISECONDS);
+                if (next instanceof ExitedProcess e && pending.remove(e.pid())) {
                     encoder.exited(e, viewer, Wire.EXITED, req.seq()).write(out);
                     out.flush();
                 }
@@ -360,6 +372,7 @@ final class Connection implements Runnable {
             Thread.currentThread().interrupt();
             return false;
         } finally {
+            parked = null;
             ctx.table().removeListener(listener);
         }
     }
@@ -392,7 +405,7 @@ final class Connection implements Runnable {
      */
     private boolean subscribe(Message req) throws IOException {
         Args a = args(req);
-        BlockingQueue<TableEvent> queue = new ArrayBlockingQueue<>(SUBSCRIBER_QUEUE);
+        BlockingQueue<Object> queue = new ArrayBlockingQueue<>(SUBSCRIBER_QUEUE);
         AtomicLong dropped = new AtomicLong();
         Selector sel = a.selector();
         int mask = a.eventMask();
@@ -409,37 +422,38 @@ final class Connection implements Runnable {
             // acknowledge: the stream starts now
             done(req.seq(), 0, -1);
             out.flush();
-            // A subscription owns the connection: it ends when the client hangs up.
+            // A subscription owns the connection: it ends when the client hangs up. It waits for
+            // events without a timeout, unless it must renew its sampling lease (5 s) every second.
+            parked = queue;
+            boolean renew = a.sampleIntervalMs() > 0;
             while (channelOpen() && !clientGone) {
-                if (a.sampleIntervalMs() > 0) {
+                if (renew) {
                     ctx.sampler().demand(lease, Math.max(100, a.sampleIntervalMs()), 5000);
                 }
-                TableEvent ev = queue.poll(200, TimeUnit.MILLISECONDS);
+                Object next = renew ? queue.poll(1000, TimeUnit.MILLISECONDS) : queue.take();
                 long lost = dropped.getAndSet(0);
                 if (lost > 0) {
                     new MessageBuilder().u64(Wire.R_LOST, lost)
                             .string(Wire.R_ERROR_TEXT, "this client fell behind; " + lost + " events dropped")
                             .build(Wire.LOSS, 0, req.seq()).write(out);
                 }
-                if (ev != null) {
-                    Message m = encoder.event(ev, viewer, req.seq());
+                for (; next != null && next != HANGUP; next = queue.poll()) { // drain what is ready, then flush
+                    Message m = encoder.event((TableEvent) next, viewer, req.seq());
                     if (m != null) {
                         m.write(out);
                     }
-                    while ((ev = queue.poll()) != null) { // drain what is ready before flushing
-                        m = encoder.event(ev, viewer, req.seq());
-                        if (m != null) {
-                            m.write(out);
-                        }
-                    }
                 }
                 out.flush();
+                if (next == HANGUP) {
+                    break;
+                }
             }
             return false;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
         } finally {
+            parked = null;
             ctx.table().removeListener(listener);
             ctx.sampler().release(lease);
             ctx.counters().subscribers.decrementAndGet();

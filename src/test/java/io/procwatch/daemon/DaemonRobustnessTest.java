@@ -282,6 +282,45 @@ class DaemonRobustnessTest {
     }
 
     @Test
+    void waitersAndSubscribersThatHangUpAreReleased() throws Exception {
+        // WAIT and SUBSCRIBE block without a timeout; the end of the client's stream must wake them.
+        Process sleeper = io.procwatch.testing.Spawn.start("sleep", "600");
+        List<ProcwatchClient> held = new ArrayList<>();
+        try (ProcwatchClient probe = daemon.client()) {
+            long subscribersBefore = probe.stats().get("subscribers");
+            int socketsBefore = daemon.openSockets();
+            for (int i = 0; i < 5; i++) {
+                ProcwatchClient sub = daemon.client();
+                held.add(sub);
+                MessageBuilder b = new MessageBuilder().u32(Wire.A_EVENT_MASK, EventType.mask(EventType.all()));
+                Selector.all().encode(b);
+                sub.send(b.build(Wire.SUBSCRIBE, 0, 1));
+                assertThat(sub.receive().type()).isEqualTo(Wire.DONE);
+                ProcwatchClient waiter = daemon.client();
+                held.add(waiter);
+                waiter.send(new MessageBuilder().u32(Wire.A_WAIT_PID, (int) sleeper.pid()).build(Wire.WAIT, 0, 2));
+            }
+            assertThat(probe.stats().get("subscribers")).isEqualTo(subscribersBefore + 5);
+            for (ProcwatchClient c : held) {
+                c.close();
+            }
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while ((probe.stats().get("subscribers") > subscribersBefore || daemon.openSockets() > socketsBefore)
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(probe.stats().get("subscribers")).as("subscribers after their clients hung up")
+                    .isEqualTo(subscribersBefore);
+            assertThat(daemon.openSockets()).as("sockets after 10 clients hung up").isLessThanOrEqualTo(socketsBefore);
+        } finally {
+            for (ProcwatchClient c : held) {
+                c.close();
+            }
+            sleeper.destroyForcibly();
+        }
+    }
+
+    @Test
     void subscriberThatStopsReadingIsToldWhatItLost() throws Exception {
         try (ProcwatchClient slow = daemon.client()) {
             MessageBuilder b = new MessageBuilder().u32(Wire.A_EVENT_MASK, EventType.mask(EventType.all()));
