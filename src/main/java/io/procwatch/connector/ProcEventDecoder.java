@@ -119,19 +119,21 @@ public final class ProcEventDecoder {
         int union = dataLen - EVENT_HEADER;
         int seq = m.get(JAVA_INT_UNALIGNED, CN_SEQ);
 
+        int delivered = 0;
+        if (trackSequence) {
+            // Before the ack branch: the kernel's acknowledgement of any listener's LISTEN or
+            // IGNORE reaches every listener and takes a number from the same per-CPU sequence.
+            // Skipping its number would make the next event on that CPU look like a loss.
+            delivered += checkSequence(cpu, seq, sink);
+        }
         if (what == PROC_EVENT_NONE) {
             if (union < 4) {
-                return malformed(sink);
+                return delivered + malformed(sink);
             }
             if (acks != null) {
                 acks.onAck(seq, m.get(JAVA_INT_UNALIGNED, CN_ACK), m.get(JAVA_INT_UNALIGNED, EV_DATA));
             }
-            return 0;
-        }
-
-        int delivered = 0;
-        if (trackSequence) {
-            delivered += checkSequence(cpu, seq, sink);
+            return delivered;
         }
         int need = unionBytes(what);
         if (need < 0) {
