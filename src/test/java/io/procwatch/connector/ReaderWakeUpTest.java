@@ -20,6 +20,25 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class ReaderWakeUpTest {
 
+    interface Poll {
+        int once() throws Exception;
+    }
+
+    /** On another thread, polls until a poll returns no events (0: timeout or wake-up) and returns that. */
+    private static CompletableFuture<Integer> pollUntilNothing(Poll poll) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                int n;
+                while ((n = poll.once()) > 0) {
+                    // events from elsewhere on the machine: poll again
+                }
+                return n;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
     @Test
     void readerWithoutTimeoutReceivesAndStopsAtClose() throws Exception {
         EventRecorder r = EventRecorder.start(); // poll timeout 0, as in the daemon
@@ -43,17 +62,7 @@ class ReaderWakeUpTest {
         ProcConnector.Options quiet = ProcConnector.Options.defaults()
                 .withEvents(EnumSet.of(EventType.NONZERO_EXIT)).withPollTimeout(0);
         try (ProcConnector c = ProcConnector.open(quiet)) {
-            CompletableFuture<Integer> polled = CompletableFuture.supplyAsync(() -> {
-                try {
-                    int n;
-                    while ((n = c.poll(e -> { })) > 0) {
-                        // events from elsewhere: poll again
-                    }
-                    return n;
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Integer> polled = pollUntilNothing(() -> c.poll(e -> { }));
             Thread.sleep(300);
             assertThat(polled).as("a poll without timeout is still waiting").isNotDone();
             c.wakeUp();
@@ -74,17 +83,7 @@ class ReaderWakeUpTest {
     void wakeUpEndsATaskstatsWaitAndAfterCloseIsHarmless() throws Exception {
         TaskstatsExitListener l = TaskstatsExitListener.open(1 << 20, 0);
         try {
-            CompletableFuture<Integer> polled = CompletableFuture.supplyAsync(() -> {
-                try {
-                    int n;
-                    while ((n = l.poll(t -> { })) > 0) {
-                        // exits from elsewhere on the machine: poll again
-                    }
-                    return n;
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
+            CompletableFuture<Integer> polled = pollUntilNothing(() -> l.poll(t -> { }));
             Thread.sleep(300);
             l.wakeUp();
             assertThat(polled.get(5, TimeUnit.SECONDS)).isZero();
