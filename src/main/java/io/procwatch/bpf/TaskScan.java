@@ -74,7 +74,7 @@ public final class TaskScan implements AutoCloseable {
             int link = BpfSyscall.bpf("bpf(BPF_LINK_CREATE, task iterator)", BPF_LINK_CREATE, attr);
             return new TaskScan(prog, link);
         } catch (SyscallException e) {
-            closeQuietly(prog);
+            Libc.closeQuietly(prog);
             throw e;
         }
     }
@@ -119,7 +119,7 @@ public final class TaskScan implements AutoCloseable {
                 fill -= whole;
             }
         } finally {
-            closeQuietly(fd);
+            Libc.closeQuietly(fd);
         }
         return tasks;
     }
@@ -135,18 +135,11 @@ public final class TaskScan implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        closeQuietly(linkFd);
-        closeQuietly(progFd);
+        Libc.closeQuietly(linkFd);
+        Libc.closeQuietly(progFd);
         arena.close();
     }
 
-    private static void closeQuietly(int fd) {
-        try {
-            Libc.close(fd);
-        } catch (SyscallException e) {
-            // already gone: nothing to release
-        }
-    }
 
     // ---- the program ----
 

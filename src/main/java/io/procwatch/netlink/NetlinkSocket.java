@@ -90,9 +90,9 @@ public final class NetlinkSocket implements AutoCloseable {
             Libc.getsockname(fd, addr, len);
             return new NetlinkSocket(fd, wakeFd, protocol, addr.get(JAVA_INT, 4));
         } catch (SyscallException | RuntimeException e) {
-            closeQuietly(fd);
+            Libc.closeQuietly(fd);
             if (wakeFd >= 0) {
-                closeQuietly(wakeFd);
+                Libc.closeQuietly(wakeFd);
             }
             throw e;
         }
@@ -255,18 +255,10 @@ public final class NetlinkSocket implements AutoCloseable {
                 return;
             }
             closed = true;
-            closeQuietly(fd);
-            closeQuietly(wakeFd);
+            Libc.closeQuietly(fd);
+            Libc.closeQuietly(wakeFd);
         }
         // The arena holds only the kernel address and the poll array; it is freed with the socket.
         arena.close();
-    }
-
-    private static void closeQuietly(int fd) {
-        try {
-            Libc.close(fd);
-        } catch (SyscallException ignored) {
-            // nothing useful to do: the descriptor is gone either way
-        }
     }
 }

@@ -285,6 +285,19 @@ public final class Libc {
         }
     }
 
+    /**
+     * close(2) for cleanup paths, where a failure leaves nothing to do: the descriptor is gone
+     * either way. EBADF would mean a double close (a bug that could close someone else's reused
+     * descriptor), so it trips an assertion.
+     */
+    public static void closeQuietly(int fd) {
+        try {
+            close(fd);
+        } catch (SyscallException e) {
+            assert e.errno() != Errno.EBADF : "double close of descriptor " + fd;
+        }
+    }
+
     /** open(2) read-only; path must be a NUL-terminated segment. */
     public static int openReadOnly(MemorySegment path) throws SyscallException {
         MemorySegment st = state();

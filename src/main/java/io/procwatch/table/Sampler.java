@@ -2,7 +2,6 @@ package io.procwatch.table;
 
 import io.procwatch.bpf.TaskScan;
 import io.procwatch.procfs.PidStat;
-import io.procwatch.sys.Errno;
 import io.procwatch.sys.Libc;
 import io.procwatch.sys.SyscallException;
 
@@ -228,7 +227,7 @@ public final class Sampler implements AutoCloseable {
         // close descriptors of processes no longer in the table
         handles.entrySet().removeIf(e -> {
             if (table.get(e.getKey()) == null) {
-                closeQuietly(e.getValue().fd);
+                Libc.closeQuietly(e.getValue().fd);
                 return true;
             }
             return false;
@@ -347,7 +346,7 @@ public final class Sampler implements AutoCloseable {
         unchanged = false;
         Handle h = handles.get(pid);
         if (h != null && !ProcReader.sameStart(h.startTicks, startTicks)) {
-            closeQuietly(h.fd);
+            Libc.closeQuietly(h.fd);
             handles.remove(pid);
             h = null;
         }
@@ -367,11 +366,11 @@ public final class Sampler implements AutoCloseable {
         }
         long n = Libc.preadOrErrno(h.fd, buf, STAT_MAX, 0);
         if (!keep) {
-            closeQuietly(h.fd);
+            Libc.closeQuietly(h.fd);
         }
         if (n <= 0) {
             if (keep) {
-                closeQuietly(h.fd);
+                Libc.closeQuietly(h.fd);
                 handles.remove(pid);
             }
             return null; // -ESRCH: the process this descriptor belongs to is gone
@@ -412,20 +411,13 @@ public final class Sampler implements AutoCloseable {
         return h == 0 ? 1 : h;
     }
 
-    private static void closeQuietly(int fd) {
-        try {
-            Libc.close(fd);
-        } catch (SyscallException e) {
-            assert e.errno() != Errno.EBADF : "double close of a stat descriptor";
-        }
-    }
 
     @Override
     public synchronized void close() {
         closed = true;
         loop.interrupt();
         for (Handle h : handles.values()) {
-            closeQuietly(h.fd);
+            Libc.closeQuietly(h.fd);
         }
         handles.clear();
         if (taskScan != null) {
