@@ -18,7 +18,8 @@ import java.util.Map;
 
 /**
  * What top shows, refreshed from the daemon: one snapshot per refresh (re-sampled by the daemon
- * for this request, so the daemon samples only while a top runs and at its pace), per-interval
+ * for this request, so the daemon samples only while a top runs and at its pace; a delta snapshot,
+ * so only the rows that changed cross the socket and get decoded), per-interval
  * %CPU from two consecutive snapshots, and a subscription to fork, exec and exit events for the
  * event rates and the processes that lived and died between two refreshes.
  */
@@ -94,7 +95,7 @@ final class TopModel implements AutoCloseable {
     Frame refresh(Selector scope, boolean threads, boolean cmdline) throws IOException {
         long groups = Groups.BASE | Groups.CRED | Groups.STAT | (cmdline ? Groups.CMDLINE : 0);
         int flags = Wire.F_FRESH | (threads ? Wire.F_THREADS : 0);
-        ProcwatchClient.Listing l = query.snapshot(scope, groups, flags);
+        ProcwatchClient.Listing l = query.snapshotDelta(scope, groups, flags);
         SystemSummary sys = SystemSummary.read(proc);
         // When the values were read: the daemon's pass started sampleAge before its answer. Every
         // pass reads the processes in the same order, so the time between two passes' starts is

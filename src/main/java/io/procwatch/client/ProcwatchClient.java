@@ -111,6 +111,67 @@ public final class ProcwatchClient implements AutoCloseable {
         return collect(Wire.PROCESS);
     }
 
+    /** What this connection's last delta snapshot merged: the base of the next one. */
+    private record DeltaBase(Selector selector, long groups, List<ProcRow> rows) {
+    }
+
+    private DeltaBase deltaBase;
+    private DeltaCounts deltaCounts = new DeltaCounts(0, 0, false, 0);
+
+    /**
+     * What the last {@link #snapshotDelta} received: rows and gone pids sent, whether they were
+     * merged into the previous listing, and how many times so far a merge did not add up to the
+     * daemon's count (then a full snapshot replaced it).
+     */
+    public record DeltaCounts(int rowsSent, int gone, boolean merged, long repairs) {
+    }
+
+    public DeltaCounts lastDelta() {
+        return deltaCounts;
+    }
+
+    /**
+     * A snapshot for a client that asks for the same set again and again (top): the daemon sends
+     * only the rows that changed since this connection's previous delta snapshot and the pids that
+     * left the set, and this merges them into the previous listing. The listing returned is
+     * whole, in pid order; rows that did not change are the same objects as last time. Thread
+     * listings, a new selector or new groups, and a daemon that does not know F_DELTA get a full
+     * answer, which becomes the new base.
+     */
+    public Listing snapshotDelta(Selector sel, long groups, int flags) throws IOException {
+        if ((flags & Wire.F_THREADS) != 0 || sel.threadsOf() != null) {
+            deltaBase = null; // the daemon forgets its side too (a SNAPSHOT without F_DELTA)
+            return snapshot(sel, groups, flags & ~Wire.F_DELTA);
+        }
+        MessageBuilder b = new MessageBuilder().u64(Wire.A_GROUPS, groups);
+        sel.encode(b);
+        send(b.build(Wire.SNAPSHOT, flags | Wire.F_DELTA, ++seq));
+        Answer a = answer(Wire.PROCESS);
+        long repairs = deltaCounts.repairs();
+        List<ProcRow> rows;
+        if (!a.delta()) {
+            rows = a.rows();
+        } else if (deltaBase == null || deltaBase.groups() != groups || !deltaBase.selector().equals(sel)) {
+            throw new ProtocolException(Wire.E_MALFORMED, "the daemon sent changes against a listing this client does not have");
+        } else {
+            rows = DeltaMerge.merge(deltaBase.rows(), a.rows(), a.gone());
+            if (rows == null || rows.size() != a.done().count()) {
+                // cannot happen with a correct daemon; if it does, do not show a wrong table:
+                // a full snapshot (without F_DELTA, so the daemon drops its side too) replaces it
+                deltaBase = null;
+                deltaCounts = new DeltaCounts(a.rows().size(), a.gone().size(), false, repairs + 1);
+                return snapshot(sel, groups, flags & ~Wire.F_DELTA);
+            }
+        }
+        if (!DeltaMerge.inPidOrder(rows)) { // the next merge walks them in pid order
+            rows = new ArrayList<>(rows);
+            rows.sort(java.util.Comparator.comparingInt(r -> r.pid));
+        }
+        deltaBase = new DeltaBase(sel, groups, rows);
+        deltaCounts = new DeltaCounts(a.rows().size(), a.gone().size(), a.delta(), repairs);
+        return new Listing(java.util.Collections.unmodifiableList(rows), a.done());
+    }
+
     public Listing history(Selector sel, long sinceMs, long untilMs, int limit, boolean failedOnly)
             throws IOException {
         MessageBuilder b = new MessageBuilder().u64(Wire.A_SINCE_MS, sinceMs).u64(Wire.A_UNTIL_MS, untilMs)
@@ -235,21 +296,57 @@ public final class ProcwatchClient implements AutoCloseable {
     }
 
     private Listing collect(int rowType) throws IOException {
+        Answer a = answer(rowType);
+        if (a.delta() || !a.gone().isEmpty()) {
+            throw new ProtocolException(Wire.E_MALFORMED, "the daemon answered with changes only, which were not asked for");
+        }
+        return new Listing(a.rows(), a.done(), a.gaps());
+    }
+
+    /** A listing as it came: for a delta snapshot, the changed rows and the pids gone. */
+    private record Answer(List<ProcRow> rows, List<Integer> gone, Done done, List<Gap> gaps, boolean delta) {
+    }
+
+    private Answer answer(int rowType) throws IOException {
         List<ProcRow> rows = new ArrayList<>();
+        List<Integer> gone = new ArrayList<>();
         List<Gap> gaps = new ArrayList<>();
         while (true) {
             Message m = receive();
             if (m.type() == rowType) {
                 rows.add(ProcRow.decode(m.attrs()));
+            } else if (m.type() == Wire.GONE) {
+                Attrs a = m.attrs();
+                while (a.next()) {
+                    if (a.type() == Wire.P_PID) {
+                        gone.add(a.u32());
+                    }
+                }
+                if (a.malformed()) {
+                    throw new ProtocolException(Wire.E_MALFORMED, "malformed attribute from the daemon");
+                }
             } else if (m.type() == Wire.GAP) {
                 gaps.add(gap(m));
             } else if (m.type() == Wire.DONE) {
-                return new Listing(rows, done(m), gaps);
+                return new Answer(rows, gone, done(m), gaps, carries(m, Wire.R_DELTA));
             } else if (m.type() == Wire.ERROR) {
                 throw error(m);
             }
             // other types: skipped (a newer daemon may interleave things this client does not know)
         }
+    }
+
+    private static boolean carries(Message m, int attrType) throws ProtocolException {
+        Attrs a = m.attrs();
+        while (a.next()) {
+            if (a.type() == attrType) {
+                return true;
+            }
+        }
+        if (a.malformed()) {
+            throw new ProtocolException(Wire.E_MALFORMED, "malformed attribute from the daemon");
+        }
+        return false;
     }
 
     private static Gap gap(Message m) throws ProtocolException {

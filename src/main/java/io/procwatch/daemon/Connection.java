@@ -45,6 +45,8 @@ final class Connection implements Runnable {
     private final SocketChannel channel;
     private final DaemonContext ctx;
     private final Encoder encoder;
+    /** What this connection's last SNAPSHOT with F_DELTA sent (top asks for the same set every refresh). */
+    private final SnapshotDelta delta = new SnapshotDelta();
     private Viewer viewer;
     private InputStream in;
     private OutputStream out;
@@ -256,6 +258,17 @@ final class Connection implements Runnable {
         ctx.snapshotStarted();
         List<ProcessInfo> rows = ctx.select(a.selector(), viewer, req.has(Wire.F_FRESH) && (a.groups() & Groups.STAT) != 0);
         boolean threads = req.has(Wire.F_THREADS) || a.selector().threadsOf() != null;
+        boolean record = req.has(Wire.F_DELTA) && !threads;
+        boolean diff = record && delta.canDiff(a.selector(), a.groups());
+        if (!record) {
+            delta.clear();
+        }
+        if (diff) {
+            gone(delta.gone(rows), req.seq());
+        }
+        if (record) {
+            delta.begin(rows.size());
+        }
         long now = System.nanoTime();
         long oldest = now;
         int count = 0;
@@ -272,19 +285,45 @@ final class Connection implements Runnable {
                     }
                 }
             } else {
-                encoder.process(p, a.groups(), viewer, req.seq()).write(out);
+                Message m = encoder.process(p, a.groups(), viewer, req.seq());
+                boolean changed = !record || delta.record(p.pid(), m.body());
+                if (changed || !diff) {
+                    m.write(out);
+                }
                 count++;
             }
         }
+        if (record) {
+            delta.commit(a.selector(), a.groups());
+        }
         // the age as of the answer's own time stamp (taken in done()), so time - age is when the values were read
-        done(req.seq(), count, rows.isEmpty() ? -1 : (System.nanoTime() - oldest) / 1_000_000L);
+        done(req.seq(), count, rows.isEmpty() ? -1 : (System.nanoTime() - oldest) / 1_000_000L, diff);
         return true;
     }
 
+    /** GONE messages for a delta answer: at most 8192 pids each, so a message stays small. */
+    private void gone(int[] pids, int seq) throws IOException {
+        for (int from = 0; from < pids.length; from += 8192) {
+            MessageBuilder m = new MessageBuilder();
+            for (int i = from; i < Math.min(pids.length, from + 8192); i++) {
+                m.u32(Wire.P_PID, pids[i]);
+            }
+            m.build(Wire.GONE, 0, seq).write(out);
+        }
+    }
+
     private void done(int seq, int count, long sampleAgeMs) throws IOException {
+        done(seq, count, sampleAgeMs, false);
+    }
+
+    /** @param delta the answer held only changes (R_DELTA); count is still the whole set's */
+    private void done(int seq, int count, long sampleAgeMs, boolean delta) throws IOException {
         MessageBuilder m = new MessageBuilder().u32(Wire.R_COUNT, count).u64(Wire.R_TIME_MS, System.currentTimeMillis());
         if (sampleAgeMs >= 0) {
             m.u64(Wire.R_SAMPLE_AGE_MS, sampleAgeMs);
+        }
+        if (delta) {
+            m.flag(Wire.R_DELTA);
         }
         m.build(Wire.DONE, 0, seq).write(out);
     }

@@ -38,6 +38,8 @@ public final class Wire {
     public static final int STATS_REPLY = 23;
     /** HISTORY: a time when no daemon was recording exits (persistent history only). */
     public static final int GAP = 24;
+    /** SNAPSHOT with F_DELTA: pids (P_PID, repeated) that were in the previous answer and are not now. */
+    public static final int GONE = 25;
 
     // header flags
     /** SNAPSHOT: re-sample the selected processes before answering. */
@@ -46,6 +48,12 @@ public final class Wire {
     public static final int F_THREADS = 2;
     /** HISTORY: only exits with a non-zero code or a signal. */
     public static final int F_FAILED = 4;
+    /**
+     * SNAPSHOT: send only what changed since this connection's previous SNAPSHOT, if that one had
+     * F_DELTA too and the same selector and groups (DONE then carries R_DELTA); else a full answer.
+     * Not for F_THREADS.
+     */
+    public static final int F_DELTA = 8;
 
     // request attributes
     public static final int A_VERSION = 1;
@@ -140,6 +148,7 @@ public final class Wire {
     public static final int R_GAP_FROM_MS = 13;   // u64 epoch ms: GAP starts (the earlier daemon's last sign of life)
     public static final int R_GAP_UNTIL_MS = 14;  // u64 epoch ms: GAP ends (the next daemon started)
     public static final int R_GAP_CLEAN = 15;     // flag: the earlier daemon was stopped, not killed
+    public static final int R_DELTA = 16;         // flag in DONE: the answer holds only changes (F_DELTA)
 
     // error codes
     public static final int E_MALFORMED = 1;
