@@ -210,6 +210,7 @@ final class TopCommand {
         TopView v = o.view();
         model.refresh(v.selector(), v.threads, v.cmdline);
         Thread.sleep(Math.min(o.delayMs(), 300)); // as the interactive screen does
+        LineCache lines = new LineCache();
         for (int n = 0; o.iterations() < 0 || n < o.iterations(); n++) {
             if (n > 0) {
                 Thread.sleep(o.delayMs());
@@ -234,9 +235,11 @@ final class TopCommand {
                 }
                 out.println();
                 Columns.print(out, Columns.header(cols), width);
+                lines.begin(cols, ctx);
                 for (TopView.Row r : rows) {
-                    Columns.print(out, Columns.row(cols, r.row(), ctx, r.treePrefix()), width);
+                    lines.print(out, r, ctx, width);
                 }
+                lines.end();
             }
             out.flush();
         }

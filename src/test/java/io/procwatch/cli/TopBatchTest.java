@@ -76,6 +76,55 @@ class TopBatchTest {
         assertThat(r.out()).containsPattern("Events: +\\d+\\.\\d forks/s, +\\d+\\.\\d execs/s, +(?!0\\.0 )\\d+\\.\\d exits/s");
     }
 
+    /**
+     * Batch mode prints an unchanged process's line again from the line kept last time (with
+     * delta snapshots its row is the same object): a process that stops running keeps its row,
+     * and its %CPU must still fall to 0.0; one reniced from outside must show its new NI.
+     */
+    @Test
+    void keptLinesFollowCpuThatStopsAndNiceThatChanges() throws Exception {
+        // runs for 1.2 s when told (SIGUSR1), sleeps otherwise
+        Process spurt = new ProcessBuilder("perl", "-MTime::HiRes=time", "-e", "$0 = 'pwspurt'; "
+                + "$SIG{USR1} = sub { my $t = time + 1.2; 1 while time < $t }; sleep 600 while 1").start();
+        Process calm = new ProcessBuilder("perl", "-e", "$0 = 'pwcalm'; sleep 600").start();
+        try {
+            Process top = Cli.start(daemon.socket(), "top", "-b", "-n", "9", "-d", "0.5", "-p",
+                    spurt.pid() + "," + calm.pid());
+            var reader = top.inputReader();
+            List<String> spurtCpu = new java.util.ArrayList<>();
+            List<String> calmNice = new java.util.ArrayList<>();
+            String line;
+            while ((line = reader.readLine()) != null) {
+                String[] f = line.trim().split("\\s+");
+                if (line.endsWith(" pwspurt")) {
+                    spurtCpu.add(f[7]);
+                    if (spurtCpu.size() == 2) {
+                        assertThat(new ProcessBuilder("kill", "-USR1", String.valueOf(spurt.pid())).start().waitFor())
+                                .isZero();
+                    }
+                } else if (line.endsWith(" pwcalm")) {
+                    calmNice.add(f[3]);
+                    if (calmNice.size() == 3) {
+                        assertThat(new ProcessBuilder("renice", "-n", "5", "-p", String.valueOf(calm.pid()))
+                                .start().waitFor()).isZero();
+                    }
+                }
+            }
+            assertThat(top.waitFor()).isZero();
+            assertThat(spurtCpu).hasSize(9);
+            assertThat(calmNice).hasSize(9);
+            // it ran for 1.2 s after the second frame, then slept: busy then, 0.0 in the last frames
+            assertThat(spurtCpu.subList(0, 2)).containsOnly("0.0");
+            assertThat(spurtCpu.subList(2, 6)).anyMatch(c -> Double.parseDouble(c) > 10);
+            assertThat(spurtCpu.subList(6, 9)).containsOnly("0.0");
+            assertThat(calmNice.subList(0, 3)).containsOnly("0");
+            assertThat(calmNice.subList(5, 9)).containsOnly("5");
+        } finally {
+            spurt.destroyForcibly().waitFor();
+            calm.destroyForcibly().waitFor();
+        }
+    }
+
     @Test
     void jsonOneFrameForOnePid() throws Exception {
         Cli.Result r = Cli.run(daemon.socket(), "top", "--json", "-p", Long.toString(burner.pid()), "-o", "-PID");
