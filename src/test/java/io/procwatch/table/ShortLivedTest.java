@@ -38,6 +38,7 @@ class ShortLivedTest {
             }
             int withCmdline = 0;
             long longest = 0;
+            int slow = 0;
             for (String line : lines) {
                 String[] f = line.split(" ");
                 int pid = Integer.parseInt(f[0]);
@@ -47,8 +48,13 @@ class ShortLivedTest {
                 assertThat(e.exitObserved()).isTrue();
                 assertThat(e.ppid()).isEqualTo(parent);
                 long lifetime = e.endEpochMs() - e.startEpochMs();
-                // each lives well under a millisecond; allow for being descheduled on a busy machine
-                assertThat(lifetime).as("lifetime of %s", line).isBetween(0L, 250L);
+                // each lives well under a millisecond; a busy machine may stall one for a while
+                // (CI once saw 353 ms), so a few slow ones are allowed, but a clock error (/proc's
+                // boot time rounded to seconds once made a 1 ms process last 816 ms) hits most
+                assertThat(lifetime).as("lifetime of %s", line).isBetween(0L, 5000L);
+                if (lifetime > 250) {
+                    slow++;
+                }
                 longest = Math.max(longest, lifetime);
                 if (f[1].equals("f")) {
                     assertThat(e.comm()).isEqualTo("perl");
@@ -68,6 +74,7 @@ class ShortLivedTest {
                     }
                 }
             }
+            assertThat(slow).as("processes recorded as living over 250 ms").isLessThanOrEqualTo(10);
             System.out.printf("short-lived: 1000/1000 in history; %d of 500 exec'd ones carry their full cmdline;"
                     + " longest recorded lifetime %d ms%n", withCmdline, longest);
             assertThat(live.table().counters().losses.sum()).isZero();
