@@ -260,11 +260,10 @@ final class Connection implements Runnable {
         boolean threads = req.has(Wire.F_THREADS) || a.selector().threadsOf() != null;
         boolean record = req.has(Wire.F_DELTA) && !threads;
         boolean diff = record && delta.canDiff(a.selector(), a.groups());
-        if (!record) {
-            delta.clear();
-        }
         if (diff) {
             gone(delta.gone(rows), req.seq());
+        } else {
+            delta.clear(); // a whole answer: with nothing to compare against, every row counts as new
         }
         if (record) {
             delta.begin(rows.size());
@@ -286,8 +285,7 @@ final class Connection implements Runnable {
                 }
             } else {
                 Message m = encoder.process(p, a.groups(), viewer, req.seq());
-                boolean changed = !record || delta.record(p.pid(), m.body());
-                if (changed || !diff) {
+                if (!record || delta.record(p.pid(), m.body())) {
                     m.write(out);
                 }
                 count++;

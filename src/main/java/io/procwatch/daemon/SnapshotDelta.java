@@ -88,7 +88,10 @@ final class SnapshotDelta {
         nextBodies = NO_BODIES;
     }
 
-    /** Forgets the last answer (a SNAPSHOT without F_DELTA): the next delta request gets everything. */
+    /**
+     * Forgets the last answer (a SNAPSHOT without F_DELTA, or one for another selector or groups):
+     * every row recorded next counts as new, and the next delta request with no base gets everything.
+     */
     void clear() {
         selector = null;
         pids = NO_PIDS;
