@@ -151,10 +151,14 @@ public final class ProcwatchClient implements AutoCloseable {
         List<ProcRow> rows;
         if (!a.delta()) {
             rows = a.rows();
+            if (!DeltaMerge.inPidOrder(rows)) { // the next merge walks them in pid order
+                rows = new ArrayList<>(rows);
+                rows.sort(java.util.Comparator.comparingInt(r -> r.pid));
+            }
         } else if (deltaBase == null || deltaBase.groups() != groups || !deltaBase.selector().equals(sel)) {
             throw new ProtocolException(Wire.E_MALFORMED, "the daemon sent changes against a listing this client does not have");
         } else {
-            rows = DeltaMerge.merge(deltaBase.rows(), a.rows(), a.gone());
+            rows = DeltaMerge.merge(deltaBase.rows(), a.rows(), a.gone()); // in pid order, as both inputs
             if (rows == null || rows.size() != a.done().count()) {
                 // cannot happen with a correct daemon; if it does, do not show a wrong table:
                 // a full snapshot (without F_DELTA, so the daemon drops its side too) replaces it
@@ -162,10 +166,6 @@ public final class ProcwatchClient implements AutoCloseable {
                 deltaCounts = new DeltaCounts(a.rows().size(), a.gone().size(), false, repairs + 1);
                 return snapshot(sel, groups, flags & ~Wire.F_DELTA);
             }
-        }
-        if (!DeltaMerge.inPidOrder(rows)) { // the next merge walks them in pid order
-            rows = new ArrayList<>(rows);
-            rows.sort(java.util.Comparator.comparingInt(r -> r.pid));
         }
         deltaBase = new DeltaBase(sel, groups, rows);
         deltaCounts = new DeltaCounts(a.rows().size(), a.gone().size(), a.delta(), repairs);
