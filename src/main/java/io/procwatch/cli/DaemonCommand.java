@@ -31,6 +31,8 @@ final class DaemonCommand {
               --task-scan on|off     find the processes that changed with one BPF task iterator
                                      read, and read /proc/PID/stat only for those (default on;
                                      needs CAP_BPF and CAP_PERFMON, else every stat file is read)
+              --receive-buffer BYTES the kernel event socket's receive buffer (default 67108864;
+                                     4096 to 1073741824): what absorbs a burst while the daemon is busy
               --background           start detached, wait until it answers, then return
             Examples:
               sudo procwatch daemon --background
@@ -39,7 +41,8 @@ final class DaemonCommand {
             """;
 
     private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
-            "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan");
+            "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan",
+            "receive-buffer");
 
     private DaemonCommand() {
     }
@@ -81,7 +84,11 @@ final class DaemonCommand {
                     o.intValue("max-clients", d.maxClients()),
                     o.get("proc-root") != null ? Path.of(o.get("proc-root")) : d.procRoot(),
                     o.get("history-db") != null ? Path.of(o.get("history-db")) : null,
-                    new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"), scan.equals("on"));
+                    new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"), scan.equals("on"),
+                    o.intValue("receive-buffer", d.receiveBufferBytes()));
+            if (opts.receiveBufferBytes() < 4096 || opts.receiveBufferBytes() > 1 << 30) {
+                throw new UsageException("--receive-buffer takes 4096 to 1073741824 bytes, not " + opts.receiveBufferBytes());
+            }
             if (opts.historyCapacity() < 1 || opts.maxClients() < 1 || days < 1 || rows < 1) {
                 throw new UsageException("--history, --max-clients and the retention limits must be at least 1");
             }

@@ -30,11 +30,13 @@ public final class Daemon implements AutoCloseable {
      * @param http        host:port of the HTTP listener (metrics and JSON API), or null for none
      */
     public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
-                          HistoryWriter.Retention retention, String http, boolean taskScan) {
+                          HistoryWriter.Retention retention, String http, boolean taskScan,
+                          int receiveBufferBytes) {
         public static Options defaults() {
             String env = System.getenv("PROCWATCH_SOCKET");
             return new Options(Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET), 100_000, 256,
-                    Path.of("/proc"), null, new HistoryWriter.Retention(30L * 86_400_000L, 10_000_000L), null, true);
+                    Path.of("/proc"), null, new HistoryWriter.Retention(30L * 86_400_000L, 10_000_000L), null, true,
+                    64 << 20);
         }
     }
 
@@ -63,7 +65,7 @@ public final class Daemon implements AutoCloseable {
             HistoryStore s = store;
             HistoryWriter w = s == null ? null : new HistoryWriter(s, o.retention());
             writer = w;
-            live = LiveTable.start(new LiveTable.Config(o.historyCapacity(), 64 << 20, 200, o.taskScan()), h -> {
+            live = LiveTable.start(new LiveTable.Config(o.historyCapacity(), o.receiveBufferBytes(), 200, o.taskScan()), h -> {
                 if (s != null) {
                     restore(s, h);
                     h.onChange(w::offer);
