@@ -25,6 +25,22 @@ public final class Fields {
             return new Ctx(System.currentTimeMillis(), 100, readMemTotalKiB(), 4096, readPidWidth());
         }
 
+        private static long bootTimeMs;
+
+        /** /proc/stat's btime in ms, read once per process (only when a time column is shown). */
+        static synchronized long bootTimeMs() {
+            if (bootTimeMs == 0) {
+                bootTimeMs = -1;
+                try (var lines = Files.lines(Path.of("/proc/stat"))) {
+                    bootTimeMs = lines.filter(l -> l.startsWith("btime ")).findFirst()
+                            .map(l -> Long.parseLong(l.substring(6).trim()) * 1000).orElse(-1L);
+                } catch (IOException | RuntimeException e) {
+                    // unknown: the exact start is shown
+                }
+            }
+            return bootTimeMs;
+        }
+
         private static long readMemTotalKiB() {
             try {
                 for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
@@ -53,7 +69,21 @@ public final class Fields {
         }
 
         long elapsedSecs(ProcRow r) {
-            return r.startMs < 0 ? -1 : Math.max(0, (nowMs - r.startMs) / 1000);
+            long start = psStartMs(r);
+            return start < 0 ? -1 : Math.max(0, (nowMs - start) / 1000);
+        }
+
+        /**
+         * The start as procps prints it: boot time (whole seconds, /proc/stat btime) plus the start
+         * tick. It can differ from the exact start by up to a second, and procps's columns (STIME,
+         * START, lstart, etime) are computed this way; JSON carries the exact start.
+         */
+        long psStartMs(ProcRow r) {
+            if (r.startTicks < 0) {
+                return r.startMs;
+            }
+            long boot = bootTimeMs();
+            return boot <= 0 ? r.startMs : boot + r.startTicks * 1000 / hz;
         }
 
         /** procps's %cpu in tenths: CPU time over lifetime. */
@@ -183,14 +213,14 @@ public final class Fields {
                 : Integer.toString(r.priority + 60), (r, c) -> r.priority == Integer.MIN_VALUE ? null
                 : (long) (r.priority + 60)));
         add(num("psr", "PSR", 3, S, "psr", r -> (long) r.processor));
-        add(computed("start", "STARTED", 8, false, B, "start", (r, c) -> Times.started(r.startMs, c.nowMs()),
+        add(computed("start", "STARTED", 8, false, B, "start", (r, c) -> Times.started(c.psStartMs(r), c.nowMs()),
                 (r, c) -> r.startMs < 0 ? null : r.startMs));
-        add(computed("lstart", "STARTED", 24, false, B, "lstart", (r, c) -> Times.lstart(r.startMs),
+        add(computed("lstart", "STARTED", 24, false, B, "lstart", (r, c) -> Times.lstart(c.psStartMs(r)),
                 (r, c) -> r.startMs < 0 ? null : r.startMs));
-        add(computed("bsdstart", "START", 5, false, B, "start", (r, c) -> Times.bsdStart(r.startMs, c.nowMs()),
+        add(computed("bsdstart", "START", 5, false, B, "start", (r, c) -> Times.bsdStart(c.psStartMs(r), c.nowMs()),
                 (r, c) -> r.startMs < 0 ? null : r.startMs));
         alias("bsdstart", "start_time", "START");
-        add(computed("stime", "STIME", 5, true, B, "stime", (r, c) -> Times.stime(r.startMs, c.nowMs()),
+        add(computed("stime", "STIME", 5, true, B, "stime", (r, c) -> Times.stime(c.psStartMs(r), c.nowMs()),
                 (r, c) -> r.startMs < 0 ? null : r.startMs));
         add(computed("etime", "ELAPSED", 11, false, B, "etime", (r, c) -> Times.etime(c.elapsedSecs(r)),
                 (r, c) -> c.elapsedSecs(r) < 0 ? null : c.elapsedSecs(r)));

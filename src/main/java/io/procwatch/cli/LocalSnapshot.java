@@ -86,6 +86,7 @@ final class LocalSnapshot {
         r.comm = st.comm();
         r.nlwp = st.numThreads();
         r.startMs = sys.startTicksToEpochMillis(st.starttime());
+        r.startTicks = st.starttime();
         r.utime = st.utime();
         r.stime = st.stime();
         r.vsize = st.vsize();

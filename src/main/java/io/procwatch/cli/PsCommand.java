@@ -364,13 +364,13 @@ final class PsCommand {
             }
         }
         long groups = Fields.groupsFor(new ArrayList<>(needed)) | Groups.CRED;
-        boolean sampled = (groups & Groups.STAT) != 0;
         List<ProcRow> rows;
         if (local) {
             rows = LocalSnapshot.read(groups | Groups.STAT, threads);
         } else {
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {
-                int flags = (sampled ? Wire.F_FRESH : 0) | (threads ? Wire.F_THREADS : 0);
+                // always fresh: state, process group and terminal change without an event
+                int flags = Wire.F_FRESH | (threads ? Wire.F_THREADS : 0);
                 rows = c.snapshot(serverSelector(), groups, flags).rows();
             } catch (DaemonUnavailableException e) {
                 err.println("procwatch ps: " + e.getMessage());

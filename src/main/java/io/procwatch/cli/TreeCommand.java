@@ -6,6 +6,7 @@ import io.procwatch.client.ProcRow;
 import io.procwatch.client.ProcwatchClient;
 import io.procwatch.protocol.Groups;
 import io.procwatch.protocol.Selector;
+import io.procwatch.protocol.Wire;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -59,7 +60,7 @@ final class TreeCommand {
                 rows = LocalSnapshot.read(groups, false);
             } else {
                 try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(o.get("socket")), true, err)) {
-                    rows = c.snapshot(root == null ? Selector.all() : Selector.all().withSubtreeOf(root), groups, 0).rows();
+                    rows = c.snapshot(root == null ? Selector.all() : Selector.all().withSubtreeOf(root), groups, Wire.F_FRESH).rows();
                 } catch (DaemonUnavailableException e) {
                     err.println("procwatch tree: " + e.getMessage());
                     err.println("procwatch tree: reading /proc directly instead");

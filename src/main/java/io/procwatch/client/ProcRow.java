@@ -22,7 +22,10 @@ public final class ProcRow {
     public char state = '?';
     public String comm;
     public int nlwp = -1;
+    /** Start, wall clock: exact (the fork event), the same in the live table, events and history. */
     public long startMs = -1;
+    /** Start in clock ticks since boot, as /proc/PID/stat says: procps's time columns are computed from it. */
+    public long startTicks = -1;
     public int ruid = -1;
     public int euid = -1;
     public int rgid = -1;
@@ -84,6 +87,7 @@ public final class ProcRow {
                 case Wire.P_COMM -> r.comm = a.string();
                 case Wire.P_NLWP -> r.nlwp = a.u32();
                 case Wire.P_START_MS -> r.startMs = a.u64();
+                case Wire.P_START_TICKS -> r.startTicks = a.u64();
                 case Wire.P_RUID -> r.ruid = a.u32();
                 case Wire.P_EUID -> r.euid = a.u32();
                 case Wire.P_RGID -> r.rgid = a.u32();

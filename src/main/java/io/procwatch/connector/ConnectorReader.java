@@ -45,6 +45,9 @@ public final class ConnectorReader implements AutoCloseable {
         };
         try {
             while (!stopping) {
+                if (failNow) {
+                    throw new java.io.IOException("event source failure injected by a test");
+                }
                 connector.poll(guarded);
             }
         } catch (Exception e) {
@@ -54,6 +57,14 @@ public final class ConnectorReader implements AutoCloseable {
         } finally {
             connector.close();
         }
+    }
+
+    private volatile boolean failNow;
+
+    /** Test hook: the loop ends as if its socket had failed (onFailure is called). */
+    public void failForTest() {
+        failNow = true;
+        connector.wakeUp();
     }
 
     public ProcConnector connector() {

@@ -139,6 +139,14 @@ public final class ProcConnector implements AutoCloseable {
     }
 
     /**
+     * Runs {@code r} on the polling thread whenever every event received so far has been handed to
+     * the sink and the connector is about to wait for more (the reader has caught up).
+     */
+    public void onCaughtUp(Runnable r) {
+        socket.onDrained(r);
+    }
+
+    /**
      * Ends a wait in {@link #poll} now (it returns 0), so that its thread can look at its stop flag.
      * Callable from any thread, also after close.
      */

@@ -25,9 +25,13 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -256,7 +260,10 @@ final class Connection implements Runnable {
     private boolean snapshot(Message req) throws IOException {
         Args a = args(req);
         ctx.snapshotStarted();
-        List<ProcessInfo> rows = ctx.select(a.selector(), viewer, req.has(Wire.F_FRESH) && (a.groups() & Groups.STAT) != 0);
+        // Fresh: the sampled values, and the fields no event maintains (process group, terminal,
+        // state), which BASE carries, are read again (only for what moved, with the task scan).
+        List<ProcessInfo> rows = ctx.select(a.selector(), viewer,
+                req.has(Wire.F_FRESH) && (a.groups() & (Groups.STAT | Groups.BASE)) != 0);
         boolean threads = req.has(Wire.F_THREADS) || a.selector().threadsOf() != null;
         boolean record = req.has(Wire.F_DELTA) && !threads;
         boolean diff = record && delta.canDiff(a.selector(), a.groups());
@@ -272,8 +279,9 @@ final class Connection implements Runnable {
         long oldest = now;
         int count = 0;
         for (ProcessInfo p : rows) {
-            if (p.sampledAtNanos() > 0) {
-                oldest = Math.min(oldest, p.sampledAtNanos());
+            long sampledAt = ctx.sampler().sampledAt(p);
+            if (sampledAt > 0) {
+                oldest = Math.min(oldest, sampledAt);
             }
             if (threads) {
                 for (int tid : ctx.proc().tids(p.pid())) {
@@ -361,10 +369,18 @@ final class Connection implements Runnable {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "WAIT needs at least one pid");
         }
         BlockingQueue<Object> exits = new LinkedBlockingQueue<>();
-        Set<Integer> pending = new HashSet<>(a.waitPids());
+        // pid -> the life waited for (its start, ns), or ANY_LIFE for a process whose fork event
+        // is still in flight. Read by the event thread's listener, changed here: concurrent.
+        Map<Integer, Long> pending = new ConcurrentHashMap<>();
+        for (int pid : a.waitPids()) {
+            pending.put(pid, ANY_LIFE);
+        }
         Consumer<TableEvent> listener = ev -> {
-            if (ev instanceof TableEvent.Exited x && pending.contains(x.exited().pid()) && viewer.canSee(x.exited())) {
-                exits.add(x.exited());
+            if (ev instanceof TableEvent.Exited x) {
+                Long life = pending.get(x.exited().pid());
+                if (life != null && (life == ANY_LIFE || life == x.exited().startNs()) && viewer.canSee(x.exited())) {
+                    exits.add(x.exited());
+                }
             }
         };
         ctx.table().addListener(listener);
@@ -372,16 +388,34 @@ final class Connection implements Runnable {
             for (int pid : a.waitPids()) {
                 ProcessInfo p = ctx.table().get(pid);
                 if (p != null && viewer.canSee(p) && !isExited(p)) {
+                    pending.put(pid, p.startNs()); // this life, not a later one of the same pid
                     continue;
                 }
-                List<ExitedProcess> past = ctx.table().history().newest(e -> e.pid() == pid && viewer.canSee(e), 1);
-                if (!past.isEmpty() && (p == null || isExited(p))) {
-                    exits.add(past.getFirst());
-                } else if (p == null && ctx.proc().stat(pid).isPresent() && !ctx.procMount().hidesOthers()) {
+                if (p != null && viewer.canSee(p)) {
+                    // a zombie: its exit is in the history already
+                    List<ExitedProcess> own = ctx.table().history().newest(
+                            e -> e.pid() == pid && e.startNs() == p.startNs(), 1);
+                    if (!own.isEmpty()) {
+                        exits.add(own.getFirst());
+                        continue;
+                    }
+                }
+                Optional<PidStat> st = p == null ? ctx.proc().stat(pid) : Optional.empty();
+                if (p == null && st.isPresent() && !ctx.procMount().hidesOthers()) {
+                    if (!ctx.proc().isProcess(pid)) {
+                        // /proc/TID answers for a thread id too, but a thread is not a process
+                        sendError(req.seq(), Wire.E_NOT_FOUND, "no such process: " + pid + " (it is a thread id)");
+                        return true;
+                    }
                     // /proc lists it but the table not yet: its fork event is still in flight
                     // (a client asking right after starting the process). Its exit will come.
                     continue;
-                } else if (p == null || !viewer.canSee(p)) {
+                }
+                List<ExitedProcess> past = p == null && st.isEmpty()
+                        ? ctx.table().history().newest(e -> e.pid() == pid && viewer.canSee(e), 1) : List.of();
+                if (!past.isEmpty()) {
+                    exits.add(past.getFirst()); // ended recently: its status
+                } else {
                     sendError(req.seq(), Wire.E_NOT_FOUND, "no such process: " + pid);
                     return true;
                 }
@@ -394,11 +428,11 @@ final class Connection implements Runnable {
                 }
                 long left = deadline == Long.MAX_VALUE ? Long.MAX_VALUE : (deadline - System.nanoTime()) / 1_000_000L;
                 if (left <= 0) {
-                    sendError(req.seq(), Wire.E_TIMEOUT, "timed out waiting for " + pending);
+                    sendError(req.seq(), Wire.E_TIMEOUT, "timed out waiting for " + new TreeSet<>(pending.keySet()));
                     return true;
                 }
                 Object next = left == Long.MAX_VALUE ? exits.take() : exits.poll(left, TimeUnit.MILLISECONDS);
-                if (next instanceof ExitedProcess e && pending.remove(e.pid())) {
+                if (next instanceof ExitedProcess e && pending.remove(e.pid()) != null) {
                     encoder.exited(e, viewer, Wire.EXITED, req.seq()).write(out);
                     out.flush();
                 }
@@ -413,6 +447,9 @@ final class Connection implements Runnable {
             ctx.table().removeListener(listener);
         }
     }
+
+    /** In {@code pending}: any life of the pid will do (it was not in the table yet). */
+    private static final long ANY_LIFE = Long.MIN_VALUE;
 
     private static boolean isExited(ProcessInfo p) {
         return p.state() == 'Z' && p.threads().length == 0;

@@ -21,6 +21,8 @@ import java.util.concurrent.CountDownLatch;
  */
 public final class Daemon implements AutoCloseable {
     public static final String DEFAULT_SOCKET = "/run/procwatch/procwatch.sock";
+    /** Exit status when the kernel event source died for good (EX_IOERR). */
+    public static final int EXIT_EVENT_SOURCE_FAILED = 74;
 
     /**
      * Settings from the config file, flags and the environment.
@@ -70,7 +72,13 @@ public final class Daemon implements AutoCloseable {
                     restore(s, h);
                     h.onChange(w::offer);
                 }
-            }, e -> System.err.println("procwatch daemon: kernel event source failed: " + e.getMessage()));
+            }, e -> {
+                // The event source is gone and could not be subscribed again: serving a frozen
+                // table would be a lie. Exit non-zero so that systemd (Restart=on-failure) restarts us.
+                System.err.println("procwatch daemon: kernel event source failed and could not be subscribed again: "
+                        + e.getMessage() + "; exiting so the service manager restarts the daemon");
+                Runtime.getRuntime().halt(EXIT_EVENT_SOURCE_FAILED);
+            });
             DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()),
                     store, writer);
             HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), ctx);
@@ -107,7 +115,7 @@ public final class Daemon implements AutoCloseable {
         try {
             List<ExitedProcess> newest = store.query(new HistoryStore.Query(0, Long.MAX_VALUE, null, null, null,
                     false, h.capacity()));
-            h.preload(newest.reversed());
+            h.preload(newest.reversed(), store.maxSeq() + 1);
             store.runStarted(System.currentTimeMillis());
         } catch (SQLException e) {
             throw new IllegalStateException("history database: " + e.getMessage(), e);

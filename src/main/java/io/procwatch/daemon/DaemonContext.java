@@ -87,6 +87,18 @@ final class DaemonContext {
      * selection) and selected again, as states may have changed.
      */
     java.util.List<io.procwatch.table.ProcessInfo> select(io.procwatch.protocol.Selector s, Viewer v, boolean fresh) {
+        var rows = selectNow(s, v, fresh);
+        if (live.applier().mayBeStale()) {
+            // Events were lost and the rescan is still to come: a row may be a process whose exit
+            // was among the lost. Serve only what /proc still shows.
+            rows = new java.util.ArrayList<>(rows);
+            rows.removeIf(p -> !live.applier().stillExists(p));
+        }
+        return rows;
+    }
+
+    private java.util.List<io.procwatch.table.ProcessInfo> selectNow(io.procwatch.protocol.Selector s, Viewer v,
+                                                                    boolean fresh) {
         if (fresh && s.isAll()) {
             sampler().sampleAll(); // every process: no need to select them first
             return query.select(s, v);
@@ -153,6 +165,15 @@ final class DaemonContext {
         s.put("connector_datagrams", cs.datagrams());
         s.put("connector_malformed", cs.malformedMessages());
         s.put("connector_receive_buffer", (long) live.receiveBufferBytes());
+        s.put("event_source_failures", live.eventSourceFailures());
+        s.put("event_source_restarts", live.eventSourceRestarts());
+        s.put("event_source_ok", live.readerFailure() == null ? 1L : 0L);
+        s.put("listener_failures", c.listenerFailures.sum());
+        s.put("reparented", c.reparented.sum());
+        s.put("execs_captured", c.execsCaptured.sum());
+        s.put("execs_from_proc", c.execsFromProc.sum());
+        s.put("table_stale", live.applier().mayBeStale() ? 1L : 0L);
+        s.put("taskstats_unjoined", t.history().taskstatsUnjoined());
         s.put("taskstats_ok", live.taskstatsProblem() == null ? 1L : 0L);
         s.put("taskstats_overruns", live.taskstatsOverruns());
         s.put("history_size", (long) t.history().size());

@@ -127,7 +127,8 @@ final class Encoder {
     private void base(MessageBuilder m, ProcessInfo p) {
         m.u32(Wire.P_PPID, p.ppid()).u32(Wire.P_PGRP, p.pgrp()).u32(Wire.P_SID, p.session())
                 .u32(Wire.P_TTY, p.ttyNr()).u32(Wire.P_TPGID, p.tpgid()).u32(Wire.P_NLWP, p.numThreads())
-                .u64(Wire.P_START_MS, sys.startTicksToEpochMillis(p.startTicks()));
+                .u64(Wire.P_START_MS, SystemInfo.monotonicToEpochMillis(p.startNs()))
+                .u64(Wire.P_START_TICKS, p.startTicks());
     }
 
     private static void cred(MessageBuilder m, ProcessInfo p) {

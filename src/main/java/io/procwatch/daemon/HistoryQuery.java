@@ -54,7 +54,7 @@ record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean faile
             }
         }
         List<ExitedProcess> all = new ArrayList<>(merged.values());
-        all.sort(Comparator.comparingLong(ExitedProcess::endEpochMs).reversed());
+        all.sort(Comparator.comparingLong(ExitedProcess::seq).reversed()); // the ring's order, and the database's
         return all.size() > limit ? all.subList(0, limit) : all;
     }
 
@@ -63,7 +63,8 @@ record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean faile
         return ctx.store() == null ? List.of() : ctx.store().gaps(sinceMs, untilMs);
     }
 
+    /** One life: the pid and its start to the nanosecond (several lives of one pid can start within a millisecond). */
     private static String key(ExitedProcess e) {
-        return e.pid() + "/" + e.startEpochMs();
+        return e.pid() + "/" + e.startNs() + "/" + e.startEpochMs();
     }
 }

@@ -171,6 +171,16 @@ public final class NetlinkSocket implements AutoCloseable {
         }
     }
 
+    private volatile Runnable onDrained = () -> { };
+
+    /**
+     * Runs {@code r} on the reader's thread each time {@link #receive} finds nothing left to read
+     * and is about to wait: everything queued so far has been handed out.
+     */
+    public void onDrained(Runnable r) {
+        onDrained = r;
+    }
+
     /** Sends one message to the kernel (port 0). */
     public void send(MemorySegment message, long length) throws SyscallException {
         ensureOpen();
@@ -203,6 +213,7 @@ public final class NetlinkSocket implements AutoCloseable {
                     continue;
                 }
                 case Errno.EAGAIN -> {
+                    onDrained.run();
                     if (!awaitReadable(waitMillis)) {
                         return TIMEOUT;
                     }

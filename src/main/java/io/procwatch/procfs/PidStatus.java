@@ -2,16 +2,18 @@ package io.procwatch.procfs;
 
 /**
  * The credential lines of {@code /proc/PID/status} (proc_pid_status(5)): Uid and Gid each give
- * real, effective, saved and filesystem ids; TracerPid is the ptrace tracer (0 if none).
+ * real, effective, saved and filesystem ids; TracerPid is the ptrace tracer (0 if none); Tgid the
+ * process a thread belongs to (-1 if the line is missing).
  */
 public record PidStatus(int ruid, int euid, int suid, int fsuid, int rgid, int egid, int sgid, int fsgid,
-                        int tracerPid) {
+                        int tracerPid, int tgid) {
 
     /** Parses the file's text; returns null when the Uid/Gid lines are missing. */
     public static PidStatus parse(String text) {
         int[] uid = null;
         int[] gid = null;
         int tracer = 0;
+        int tgid = -1;
         int at = 0;
         while (at < text.length()) {
             int nl = text.indexOf('\n', at);
@@ -22,6 +24,8 @@ public record PidStatus(int ruid, int euid, int suid, int fsuid, int rgid, int e
                 uid = ids(text, at + 4, nl);
             } else if (text.startsWith("Gid:", at)) {
                 gid = ids(text, at + 4, nl);
+            } else if (text.startsWith("Tgid:", at)) {
+                tgid = Integer.parseInt(text.substring(at + 5, nl).trim());
             } else if (text.startsWith("TracerPid:", at)) {
                 tracer = Integer.parseInt(text.substring(at + 10, nl).trim());
             }
@@ -30,7 +34,7 @@ public record PidStatus(int ruid, int euid, int suid, int fsuid, int rgid, int e
         if (uid == null || gid == null) {
             return null;
         }
-        return new PidStatus(uid[0], uid[1], uid[2], uid[3], gid[0], gid[1], gid[2], gid[3], tracer);
+        return new PidStatus(uid[0], uid[1], uid[2], uid[3], gid[0], gid[1], gid[2], gid[3], tracer, tgid);
     }
 
     private static int[] ids(String text, int from, int to) {

@@ -78,6 +78,14 @@ public final class ProcFs {
      * The argument vector (/proc/PID/cmdline split at NUL). Empty list for kernel threads and
      * zombies; empty Optional when the process is gone.
      */
+    /**
+     * Whether {@code id} is a process (a thread group leader) rather than another thread: /proc
+     * answers for /proc/TID of any thread although it lists only processes.
+     */
+    public boolean isProcess(int id) {
+        return status(id).map(s -> s.tgid() == id).orElse(false);
+    }
+
     public Optional<List<String>> cmdline(int pid) {
         return bytes(root.resolve(pid + "/cmdline")).map(ProcFs::splitNul);
     }

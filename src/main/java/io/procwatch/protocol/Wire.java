@@ -91,6 +91,7 @@ public final class Wire {
     public static final int P_NLWP = 9;
     public static final int P_START_MS = 10;      // u64 epoch ms
     public static final int P_TID = 11;
+    public static final int P_START_TICKS = 12;   // u64 clock ticks since boot (/proc/PID/stat field 22), as procps computes times from
     public static final int P_RUID = 20;
     public static final int P_EUID = 21;
     public static final int P_RGID = 22;

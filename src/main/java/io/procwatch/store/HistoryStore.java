@@ -40,6 +40,68 @@ public final class HistoryStore implements AutoCloseable {
 
     private static final String SEP = "\u0000";
 
+    /**
+     * Schema 1: a life is keyed by its start to the nanosecond (start_ns, CLOCK_MONOTONIC of its
+     * boot), since several lives of one pid can start within a millisecond; seq numbers the
+     * history across daemon runs. Schema 0 keyed by start_ms and had no seq.
+     */
+    static final int SCHEMA_VERSION = 1;
+
+    private static final String EXITS_TABLE = """
+            CREATE TABLE IF NOT EXISTS %s (
+              id INTEGER PRIMARY KEY, seq INTEGER NOT NULL,
+              boot_id TEXT NOT NULL, pid INTEGER NOT NULL, ppid INTEGER NOT NULL,
+              uid INTEGER NOT NULL, gid INTEGER NOT NULL, comm TEXT NOT NULL, exe TEXT NOT NULL,
+              argv TEXT NOT NULL, argv_known INTEGER NOT NULL,
+              start_ns INTEGER NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+              status INTEGER, core INTEGER NOT NULL, observed INTEGER NOT NULL, failed INTEGER NOT NULL,
+              cpu_user_us INTEGER, cpu_sys_us INTEGER, max_rss_kib INTEGER, read_bytes INTEGER,
+              write_bytes INTEGER, nvcsw INTEGER, nivcsw INTEGER,
+              UNIQUE (boot_id, pid, start_ns))""";
+
+    /** Moves a schema 0 table to schema 1 in one transaction (its rows keep their order; seq = id). */
+    private static void migrate(Statement st) throws SQLException {
+        int version;
+        try (ResultSet r = st.executeQuery("PRAGMA user_version")) {
+            version = r.next() ? r.getInt(1) : 0;
+        }
+        boolean old;
+        try (ResultSet r = st.executeQuery("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'exits'")) {
+            old = r.next();
+        }
+        if (version >= SCHEMA_VERSION || !old) {
+            return;
+        }
+        st.execute("BEGIN");
+        try {
+            st.execute(EXITS_TABLE.formatted("exits_v1"));
+            st.execute("""
+                    INSERT INTO exits_v1 (id, seq, boot_id, pid, ppid, uid, gid, comm, exe, argv, argv_known,
+                      start_ns, start_ms, end_ms, status, core, observed, failed, cpu_user_us, cpu_sys_us,
+                      max_rss_kib, read_bytes, write_bytes, nvcsw, nivcsw)
+                    SELECT id, id, boot_id, pid, ppid, uid, gid, comm, exe, argv, argv_known,
+                      start_ms * 1000000, start_ms, end_ms, status, core, observed, failed, cpu_user_us, cpu_sys_us,
+                      max_rss_kib, read_bytes, write_bytes, nvcsw, nivcsw FROM exits""");
+            st.execute("DROP TABLE exits");
+            st.execute("ALTER TABLE exits_v1 RENAME TO exits");
+            st.execute("COMMIT");
+        } catch (SQLException e) {
+            st.execute("ROLLBACK");
+            throw e;
+        }
+    }
+
+    /** The highest seq stored, or -1 when empty: new entries are numbered after it. */
+    public synchronized long maxSeq() throws SQLException {
+        try (Statement st = db.createStatement(); ResultSet r = st.executeQuery("SELECT MAX(seq) FROM exits")) {
+            if (r.next()) {
+                long v = r.getLong(1);
+                return r.wasNull() ? -1 : v;
+            }
+            return -1;
+        }
+    }
+
     private final Connection db;
     private final String bootId;
     private long runId = -1;
@@ -60,22 +122,15 @@ public final class HistoryStore implements AutoCloseable {
                 st.execute("PRAGMA journal_mode=WAL");
                 st.execute("PRAGMA synchronous=NORMAL"); // WAL: a crash loses at most the last commits, never corrupts
                 st.execute("PRAGMA busy_timeout=5000");
-                st.execute("""
-                        CREATE TABLE IF NOT EXISTS exits (
-                          id INTEGER PRIMARY KEY,
-                          boot_id TEXT NOT NULL, pid INTEGER NOT NULL, ppid INTEGER NOT NULL,
-                          uid INTEGER NOT NULL, gid INTEGER NOT NULL, comm TEXT NOT NULL, exe TEXT NOT NULL,
-                          argv TEXT NOT NULL, argv_known INTEGER NOT NULL,
-                          start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
-                          status INTEGER, core INTEGER NOT NULL, observed INTEGER NOT NULL, failed INTEGER NOT NULL,
-                          cpu_user_us INTEGER, cpu_sys_us INTEGER, max_rss_kib INTEGER, read_bytes INTEGER,
-                          write_bytes INTEGER, nvcsw INTEGER, nivcsw INTEGER,
-                          UNIQUE (boot_id, pid, start_ms))""");
+                migrate(st);
+                st.execute(EXITS_TABLE.formatted("exits"));
                 st.execute("CREATE INDEX IF NOT EXISTS exits_end ON exits (end_ms)");
+                st.execute("CREATE INDEX IF NOT EXISTS exits_seq ON exits (seq)");
                 st.execute("CREATE INDEX IF NOT EXISTS exits_uid ON exits (uid, end_ms)");
                 st.execute("CREATE INDEX IF NOT EXISTS exits_comm ON exits (comm, end_ms)");
                 st.execute("CREATE INDEX IF NOT EXISTS exits_failed ON exits (failed, end_ms)");
                 st.execute("CREATE INDEX IF NOT EXISTS exits_pid ON exits (pid, end_ms)");
+                st.execute("PRAGMA user_version = " + SCHEMA_VERSION);
                 st.execute("""
                         CREATE TABLE IF NOT EXISTS runs (
                           id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL, pid INTEGER NOT NULL,
@@ -138,17 +193,18 @@ public final class HistoryStore implements AutoCloseable {
         boolean auto = db.getAutoCommit();
         db.setAutoCommit(false);
         try (PreparedStatement ps = db.prepareStatement("""
-                INSERT INTO exits (boot_id, pid, ppid, uid, gid, comm, exe, argv, argv_known, start_ms, end_ms,
-                  status, core, observed, failed, cpu_user_us, cpu_sys_us, max_rss_kib, read_bytes, write_bytes,
-                  nvcsw, nivcsw)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (boot_id, pid, start_ms) DO UPDATE SET
+                INSERT INTO exits (seq, boot_id, pid, ppid, uid, gid, comm, exe, argv, argv_known, start_ns,
+                  start_ms, end_ms, status, core, observed, failed, cpu_user_us, cpu_sys_us, max_rss_kib,
+                  read_bytes, write_bytes, nvcsw, nivcsw)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (boot_id, pid, start_ns) DO UPDATE SET
                   comm = excluded.comm, core = excluded.core, cpu_user_us = excluded.cpu_user_us,
                   cpu_sys_us = excluded.cpu_sys_us, max_rss_kib = excluded.max_rss_kib,
                   read_bytes = excluded.read_bytes, write_bytes = excluded.write_bytes,
                   nvcsw = excluded.nvcsw, nivcsw = excluded.nivcsw""")) {
             for (ExitedProcess e : batch) {
                 int i = 1;
+                ps.setLong(i++, e.seq());
                 ps.setString(i++, bootId);
                 ps.setInt(i++, e.pid());
                 ps.setInt(i++, e.ppid());
@@ -158,6 +214,7 @@ public final class HistoryStore implements AutoCloseable {
                 ps.setString(i++, e.exe());
                 ps.setString(i++, String.join(SEP, e.argv()));
                 ps.setInt(i++, e.argvKnown() ? 1 : 0);
+                ps.setLong(i++, e.startNs());
                 ps.setLong(i++, e.startEpochMs());
                 ps.setLong(i++, e.endEpochMs());
                 if (e.status() == null) {
@@ -216,7 +273,7 @@ public final class HistoryStore implements AutoCloseable {
         if (q.failedOnly()) {
             sql.append(" AND failed = 1");
         }
-        sql.append(" ORDER BY end_ms DESC, id DESC LIMIT ? OFFSET ?");
+        sql.append(" ORDER BY seq DESC LIMIT ? OFFSET ?");
         args.add(q.limit());
         args.add(q.offset());
         try (PreparedStatement ps = db.prepareStatement(sql.toString())) {
@@ -244,11 +301,11 @@ public final class HistoryStore implements AutoCloseable {
             t = new Taskstats(0, true, r.getInt("pid"), r.getInt("ppid"), r.getInt("uid"), r.getInt("gid"),
                     r.getString("comm"), ws, 0, 0, 0, 0, user, r.getLong("cpu_sys_us"), 0, 0,
                     r.getLong("max_rss_kib"), 0, 0, 0, 0, 0, r.getLong("read_bytes"), r.getLong("write_bytes"), 0,
-                    r.getLong("nvcsw"), r.getLong("nivcsw"));
+                    r.getLong("nvcsw"), r.getLong("nivcsw"), r.getInt("pid"));
         }
-        return new ExitedProcess(-1, r.getInt("pid"), r.getInt("ppid"), r.getInt("uid"), r.getInt("gid"),
+        return new ExitedProcess(r.getLong("seq"), r.getInt("pid"), r.getInt("ppid"), r.getInt("uid"), r.getInt("gid"),
                 r.getString("comm"), r.getString("exe"), args, r.getLong("start_ms"), r.getLong("end_ms"), ws,
-                r.getInt("core") != 0, r.getInt("observed") != 0, r.getInt("argv_known") != 0, t);
+                r.getInt("core") != 0, r.getInt("observed") != 0, r.getInt("argv_known") != 0, t, r.getLong("start_ns"));
     }
 
     /**

@@ -25,7 +25,8 @@ import java.util.function.Consumer;
  * a fork becomes a row, an exec refreshes it, and an exit moves it to the history.
  *
  * <p>Runs on the connector's reader thread. /proc is read only when an event cannot tell the
- * answer: at exec (cmdline, exe), at start-up and after a loss (a full rescan).
+ * answer: at exec when no exec capture runs (cmdline, exe), for the children of an exited process
+ * (the kernel re-parented them; no event says to whom), at start-up and after a loss.
  */
 public final class EventApplier implements Consumer<ConnectorEvent> {
     private final ProcessTable table;
@@ -35,10 +36,30 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
     private final Set<Integer> exited = ConcurrentHashMap.newKeySet();
     /** Told when {@link #exited} gains a process, so that reaping runs only while there is some to do. */
     private volatile Runnable exitPending = () -> { };
+    /** Where an exec's argv, name and program come from; the /proc reader unless BPF capture runs. */
+    private volatile ExecSource execs;
+    /**
+     * Set when events were lost and the table may hold processes that are gone (their exits were
+     * among the lost) until the rescan after the backlog. While set, queries check each row
+     * against /proc before serving it ({@link #mayBeStale}).
+     */
+    private volatile boolean stale;
+    private volatile boolean resyncPending;
+    private long resyncDueNanos;
 
     public EventApplier(ProcessTable table, io.procwatch.procfs.ProcFs proc) {
         this.table = table;
         this.reader = new ProcReader(proc);
+        this.execs = new ProcExecSource(reader, table.counters);
+    }
+
+    /** Uses {@code s} for the argv of every exec from now on (the BPF capture). */
+    public void useExecSource(ExecSource s) {
+        execs = s;
+    }
+
+    public ExecSource execSource() {
+        return execs;
     }
 
     @Override
@@ -73,25 +94,29 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
 
     /**
      * Rebuilds the table from a /proc scan. At start-up (initial) it just fills the table; after a
-     * loss it reconciles: pids found gone go to the history as "exit not observed", new pids are
-     * added, and the others are refreshed. Events that arrived during the scan are applied after
-     * it and are idempotent against it (a fork of a pid already loaded with the same start is a no-op).
+     * loss it reconciles: rows whose life is gone go to the history as "exit not observed" (with
+     * the name and argv last known), new pids are loaded, and rows of lives still running keep
+     * what events taught them and take /proc's values for the rest. Events that arrived during
+     * the scan are applied after it and are idempotent against it (a fork of a pid already loaded
+     * with the same start is a no-op).
      */
     public void resync(boolean initial) throws IOException {
-        Map<Integer, ProcessInfo> scanned = new HashMap<>();
+        resyncPending = false;
+        Map<Integer, PidStat> present = new HashMap<>();
         for (int pid : reader.procFs().pids()) {
-            ProcessInfo p = reader.load(pid);
-            if (p != null) {
-                scanned.put(pid, p);
+            PidStat s = reader.stat(pid);
+            if (s != null) {
+                present.put(pid, s);
             }
         }
         int added = 0;
         int vanished = 0;
+        List<ProcessInfo> toLoad = new ArrayList<>();
         table.writeLock.lock();
         try {
             for (ProcessInfo old : new ArrayList<>(table.all())) {
-                ProcessInfo s = scanned.get(old.pid);
-                if (s == null || !ProcReader.sameStart(old.startTicks, s.startTicks)) {
+                PidStat s = present.get(old.pid);
+                if (s == null || !ProcReader.sameStart(old.startTicks, s.starttime())) {
                     table.remove(old);
                     if (!initial && !old.leaderExited) {
                         vanished++;
@@ -101,41 +126,98 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                     exited.remove(old.pid);
                 }
             }
-            for (ProcessInfo s : scanned.values()) {
-                ProcessInfo old = table.get(s.pid);
-                if (old == null) {
-                    added++;
-                } else {
-                    s.forkMonotonicNs = old.forkMonotonicNs;
-                    s.execCount = old.execCount;
+        } finally {
+            table.writeLock.unlock();
+        }
+        // Load new lives outside the lock (several files each); keep the known ones' event data.
+        for (Map.Entry<Integer, PidStat> en : present.entrySet()) {
+            ProcessInfo old = table.get(en.getKey());
+            if (old == null) {
+                ProcessInfo p = reader.load(en.getKey());
+                if (p != null) {
+                    toLoad.add(p);
                 }
-                if (s.state == 'Z') {
-                    s.leaderExited = true;
-                    exited.add(s.pid);
+            }
+        }
+        table.writeLock.lock();
+        try {
+            for (ProcessInfo p : toLoad) {
+                ProcessInfo old = table.get(p.pid);
+                if (old != null) {
+                    continue; // an event added it meanwhile: the event's row is newer
+                }
+                added++;
+                if (p.leaderExited) {
+                    exited.add(p.pid);
                     exitPending.run();
                 }
-                table.put(old, s);
+                table.put(null, p);
+            }
+            for (ProcessInfo old : new ArrayList<>(table.all())) {
+                PidStat s = present.get(old.pid);
+                if (s != null && ProcReader.sameStart(old.startTicks, s.starttime()) && !old.leaderExited
+                        && ProcReader.statDiffers(old, s)) {
+                    ProcessInfo.Builder b = old.toBuilder();
+                    ProcReader.applyStat(b, s, System.nanoTime());
+                    table.put(old, b.build());
+                }
             }
         } finally {
             table.writeLock.unlock();
         }
         if (!initial) {
             table.counters.resyncs.increment();
+            stale = false;
             table.publish(new TableEvent.Resynced(0, added, vanished));
         }
     }
 
+    /**
+     * A loss: the table is stale from now until a rescan. The rescan waits until the backlog of
+     * events queued behind the loss is applied ({@link #caughtUp}, or a second at the most), so
+     * that one rescan serves a whole storm instead of one per overrun.
+     */
     private void onLoss(Loss l) {
         table.counters.losses.increment();
         if (l.lostEvents() > 0) {
             table.counters.lostEvents.add(l.lostEvents());
         }
         table.publish(new TableEvent.Lost(0, l));
+        stale = true;
+        if (!resyncPending) {
+            resyncPending = true;
+            resyncDueNanos = System.nanoTime() + 1_000_000_000L;
+        } else if (System.nanoTime() - resyncDueNanos > 0) {
+            resyncNow();
+        }
+    }
+
+    /** Called by the event reader when it has applied every event queued so far (it is about to wait). */
+    public void caughtUp() {
+        if (resyncPending) {
+            resyncNow();
+        }
+    }
+
+    private void resyncNow() {
         try {
             resync(false);
         } catch (IOException e) {
-            // /proc unreadable: the next loss or event retries; counted as a loss already
+            // /proc unreadable: counted as a loss already; the next loss or catch-up retries
+            resyncPending = true;
+            resyncDueNanos = System.nanoTime() + 1_000_000_000L;
         }
+    }
+
+    /** True while events were lost and not yet reconciled: rows may describe processes already gone. */
+    public boolean mayBeStale() {
+        return stale;
+    }
+
+    /** Whether the life {@code p} describes still exists in /proc (for queries while {@link #mayBeStale}). */
+    public boolean stillExists(ProcessInfo p) {
+        PidStat s = reader.stat(p.pid);
+        return s != null && ProcReader.sameStart(p.startTicks, s.starttime());
     }
 
     // ---- fork ---------------------------------------------------------------------------------
@@ -160,8 +242,9 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         try {
             ProcessInfo old = table.get(f.childTgid());
             if (old != null) {
-                if (ProcReader.sameStart(old.startTicks, startTicks) && !old.leaderExited) {
-                    return; // the start-up scan already loaded this process
+                if (ProcReader.sameStart(old.startTicks, startTicks) && !old.leaderExited
+                        && (old.startNs == f.timestampNs() || !isForkKeyed(old))) {
+                    return; // the start-up scan (or a rescan) already loaded this process
                 }
                 // The pid was freed and reused: the old entry is a reaped zombie, or its exit was lost.
                 table.remove(old);
@@ -172,41 +255,51 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 }
             }
             ProcessInfo parent = table.get(f.parentTgid());
+            ProcessInfo.Builder b;
             if (parent != null) {
-                // A fork copies the parent: same program, arguments, credentials, session.
-                child = parent.copy();
-                child.pid = f.childTgid();
-                child.ppid = f.parentTgid();
-                child.threads = new int[] {f.childPid()};
-                child.state = 'R';
-                child.utime = 0;
-                child.stime = 0;
-                child.minflt = 0;
-                child.majflt = 0;
-                child.numThreads = 1;
-                child.processor = f.cpu();
-                child.sampledAtNanos = 0;
-                child.leaderExited = false;
-                child.coreDumping = false;
-                child.exitStatusRaw = 0;
-                child.execCount = 0;
-                child.tracerPid = 0;
+                // A fork copies the parent: same program, arguments, credentials, session, group.
+                b = parent.toBuilder();
+                b.pid = f.childTgid();
+                b.ppid = f.parentTgid();
+                b.threads = new int[] {f.childPid()};
+                b.state = 'R';
+                b.utime = 0;
+                b.stime = 0;
+                b.minflt = 0;
+                b.majflt = 0;
+                b.numThreads = 1;
+                b.processor = f.cpu();
+                b.sampledAtNanos = 0;
+                b.leaderExited = false;
+                b.coreDumping = false;
+                b.exitStatusRaw = 0;
+                b.execCount = 0;
+                b.tracerPid = 0;
+                b.eventGen = 0;
             } else {
-                child = reader.load(f.childTgid()); // parent unknown: ask /proc (rare)
-                if (child == null) {
-                    child = new ProcessInfo(f.childTgid());
-                    child.ppid = f.parentTgid();
-                    child.argvKnown = false;
+                ProcessInfo loaded = reader.load(f.childTgid()); // parent unknown: ask /proc (rare)
+                if (loaded != null) {
+                    b = loaded.toBuilder();
+                } else {
+                    b = new ProcessInfo.Builder(f.childTgid());
+                    b.ppid = f.parentTgid();
+                    b.argvKnown = false;
                 }
             }
-            child.startTicks = startTicks;
-            child.startExact = false;
-            child.forkMonotonicNs = f.timestampNs();
+            b.startTicks = startTicks;
+            b.startExact = false;
+            b.startNs = f.timestampNs();
+            child = b.build();
             table.put(null, child);
         } finally {
             table.writeLock.unlock();
         }
         table.publish(new TableEvent.Forked(f.timestampNs(), child, false, f.childPid()));
+    }
+
+    /** Rows made from a fork event are keyed by its timestamp; rows from a scan by their start tick. */
+    private static boolean isForkKeyed(ProcessInfo p) {
+        return !p.startExact;
     }
 
     // ---- exec: where the row gets its program -------------------------------------------------
@@ -219,48 +312,36 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
             table.counters.eventsForUnknownPids.increment();
             return;
         }
-        // Read /proc before taking the lock. stat comes last: if it still shows the same, living
-        // process, the cmdline and exe read before it are that process's, not a successor's. A
-        // stat read first as well catches a second exec in between (the JDK's spawn helper execs
-        // the real program at once): if the name changed, the command line read may be the first
-        // program's while the name is the second's, so neither is claimed; the second exec's own
-        // event brings both.
-        var proc = reader.procFs();
-        Optional<PidStat> statBefore = proc.stat(pid);
-        Optional<List<String>> argv = proc.cmdlineAsExeced(pid);
-        Optional<String> exe = proc.exe(pid);
-        Optional<PidStat> stat = proc.stat(pid);
-        boolean execedAgain = statBefore.isPresent() && stat.isPresent() && statBefore.get() != null
-                && stat.get() != null && !statBefore.get().comm().equals(stat.get().comm());
-        ProcessInfo published = update(pid, p -> {
+        ExecSource.Program prog = execs.program(x, known); // /proc or the BPF capture, outside the lock
+        ProcessInfo published = updateLife(known, p -> {
             p.execCount++;
-            p.threads = new int[] {pid}; // exec kills the other threads; the exec'ing one becomes the leader
-            if (stat.isEmpty() || stat.get() == null || !ProcReader.sameStart(p.startTicks, stat.get().starttime())) {
-                // Gone (or the pid is someone else's now): the new program is unknown. Say so rather
-                // than keep the parent's name; the exit's taskstats record brings the real comm.
-                table.counters.execsTooLate.increment();
-                p.comm = "";
-                p.exe = "";
-                p.argv = List.of();
-                p.argvKnown = false;
-                return;
+            // exec kills the other threads; the exec'ing one becomes the leader (de_thread), so an
+            // exit event of the old leader seen just before does not end the process
+            p.threads = new int[] {pid};
+            p.leaderExited = false;
+            p.exitStatusRaw = 0;
+            p.coreDumping = false;
+            if (p.state == 'Z') {
+                p.state = 'R';
             }
-            PidStat s = stat.get();
-            p.comm = s.comm();
-            if (!p.startExact) {
-                p.startTicks = s.starttime();
+            if (prog.comm() != null) {
+                p.comm = prog.comm();
+            }
+            if (prog.startTicks() > 0 && !p.startExact) {
+                p.startTicks = prog.startTicks();
                 p.startExact = true;
             }
-            boolean zombie = s.state() == 'Z' || s.state() == 'X';
-            if (zombie || execedAgain || argv.isEmpty() || argv.get().isEmpty()) {
-                table.counters.execsTooLate.increment();
-                p.argv = List.of();
-                p.argvKnown = false;
-            } else {
-                p.argv = List.copyOf(argv.get());
-                p.argvKnown = true;
+            if (prog.creds() != null) {
+                int[] c = prog.creds();
+                p.ruid = c[0];
+                p.euid = c[1];
+                p.rgid = c[2];
+                p.egid = c[3];
             }
-            p.exe = execedAgain ? "" : exe.orElse("");
+            p.argvKnown = prog.argvKnown();
+            p.argv = prog.argvKnown() ? prog.argv() : List.of();
+            p.execArgv = p.argv;
+            p.exe = prog.exe() == null ? "" : prog.exe();
         });
         if (published != null) {
             table.publish(new TableEvent.Execed(x.timestampNs(), published));
@@ -271,8 +352,9 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
 
     private void onExit(ProcEvent.Exit x) {
         int tgid = x.tgid();
-        ProcessInfo finished = null;
+        ExitedProcess ended = null;
         ProcessInfo after;
+        boolean groupEnded = false;
         table.writeLock.lock();
         try {
             ProcessInfo old = table.get(tgid);
@@ -280,15 +362,19 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 table.counters.eventsForUnknownPids.increment();
                 return;
             }
-            ProcessInfo p = old.copy();
+            ProcessInfo.Builder p = old.toBuilder();
+            p.eventGen++;
             p.threads = remove(p.threads, x.pid());
             if (x.pid() == tgid) {
                 p.leaderExited = true;
                 p.exitStatusRaw = x.status().raw();
             }
             if (p.leaderExited && p.threads.length == 0) {
+                groupEnded = true;
+                WaitStatus status = new WaitStatus(groupStatus(x, old));
                 p.state = 'Z';
-                finished = p.copy(); // history keeps the command line and last sample
+                // history keeps the command line, name and last sample of the life that ended
+                ProcessInfo last = p.build();
                 // A zombie has released its memory and its command line; /proc (and so ps) shows
                 // neither any more, and the live row must not either.
                 p.argv = List.of();
@@ -298,48 +384,116 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 exited.add(tgid);
                 exitPending.run();
                 table.counters.exits.increment();
-            } else if (x.pid() != tgid) {
-                table.counters.threadExits.increment();
+                table.put(old, p.build());
+                after = p.build();
+                ended = addHistory(last, status, x.timestampNs(), true);
+            } else {
+                if (x.pid() == tgid) {
+                    // The leader ended while other threads run: /proc shows it as a zombie leader
+                    // with no command line (procps: Zl and "[comm] <defunct>") until the last thread ends.
+                    p.state = 'Z';
+                    p.argv = List.of();
+                    p.argvKnown = true;
+                    p.vsize = 0;
+                    p.rss = 0;
+                    exited.add(tgid); // if the other threads' exits are lost, the reaper still ends it
+                    exitPending.run();
+                } else {
+                    table.counters.threadExits.increment();
+                }
+                after = p.build();
+                table.put(old, after);
             }
-            table.put(old, p);
-            after = p;
         } finally {
             table.writeLock.unlock();
         }
-        if (finished != null) {
-            ExitedProcess e = addHistory(finished, new WaitStatus(finished.exitStatusRaw), x.timestampNs(), true);
-            table.publish(new TableEvent.Exited(x.timestampNs(), e));
+        if (groupEnded) {
+            table.publish(new TableEvent.Exited(x.timestampNs(), ended));
+            adoptOrphans(tgid);
         } else if (x.pid() != tgid) {
             table.publish(new TableEvent.ThreadExited(x.timestampNs(), after, x.pid()));
         }
     }
 
     /**
-     * Records an exit. The end is wall-clock time; the start is the end minus the lifetime, which
-     * is measured on the monotonic clock (fork and exit event timestamps, or the start tick).
-     * Going through /proc's boot time instead would add its rounding to whole seconds and any
-     * clock adjustment since boot: a 1 ms process would show a lifetime of up to seconds.
+     * What waitpid(2) returns for a process whose last thread just exited. When the group exited
+     * together (exit_group, a fatal signal) every thread still running then carries the group's
+     * code, so the last one's is the answer; otherwise (each thread left by itself) it is the
+     * leader's own. A last thread that leaves with 0 after a leader that left first means the
+     * group did not exit as one (a group exit gives every thread the same code), so the leader's
+     * code stands.
+     */
+    private static int groupStatus(ProcEvent.Exit last, ProcessInfo before) {
+        if (last.pid() == last.tgid()) {
+            return last.status().raw();
+        }
+        int code = last.status().raw();
+        return code != 0 ? code : before.exitStatusRaw;
+    }
+
+    /**
+     * The kernel has re-parented the children of a process whose last thread exited (to the
+     * nearest child subreaper, or to the namespace's init) before it sent the exit event; no event
+     * says to whom. Their stat lines do: read them now, for these children only, so every index
+     * (children, subtree) shows the new parent as soon as the kernel has made it.
+     */
+    private void adoptOrphans(int parentTgid) {
+        List<ProcessInfo> orphans = table.childrenOf(parentTgid);
+        if (orphans.isEmpty()) {
+            return;
+        }
+        Map<Integer, PidStat> stats = new HashMap<>();
+        for (ProcessInfo c : orphans) {
+            PidStat s = reader.stat(c.pid);
+            if (s != null && ProcReader.sameStart(c.startTicks, s.starttime())) {
+                stats.put(c.pid, s);
+            }
+        }
+        table.writeLock.lock();
+        try {
+            for (ProcessInfo c : orphans) {
+                PidStat s = stats.get(c.pid);
+                ProcessInfo now = table.get(c.pid);
+                if (s == null || now == null || !now.sameLife(c) || s.ppid() == now.ppid) {
+                    continue;
+                }
+                ProcessInfo.Builder b = now.toBuilder();
+                ProcReader.applyFamily(b, s);
+                table.put(now, b.build());
+                table.counters.reparented.increment();
+            }
+        } finally {
+            table.writeLock.unlock();
+        }
+    }
+
+    /**
+     * Records an exit. Start and end are the life's start and end on the monotonic clock (the
+     * fork event, or the start tick for a process found by a scan; the exit event), both turned
+     * into wall-clock time with one reading of the clocks, so the lifetime is exact and the start
+     * equals what the live row said.
      *
      * @param exitMonotonicNs the exit event's timestamp, or 0 when the exit was not observed (now)
      */
     private ExitedProcess addHistory(ProcessInfo p, WaitStatus status, long exitMonotonicNs, boolean observed) {
         long nowMono = Libc.clockNanos(Libc.CLOCK_MONOTONIC);
+        long offsetNs = Libc.clockNanos(Libc.CLOCK_REALTIME) - nowMono;
         long exitMono = exitMonotonicNs > 0 ? exitMonotonicNs : nowMono;
-        long endEpochMs = System.currentTimeMillis() - (nowMono - exitMono) / 1_000_000L;
-        long startMono = p.forkMonotonicNs > 0 ? p.forkMonotonicNs
-                : p.startTicks > 0 ? sys.startTicksToMonotonicNanos(p.startTicks) : exitMono;
-        long start = endEpochMs - Math.max(0, exitMono - startMono) / 1_000_000L;
+        long startMono = p.startNs > 0 ? Math.min(p.startNs, exitMono) : exitMono;
+        long endEpochMs = Math.floorDiv(exitMono + offsetNs, 1_000_000L);
+        long startEpochMs = Math.floorDiv(startMono + offsetNs, 1_000_000L);
+        List<String> argv = p.execArgv.isEmpty() ? p.argv : p.execArgv;
         History h = table.history();
         synchronized (h) {
-            return h.add(new ExitedProcess(h.nextSeq(), p.pid, p.ppid, p.euid, p.egid, p.comm, p.exe, p.argv,
-                    start, endEpochMs, status, status != null && (status.coreDumped()), observed,
-                    p.argvKnown, null));
+            return h.add(new ExitedProcess(h.nextSeq(), p.pid, p.ppid, p.euid, p.egid, p.comm, p.exe, argv,
+                    startEpochMs, endEpochMs, status, status != null && status.coreDumped(), observed,
+                    p.argvKnown, null, p.startNs));
         }
     }
 
     // ---- uid, gid, sid, comm, ptrace, coredump ------------------------------------------------
 
-    private void onChange(ProcEvent e, EventType kind, Consumer<ProcessInfo> edit) {
+    private void onChange(ProcEvent e, EventType kind, Consumer<ProcessInfo.Builder> edit) {
         switch (kind) {
             case UID, GID -> table.counters.idChanges.increment();
             case COMM -> table.counters.commChanges.increment();
@@ -356,7 +510,8 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
 
     /**
      * A process renamed itself (prctl PR_SET_NAME). Programs that do so usually retitle their
-     * argv too (perl's $0, setproctitle), which no event reports: re-read the cmdline now.
+     * argv too (perl's $0, setproctitle), which no event reports: re-read the cmdline now. The
+     * argv it was exec'd with stays what the history keeps.
      */
     private void onRename(ProcEvent.CommChange c) {
         if (c.pid() != c.tgid()) {
@@ -366,14 +521,14 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         Optional<List<String>> argv = reader.procFs().cmdline(c.tgid());
         onChange(c, EventType.COMM, p -> {
             p.comm = c.comm();
-            if (argv.isPresent() && !argv.get().isEmpty()) {
+            if (argv.isPresent() && !argv.get().isEmpty() && !p.leaderExited) {
                 p.argv = List.copyOf(argv.get());
             }
         });
     }
 
-    /** Copies the process, edits the copy, publishes it; null if the pid is not in the table. */
-    private ProcessInfo update(int pid, Consumer<ProcessInfo> edit) {
+    /** Builds a new row from the current one with {@code edit} applied and publishes it; null if the pid is not in the table. */
+    private ProcessInfo update(int pid, Consumer<ProcessInfo.Builder> edit) {
         table.writeLock.lock();
         try {
             ProcessInfo old = table.get(pid);
@@ -381,8 +536,30 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 table.counters.eventsForUnknownPids.increment();
                 return null;
             }
-            ProcessInfo p = old.copy();
-            edit.accept(p);
+            ProcessInfo.Builder b = old.toBuilder();
+            b.eventGen++;
+            edit.accept(b);
+            ProcessInfo p = b.build();
+            table.put(old, p);
+            return p;
+        } finally {
+            table.writeLock.unlock();
+        }
+    }
+
+    /** As {@link #update}, but only while the pid's row is still the life {@code life} (null otherwise). */
+    private ProcessInfo updateLife(ProcessInfo life, Consumer<ProcessInfo.Builder> edit) {
+        table.writeLock.lock();
+        try {
+            ProcessInfo old = table.get(life.pid);
+            if (old == null || !old.sameLife(life)) {
+                table.counters.eventsForUnknownPids.increment(); // another life took the pid meanwhile
+                return null;
+            }
+            ProcessInfo.Builder b = old.toBuilder();
+            b.eventGen++;
+            edit.accept(b);
+            ProcessInfo p = b.build();
             table.put(old, p);
             return p;
         } finally {
@@ -400,6 +577,8 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
     /**
      * Drops exited processes that /proc no longer lists (their parent reaped them). There is no
      * kernel event for reaping, so this runs on a timer; the set it walks holds only recent exits.
+     * A leader that exited while its threads ran, and whose process is gone without the last
+     * thread's exit reaching us (lost events), ends here with the leader's status.
      */
     public void reap() {
         for (Integer pid : exited) {
@@ -408,17 +587,25 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 exited.remove(pid);
                 continue;
             }
-            Optional<PidStat> s = reader.procFs().stat(pid);
-            boolean gone = s.isEmpty() || s.get() == null || !ProcReader.sameStart(p.startTicks, s.get().starttime());
+            PidStat s = reader.stat(pid);
+            boolean gone = s == null || !ProcReader.sameStart(p.startTicks, s.starttime());
             if (gone) {
+                ExitedProcess unfinished = null;
                 table.writeLock.lock();
                 try {
                     ProcessInfo now = table.get(pid);
-                    if (now != null && now.leaderExited) {
+                    if (now != null && now.leaderExited && now.sameLife(p)) {
                         table.remove(now);
+                        if (now.threads.length > 0) {
+                            table.counters.exitsNotObserved.increment();
+                            unfinished = addHistory(now, new WaitStatus(now.exitStatusRaw), 0, false);
+                        }
                     }
                 } finally {
                     table.writeLock.unlock();
+                }
+                if (unfinished != null) {
+                    table.publish(new TableEvent.Exited(0, unfinished));
                 }
                 exited.remove(pid);
             }

@@ -8,18 +8,20 @@ import java.util.List;
 /**
  * A process that ended, as kept in the history.
  *
- * @param seq            position in the history since the daemon started (gapless, increasing)
+ * @param seq            position in the history (increasing; kept across daemon restarts by the database)
  * @param startEpochMs   when it started (wall clock)
  * @param endEpochMs     when it ended; for an exit not observed, when the loss was noticed
- * @param status         exit code or signal (null when the exit was not observed)
+ * @param status         what waitpid(2) returned for it (null when the exit was not observed)
+ * @param coreDumped     the wait status's core bit: a core file was written
  * @param exitObserved   false when events were lost and a /proc rescan found it gone
- * @param argvKnown      false when it was gone before its cmdline could be read
+ * @param argvKnown      false when it was gone before its command line could be learnt
  * @param taskstats      the kernel's accounting totals, or null if they did not arrive
+ * @param startNs        the life's key: its start on CLOCK_MONOTONIC (ns) in the boot it ran in
  */
 public record ExitedProcess(long seq, int pid, int ppid, int uid, int gid, String comm, String exe,
                             List<String> argv, long startEpochMs, long endEpochMs, WaitStatus status,
                             boolean coreDumped, boolean exitObserved, boolean argvKnown,
-                            Taskstats taskstats) {
+                            Taskstats taskstats, long startNs) {
 
     public long lifetimeMs() {
         return Math.max(0, endEpochMs - startEpochMs);
@@ -31,17 +33,33 @@ public record ExitedProcess(long seq, int pid, int ppid, int uid, int gid, Strin
 
     /**
      * Joins the kernel's accounting record. Its comm is the name at exit, so it replaces ours when
-     * we never learnt the program (the process exec'd and ended before /proc could be read).
+     * we never learnt the program (the process exec'd and ended before it could be read). Whether a
+     * core was written stays the wait status's word: the accounting flag says only that the
+     * process was killed by a signal whose default action dumps core.
      */
     public ExitedProcess withTaskstats(Taskstats t) {
-        String name = !argvKnown && !t.aggregate() && !t.comm().isEmpty() ? t.comm() : comm;
+        String name = !argvKnown && !t.comm().isEmpty() ? t.comm() : comm;
         return new ExitedProcess(seq, pid, ppid, uid, gid, name, exe, argv, startEpochMs, endEpochMs, status,
-                coreDumped || (t.flags() & Taskstats.ACORE) != 0, exitObserved, argvKnown, t);
+                coreDumped, exitObserved, argvKnown, t, startNs);
     }
 
-    /** Whether a taskstats record describes this exit: same pid, and it started when this did. */
+    public ExitedProcess withSeq(long s) {
+        return new ExitedProcess(s, pid, ppid, uid, gid, comm, exe, argv, startEpochMs, endEpochMs, status,
+                coreDumped, exitObserved, argvKnown, taskstats, startNs);
+    }
+
+    /**
+     * Whether a taskstats record can describe this exit: the same process (a thread's own record
+     * never describes a process, even when its thread id is a pid now), and a lifetime that fits
+     * the kernel's elapsed time (ac_etime is taken at the start of the exit, the end of our
+     * lifetime at its end, so ours is not shorter; 2 ms and 2 % of slack for clock reads).
+     */
     public boolean matches(Taskstats t) {
-        return t.pid() == pid && (t.beginTimeSecs() == 0 || Math.abs(t.beginTimeSecs() - startEpochMs / 1000) <= 2);
+        if (t.pid() != pid || !exitObserved) {
+            return false;
+        }
+        long etimeMs = t.elapsedMicros() / 1000;
+        return etimeMs <= lifetimeMs() + 2 + lifetimeMs() / 50;
     }
 
     public String args() {

@@ -2,23 +2,40 @@ package io.procwatch.table;
 
 import io.procwatch.taskstats.Taskstats;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
  * The last N exited processes, oldest dropped first (and counted). Taskstats totals arrive on
  * their own socket and may come before or after the exit event: whichever is second joins them.
+ *
+ * <p>Joining is per life, not per pid: the lives of one pid end one after another, and the kernel
+ * sends each life's accounting record before that life's exit event, on one socket, in order. So
+ * the records of a pid and its exits are paired first with first (a queue per pid on each side),
+ * with a plausibility check on the lifetime. A thread's own record never joins a process, even
+ * when its thread id has since become some process's pid.
  */
 public final class History {
+    /** Records kept for exits not yet seen, per pid (they meet within milliseconds; bounded all the same). */
+    private static final int EARLY_MAX = 4096;
+    /** How far back an arriving record looks for its exit. */
+    private static final int JOIN_WINDOW = 256;
+
     private final ExitedProcess[] ring;
+    private long added;
     private long nextSeq;
     private long dropped;
-    /** Taskstats that arrived before their exit event, by pid (small: they meet within milliseconds). */
-    private final java.util.HashMap<Integer, Taskstats> earlyTaskstats = new java.util.HashMap<>();
+    private long earlyDropped;
+    private final Map<Integer, ArrayDeque<Taskstats>> earlyTaskstats = new HashMap<>();
+    private int earlyCount;
 
     /** Told of every entry added or completed (taskstats joined): the persistent store's feed. */
-    private java.util.function.Consumer<ExitedProcess> sink = e -> { };
+    private Consumer<ExitedProcess> sink = e -> { };
 
     public History(int capacity) {
         if (capacity < 1) {
@@ -31,9 +48,9 @@ public final class History {
         return ring.length;
     }
 
-    /** Entries ever added. */
+    /** Entries ever added (preloaded ones included). */
     public synchronized long added() {
-        return nextSeq;
+        return added;
     }
 
     /** Entries pushed out by newer ones. */
@@ -41,38 +58,48 @@ public final class History {
         return dropped;
     }
 
+    /** Accounting records that never met their exit (its event was lost) and were let go. */
+    public synchronized long taskstatsUnjoined() {
+        return earlyDropped;
+    }
+
     public synchronized int size() {
-        return (int) Math.min(nextSeq, ring.length);
+        return (int) Math.min(added, ring.length);
     }
 
     /** Sets the one consumer of new and completed entries (it must only queue them). */
-    public synchronized void onChange(java.util.function.Consumer<ExitedProcess> sink) {
+    public synchronized void onChange(Consumer<ExitedProcess> sink) {
         this.sink = sink;
     }
 
     /**
-     * Puts back entries from before a restart (oldest first), renumbered, without telling the
-     * sink: they come from it.
+     * Puts back entries from before a restart (oldest first) with the sequence numbers they were
+     * stored with, without telling the sink: they come from it. New entries continue after
+     * {@code nextSeqFloor} (the store's highest number plus one) and after every preloaded one.
      */
-    public synchronized void preload(List<ExitedProcess> oldestFirst) {
+    public synchronized void preload(List<ExitedProcess> oldestFirst, long nextSeqFloor) {
+        nextSeq = Math.max(nextSeq, nextSeqFloor);
         for (ExitedProcess e : oldestFirst) {
-            ExitedProcess renumbered = new ExitedProcess(nextSeq, e.pid(), e.ppid(), e.uid(), e.gid(), e.comm(),
-                    e.exe(), e.argv(), e.startEpochMs(), e.endEpochMs(), e.status(), e.coreDumped(),
-                    e.exitObserved(), e.argvKnown(), e.taskstats());
-            if (nextSeq >= ring.length) {
-                dropped++;
-            }
-            ring[(int) (nextSeq % ring.length)] = renumbered;
-            nextSeq++;
+            ExitedProcess numbered = e.seq() >= 0 ? e : e.withSeq(nextSeq);
+            nextSeq = Math.max(nextSeq, numbered.seq() + 1);
+            put(numbered);
         }
+    }
+
+    private void put(ExitedProcess e) {
+        if (added >= ring.length) {
+            dropped++;
+        }
+        ring[(int) (added % ring.length)] = e;
+        added++;
     }
 
     /** The oldest entry still held, or null when empty. */
     public synchronized ExitedProcess oldest() {
-        if (nextSeq == 0) {
+        if (added == 0) {
             return null;
         }
-        return ring[(int) (Math.max(0, nextSeq - ring.length) % ring.length)];
+        return ring[(int) (Math.max(0, added - ring.length) % ring.length)];
     }
 
     synchronized long nextSeq() {
@@ -81,62 +108,83 @@ public final class History {
 
     /** Adds an exit; its {@code seq} must be {@link #nextSeq()}. Joins taskstats that came early. */
     synchronized ExitedProcess add(ExitedProcess e) {
-        Taskstats early = earlyTaskstats.remove(e.pid());
-        if (early != null) {
-            e = e.withTaskstats(early);
+        if (e.exitObserved()) {
+            ArrayDeque<Taskstats> q = earlyTaskstats.get(e.pid());
+            while (q != null && !q.isEmpty()) {
+                Taskstats t = q.pollFirst();
+                earlyCount--;
+                if (e.matches(t)) {
+                    e = e.withTaskstats(t);
+                    break;
+                }
+                earlyDropped++; // an older life's record whose exit event was lost
+            }
+            if (q != null && q.isEmpty()) {
+                earlyTaskstats.remove(e.pid());
+            }
         }
-        if (nextSeq >= ring.length) {
-            dropped++;
-        }
-        ring[(int) (nextSeq % ring.length)] = e;
-        nextSeq++;
+        nextSeq = Math.max(nextSeq, e.seq() + 1);
+        put(e);
         sink.accept(e);
         return e;
     }
 
     /**
-     * Attaches taskstats to the most recent exit of that pid still lacking them, or keeps them
-     * until the exit arrives. Per-thread records of multi-threaded processes are ignored in favour
-     * of the aggregate.
+     * Attaches taskstats to the oldest recent exit of that pid still lacking them, or keeps them
+     * until the exit arrives. A multi-threaded process's per-thread records are left out in favour
+     * of its aggregate.
      */
     synchronized void attach(Taskstats t) {
-        for (long s = nextSeq - 1; s >= Math.max(0, nextSeq - 256) && s >= nextSeq - ring.length; s--) {
+        if (t.ofOtherThread()) {
+            return;
+        }
+        ExitedProcess waiting = null;
+        int at = -1;
+        for (long s = added - 1; s >= Math.max(0, added - JOIN_WINDOW) && s >= added - ring.length; s--) {
             int i = (int) (s % ring.length);
             ExitedProcess e = ring[i];
-            if (e.exitObserved() && e.matches(t)) {
-                if (e.taskstats() == null || (t.aggregate() && !e.taskstats().aggregate())) {
-                    ring[i] = e.withTaskstats(t);
-                    sink.accept(ring[i]);
-                }
-                return;
+            if (e.pid() != t.pid() || !e.exitObserved()) {
+                continue;
             }
+            if (e.taskstats() != null) {
+                if (t.aggregate() && !e.taskstats().aggregate() && e.matches(t)) {
+                    ring[i] = e.withTaskstats(t); // a group's total replaces its leader's own record
+                    sink.accept(ring[i]);
+                    return;
+                }
+                break; // this life is complete: the record is for a life whose exit is still to come
+            }
+            waiting = e;
+            at = i;
         }
-        if (earlyTaskstats.size() > 4096) {
+        if (waiting != null && waiting.matches(t)) {
+            ring[at] = waiting.withTaskstats(t);
+            sink.accept(ring[at]);
+            return;
+        }
+        if (earlyCount >= EARLY_MAX) {
             earlyTaskstats.clear(); // never joined: their exits were lost; do not grow without bound
+            earlyDropped += earlyCount;
+            earlyCount = 0;
         }
-        Taskstats prev = earlyTaskstats.get(t.pid());
-        if (prev == null || t.aggregate()) {
-            earlyTaskstats.put(t.pid(), t);
+        ArrayDeque<Taskstats> q = earlyTaskstats.computeIfAbsent(t.pid(), k -> new ArrayDeque<>(2));
+        if (t.aggregate() && !q.isEmpty() && !q.peekLast().aggregate()) {
+            q.pollLast(); // the group's total supersedes its leader's record, which came just before
+            earlyCount--;
         }
+        q.addLast(t);
+        earlyCount++;
     }
 
     /** Up to {@code limit} entries matching {@code filter}, newest first. */
     public synchronized List<ExitedProcess> newest(Predicate<ExitedProcess> filter, int limit) {
         List<ExitedProcess> out = new ArrayList<>();
-        for (long s = nextSeq - 1; s >= 0 && s >= nextSeq - ring.length && out.size() < limit; s--) {
+        for (long s = added - 1; s >= 0 && s >= added - ring.length && out.size() < limit; s--) {
             ExitedProcess e = ring[(int) (s % ring.length)];
             if (filter.test(e)) {
                 out.add(e);
             }
         }
         return out;
-    }
-
-    /** The entry with this sequence number, if still held. */
-    public synchronized ExitedProcess bySeq(long seq) {
-        if (seq < 0 || seq >= nextSeq || seq < nextSeq - ring.length) {
-            return null;
-        }
-        return ring[(int) (seq % ring.length)];
     }
 }

@@ -25,7 +25,12 @@ public final class LiveTable implements AutoCloseable {
 
     private final ProcessTable table;
     private final EventApplier applier;
-    private final ConnectorReader reader;
+    private volatile ConnectorReader reader;
+    private final Config cfg;
+    private final Consumer<? super Exception> onFatal;
+    /** Times the kernel event source failed, and times it was subscribed again successfully. */
+    private final java.util.concurrent.atomic.AtomicLong sourceFailures = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong sourceRestarts = new java.util.concurrent.atomic.AtomicLong();
     private final Sampler sampler;
     private final ReapTimer reaper;
     private final Thread taskstatsThread;
@@ -36,13 +41,14 @@ public final class LiveTable implements AutoCloseable {
 
     private LiveTable(Config cfg, Consumer<History> prepareHistory, Consumer<? super Exception> onFatal)
             throws IOException {
+        this.cfg = cfg;
+        this.onFatal = onFatal;
         ProcFs proc = ProcFs.system();
         table = new ProcessTable(cfg.historyCapacity());
         prepareHistory.accept(table.history()); // before any event: earlier exits go first
         applier = new EventApplier(table, proc);
         // Both readers wait without a timeout (0) until something comes; close() wakes them.
-        ProcConnector connector = ProcConnector.open(
-                ProcConnector.Options.defaults().withReceiveBuffer(cfg.receiveBufferBytes()).withPollTimeout(0));
+        ProcConnector connector = openConnector(cfg);
         TaskstatsExitListener ts = null;
         try {
             ts = TaskstatsExitListener.open(16 << 20, 0);
@@ -61,13 +67,74 @@ public final class LiveTable implements AutoCloseable {
             reaper.close();
             throw e;
         }
-        reader = ConnectorReader.start(connector, applier, e -> {
-            readerFailure = e;
-            onFatal.accept(e);
-        });
+        reader = startReader(connector);
         sampler = new Sampler(table, proc.root().toString(), cfg.taskScan());
         taskstatsThread = ts == null ? null
                 : Thread.ofPlatform().name("procwatch-taskstats").daemon(true).start(this::taskstatsLoop);
+    }
+
+    private static ProcConnector openConnector(Config cfg) throws IOException {
+        return ProcConnector.open(
+                ProcConnector.Options.defaults().withReceiveBuffer(cfg.receiveBufferBytes()).withPollTimeout(0));
+    }
+
+    private ConnectorReader startReader(ProcConnector connector) {
+        connector.onCaughtUp(applier::caughtUp);
+        return ConnectorReader.start(connector, applier, e -> Thread.ofPlatform().name("procwatch-resubscribe")
+                .daemon(true).start(() -> recover(e)));
+    }
+
+    /**
+     * The kernel event source failed: without it the table would freeze while still being served.
+     * Subscribe again (a few tries, backing off) and rescan /proc, since events were missed; if
+     * that fails too, the table can no longer be trusted: {@code onFatal} (the daemon logs it and
+     * exits non-zero, so a service manager restarts it). Both are counted in stats.
+     */
+    private void recover(Exception cause) {
+        if (closing) {
+            return;
+        }
+        sourceFailures.incrementAndGet();
+        readerFailure = cause;
+        System.err.println("procwatch daemon: kernel event source failed: " + cause.getMessage() + "; subscribing again");
+        table.counters.losses.increment();
+        Exception last = cause;
+        for (long backoffMs : new long[] {0, 200, 1000}) {
+            try {
+                Thread.sleep(backoffMs);
+                if (closing) {
+                    return;
+                }
+                ProcConnector c = openConnector(cfg);
+                applier.resync(false); // events between the failure and now were missed
+                reader = startReader(c);
+                sourceRestarts.incrementAndGet();
+                readerFailure = null;
+                System.err.println("procwatch daemon: kernel event source subscribed again");
+                return;
+            } catch (IOException | RuntimeException e) {
+                last = e;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        onFatal.accept(last);
+    }
+
+    /** Times the kernel event source failed. */
+    public long eventSourceFailures() {
+        return sourceFailures.get();
+    }
+
+    /** Times it was subscribed again after a failure. */
+    public long eventSourceRestarts() {
+        return sourceRestarts.get();
+    }
+
+    /** Test hook: makes the running event source fail as a dead socket would. */
+    void failEventSourceForTest() {
+        reader.failForTest();
     }
 
     public static LiveTable start(Config cfg, Consumer<? super Exception> onFatal) throws IOException {

@@ -3,6 +3,7 @@ package io.procwatch.table;
 import io.procwatch.procfs.PidStat;
 import io.procwatch.procfs.PidStatus;
 import io.procwatch.procfs.ProcFs;
+import io.procwatch.procfs.SystemInfo;
 
 import java.util.List;
 import java.util.Optional;
@@ -13,6 +14,7 @@ final class ProcReader {
     static final long SAME_START_TICKS = 2;
 
     private final ProcFs proc;
+    private final SystemInfo sys = SystemInfo.get();
 
     ProcReader(ProcFs proc) {
         this.proc = proc;
@@ -26,25 +28,41 @@ final class ProcReader {
         return Math.abs(a - b) <= SAME_START_TICKS;
     }
 
-    /** A full ProcessInfo for {@code pid} from /proc, or null if it is gone (or unreadable). */
-    ProcessInfo load(int pid) {
-        Optional<PidStat> stat = proc.stat(pid);
-        if (stat.isEmpty() || stat.get() == null) {
-            return null;
-        }
-        ProcessInfo p = new ProcessInfo(pid);
-        applyStat(p, stat.get(), System.nanoTime());
-        p.startTicks = stat.get().starttime();
-        p.startExact = true;
-        proc.status(pid).ifPresent(s -> applyStatus(p, s));
-        p.argv = proc.cmdline(pid).map(List::copyOf).orElse(List.of());
-        p.exe = proc.exe(pid).orElse("");
-        List<Integer> tids = proc.tids(pid);
-        p.threads = tids.isEmpty() ? new int[] {pid} : tids.stream().mapToInt(Integer::intValue).toArray();
-        return p;
+    /** The stat line of {@code pid}, or null when it is gone or unreadable. */
+    PidStat stat(int pid) {
+        Optional<PidStat> s = proc.stat(pid);
+        return s.isEmpty() ? null : s.get();
     }
 
-    static void applyStat(ProcessInfo p, PidStat s, long now) {
+    /** A full row for {@code pid} from /proc, or null if it is gone (or unreadable). */
+    ProcessInfo load(int pid) {
+        PidStat stat = stat(pid);
+        if (stat == null) {
+            return null;
+        }
+        ProcessInfo.Builder b = new ProcessInfo.Builder(pid);
+        applyStat(b, stat, System.nanoTime());
+        b.startTicks = stat.starttime();
+        b.startExact = true;
+        b.startNs = sys.startTicksToMonotonicNanos(stat.starttime());
+        proc.status(pid).ifPresent(s -> applyStatus(b, s));
+        b.argv = proc.cmdline(pid).map(List::copyOf).orElse(List.of());
+        b.execArgv = b.argv;
+        b.exe = proc.exe(pid).orElse("");
+        List<Integer> tids = proc.tids(pid);
+        b.threads = tids.isEmpty() ? new int[] {pid} : tids.stream().mapToInt(Integer::intValue).toArray();
+        if (stat.state() == 'Z' || stat.state() == 'X') {
+            b.leaderExited = true;
+            if (tids.size() <= 1) {
+                b.threads = new int[0];
+            } else {
+                b.threads = tids.stream().mapToInt(Integer::intValue).filter(t -> t != pid).toArray();
+            }
+        }
+        return b.build();
+    }
+
+    static void applyStat(ProcessInfo.Builder p, PidStat s, long now) {
         p.comm = s.comm();
         p.state = s.state();
         p.ppid = s.ppid();
@@ -65,6 +83,15 @@ final class ProcReader {
         p.sampledAtNanos = now;
     }
 
+    /** The fields no kernel event reports (the parent after re-parenting, group, terminal), from a stat line. */
+    static void applyFamily(ProcessInfo.Builder p, PidStat s) {
+        p.ppid = s.ppid();
+        p.pgrp = s.pgrp();
+        p.session = s.session();
+        p.ttyNr = s.ttyNr();
+        p.tpgid = s.tpgid();
+    }
+
     /** Whether a fresh stat read says anything {@link #applyStat} would change. */
     static boolean statDiffers(ProcessInfo p, PidStat s) {
         return p.state != s.state() || p.utime != s.utime() || p.stime != s.stime() || p.rss != s.rss()
@@ -75,7 +102,7 @@ final class ProcReader {
                 || !p.comm.equals(s.comm());
     }
 
-    static void applyStatus(ProcessInfo p, PidStatus s) {
+    static void applyStatus(ProcessInfo.Builder p, PidStatus s) {
         p.ruid = s.ruid();
         p.euid = s.euid();
         p.rgid = s.rgid();

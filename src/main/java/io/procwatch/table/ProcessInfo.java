@@ -4,91 +4,226 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * One live process as the table knows it. Instances are immutable once published: the table's
- * single writer changes a process by copying its ProcessInfo, editing the copy and replacing it,
- * so readers (queries, snapshots) never lock and never see half an update.
+ * One live process as the table knows it: an immutable row. The table's single writer changes a
+ * process by building a new row from the old one ({@link #toBuilder()}, edit, {@link Builder#build()})
+ * and replacing it, so readers (queries, snapshots) never lock and never see half an update.
+ *
+ * <p>A row describes one <em>life</em> of a pid: the pid and the kernel's start time together
+ * ({@link #startNs}). Everything that attaches data to a process checks the life, not the pid,
+ * since the kernel reuses pids (and thread ids) at once.
  *
  * <p>Field names follow proc_pid_stat(5) where they come from there. Times are clock ticks, memory
  * is pages (rss) or bytes (vsize), as in /proc.
  */
-public final class ProcessInfo implements Cloneable {
-    // identity: (pid, startTicks) - a pid alone is reused by the kernel
-    int pid;
-    long startTicks;
-    boolean startExact;
+public final class ProcessInfo {
+    // identity: (pid, startNs) - a pid alone is reused by the kernel
+    final int pid;
+    /** Start in clock ticks since boot, as /proc/PID/stat field 22 shows it. */
+    final long startTicks;
+    /** Whether {@link #startTicks} was read from /proc (true) or estimated from the fork event. */
+    final boolean startExact;
+    /**
+     * Start on CLOCK_MONOTONIC, in ns: the fork event's timestamp (the kernel takes the fork event
+     * microseconds after it sets the task's start time, and no two lives of one pid can share it),
+     * or the start tick converted for a process found by a /proc scan. The key of this life.
+     */
+    final long startNs;
 
     // family and session
-    int ppid;
-    int pgrp;
-    int session;
-    int ttyNr;
-    int tpgid;
+    final int ppid;
+    final int pgrp;
+    final int session;
+    final int ttyNr;
+    final int tpgid;
 
     // credentials (real and effective)
-    int ruid;
-    int euid;
-    int rgid;
-    int egid;
-    int tracerPid;
+    final int ruid;
+    final int euid;
+    final int rgid;
+    final int egid;
+    final int tracerPid;
 
     // what runs
-    String comm = "";
-    String exe = "";
-    List<String> argv = List.of();
-    /** False when the process exec'd and was gone before its cmdline/exe could be read. */
-    boolean argvKnown = true;
-    int execCount;
+    final String comm;
+    final String exe;
+    /** The command line as /proc/PID/cmdline shows it now (empty for a zombie or a kernel thread). */
+    final List<String> argv;
+    /** False when the program's argv could not be learnt (it exec'd and was gone, or a read raced another exec). */
+    final boolean argvKnown;
+    /** The argv the program was exec'd with, which the history keeps after the process is gone. */
+    final List<String> execArgv;
+    final int execCount;
 
     // sampled from /proc/PID/stat
-    char state = 'R';
-    int priority;
-    int nice;
-    int processor;
-    int numThreads = 1;
-    long utime;
-    long stime;
-    long vsize;
-    long rss;
-    long minflt;
-    long majflt;
-    /**
-     * When the stat values were last read and found current. The one field written after the row
-     * is published: a sampler pass that finds nothing changed only moves this time forward
-     * instead of copying the row (readers see the old or the new time; both are true).
-     */
-    volatile long sampledAtNanos;
+    final char state;
+    final int priority;
+    final int nice;
+    final int processor;
+    final int numThreads;
+    final long utime;
+    final long stime;
+    final long vsize;
+    final long rss;
+    final long minflt;
+    final long majflt;
+    /** System.nanoTime() of the stat read the sampled values come from; 0 if never sampled. */
+    final long sampledAtNanos;
 
     // lifecycle
-    long forkMonotonicNs;
-    int[] threads;
-    boolean leaderExited;
-    boolean coreDumping;
-    int exitStatusRaw;
+    final int[] threads;
+    final boolean leaderExited;
+    final boolean coreDumping;
+    /** The leader thread's raw exit code, once it exited. */
+    final int exitStatusRaw;
+    /**
+     * Counts edits made from kernel events. The sampler reads /proc without the table lock; it
+     * applies what it read only if no event edited the row meanwhile (a stale stat line would
+     * otherwise undo a setsid or an exec that came after the read).
+     */
+    final long eventGen;
 
-    ProcessInfo(int pid) {
-        this.pid = pid;
-        this.threads = new int[] {pid};
+    private ProcessInfo(Builder b) {
+        pid = b.pid;
+        startTicks = b.startTicks;
+        startExact = b.startExact;
+        startNs = b.startNs;
+        ppid = b.ppid;
+        pgrp = b.pgrp;
+        session = b.session;
+        ttyNr = b.ttyNr;
+        tpgid = b.tpgid;
+        ruid = b.ruid;
+        euid = b.euid;
+        rgid = b.rgid;
+        egid = b.egid;
+        tracerPid = b.tracerPid;
+        comm = b.comm;
+        exe = b.exe;
+        argv = List.copyOf(b.argv);
+        argvKnown = b.argvKnown;
+        execArgv = List.copyOf(b.execArgv);
+        execCount = b.execCount;
+        state = b.state;
+        priority = b.priority;
+        nice = b.nice;
+        processor = b.processor;
+        numThreads = b.numThreads;
+        utime = b.utime;
+        stime = b.stime;
+        vsize = b.vsize;
+        rss = b.rss;
+        minflt = b.minflt;
+        majflt = b.majflt;
+        sampledAtNanos = b.sampledAtNanos;
+        threads = b.threads.clone();
+        leaderExited = b.leaderExited;
+        coreDumping = b.coreDumping;
+        exitStatusRaw = b.exitStatusRaw;
+        eventGen = b.eventGen;
+    }
+
+    /** The mutable form a row is edited in before it is published as a new row. */
+    static final class Builder {
+        int pid;
+        long startTicks;
+        boolean startExact;
+        long startNs;
+        int ppid;
+        int pgrp;
+        int session;
+        int ttyNr;
+        int tpgid = -1;
+        int ruid;
+        int euid;
+        int rgid;
+        int egid;
+        int tracerPid;
+        String comm = "";
+        String exe = "";
+        List<String> argv = List.of();
+        boolean argvKnown = true;
+        List<String> execArgv = List.of();
+        int execCount;
+        char state = 'R';
+        int priority;
+        int nice;
+        int processor;
+        int numThreads = 1;
+        long utime;
+        long stime;
+        long vsize;
+        long rss;
+        long minflt;
+        long majflt;
+        long sampledAtNanos;
+        int[] threads;
+        boolean leaderExited;
+        boolean coreDumping;
+        int exitStatusRaw;
+        long eventGen;
+
+        Builder(int pid) {
+            this.pid = pid;
+            this.threads = new int[] {pid};
+        }
+
+        private Builder(ProcessInfo p) {
+            pid = p.pid;
+            startTicks = p.startTicks;
+            startExact = p.startExact;
+            startNs = p.startNs;
+            ppid = p.ppid;
+            pgrp = p.pgrp;
+            session = p.session;
+            ttyNr = p.ttyNr;
+            tpgid = p.tpgid;
+            ruid = p.ruid;
+            euid = p.euid;
+            rgid = p.rgid;
+            egid = p.egid;
+            tracerPid = p.tracerPid;
+            comm = p.comm;
+            exe = p.exe;
+            argv = p.argv;
+            argvKnown = p.argvKnown;
+            execArgv = p.execArgv;
+            execCount = p.execCount;
+            state = p.state;
+            priority = p.priority;
+            nice = p.nice;
+            processor = p.processor;
+            numThreads = p.numThreads;
+            utime = p.utime;
+            stime = p.stime;
+            vsize = p.vsize;
+            rss = p.rss;
+            minflt = p.minflt;
+            majflt = p.majflt;
+            sampledAtNanos = p.sampledAtNanos;
+            threads = p.threads; // replaced, never written in place
+            leaderExited = p.leaderExited;
+            coreDumping = p.coreDumping;
+            exitStatusRaw = p.exitStatusRaw;
+            eventGen = p.eventGen;
+        }
+
+        ProcessInfo build() {
+            return new ProcessInfo(this);
+        }
+    }
+
+    Builder toBuilder() {
+        return new Builder(this);
     }
 
     /**
-     * An opaque cache for the protocol layer: this row's last encoding and the groups it holds.
-     * A row is immutable once published (a change makes a new row, see {@link #copy}), so its
-     * encoding can be reused by every snapshot until the row is replaced; most rows are, between
-     * two snapshots, processes that slept.
+     * An opaque memo for the protocol layer: this row's last encoding and the groups it holds. It
+     * is derived from the final fields alone (like String's cached hash), so caching it changes no
+     * value a reader sees; a change to the process makes a new row with no memo.
      */
     private volatile Encoding encoding;
 
     private record Encoding(long key, byte[] bytes) {
-    }
-
-    ProcessInfo copy() {
-        try {
-            ProcessInfo c = (ProcessInfo) super.clone(); // threads is copied on write, never mutated in place
-            c.encoding = null; // the copy is about to change
-            return c;
-        } catch (CloneNotSupportedException e) {
-            throw new AssertionError(e);
-        }
     }
 
     /** The encoding cached under {@code key}, or null. */
@@ -106,12 +241,22 @@ public final class ProcessInfo implements Cloneable {
         encoding = null;
     }
 
+    /** Whether {@code other} is a row of the same life of the same pid. */
+    public boolean sameLife(ProcessInfo other) {
+        return other != null && other.pid == pid && other.startNs == startNs;
+    }
+
     public int pid() {
         return pid;
     }
 
     public long startTicks() {
         return startTicks;
+    }
+
+    /** Start of this life on CLOCK_MONOTONIC (ns): the key that tells two lives of one pid apart. */
+    public long startNs() {
+        return startNs;
     }
 
     public int ppid() {
@@ -170,6 +315,11 @@ public final class ProcessInfo implements Cloneable {
         return argvKnown;
     }
 
+    /** The argv of the last exec (what the history keeps). */
+    public List<String> execArgv() {
+        return execArgv;
+    }
+
     public int execCount() {
         return execCount;
     }
@@ -190,9 +340,12 @@ public final class ProcessInfo implements Cloneable {
         return processor;
     }
 
-    /** Thread count: the sampled value, or the tracked thread set when that is newer. */
+    /**
+     * Threads as /proc/PID/stat counts them: the live ones, plus a leader that exited while others
+     * run (it stays a zombie in the group until the last one ends, and procps shows it as {@code Zl}).
+     */
     public int numThreads() {
-        return Math.max(threads.length, 1);
+        return Math.max(threads.length + (leaderExited && threads.length > 0 ? 1 : 0), 1);
     }
 
     public long utime() {
@@ -219,13 +372,18 @@ public final class ProcessInfo implements Cloneable {
         return majflt;
     }
 
-    /** System.nanoTime() of the last /proc/PID/stat sample, 0 if never sampled. */
+    /** System.nanoTime() of the /proc/PID/stat read this row's sampled fields come from, 0 if never sampled. */
     public long sampledAtNanos() {
         return sampledAtNanos;
     }
 
     public int[] threads() {
         return threads.clone();
+    }
+
+    /** Whether the leader thread has exited (the process is a zombie, or its other threads still run). */
+    public boolean leaderExited() {
+        return leaderExited;
     }
 
     /** The state class the table indexes by: R S D T Z I (t and T share T; X counts as Z). */

@@ -55,6 +55,13 @@ public final class ProcessTable {
         public final LongAdder execsTooLate = new LongAdder();
         public final LongAdder samples = new LongAdder();
         public final LongAdder samplerScanFailures = new LongAdder();
+        /** Children given a new parent after their parent exited (read from their stat lines). */
+        public final LongAdder reparented = new LongAdder();
+        /** Exec events whose argv came from the BPF capture, and those that fell back to /proc. */
+        public final LongAdder execsCaptured = new LongAdder();
+        public final LongAdder execsFromProc = new LongAdder();
+        /** Listener calls that threw (the listener stays; the failure is logged once a minute). */
+        public final LongAdder listenerFailures = new LongAdder();
     }
 
     public Counters counters() {
@@ -73,13 +80,25 @@ public final class ProcessTable {
         listeners.remove(l);
     }
 
+    private volatile long lastListenerLogNanos;
+
+    /**
+     * Tells every listener. A listener that throws must not stop the table, nor lose its later
+     * events (a WAIT would then never return): it stays subscribed, and the failure is counted
+     * ({@code listener_failures} in stats) and logged, at most once a minute.
+     */
     void publish(TableEvent e) {
         for (Consumer<TableEvent> l : listeners) {
             try {
                 l.accept(e);
             } catch (RuntimeException ex) {
-                // a listener's bug must not stop the table; the listener is dropped
-                listeners.remove(l);
+                counters.listenerFailures.increment();
+                long now = System.nanoTime();
+                if (lastListenerLogNanos == 0 || now - lastListenerLogNanos > 60_000_000_000L) {
+                    lastListenerLogNanos = now;
+                    System.err.println("procwatch daemon: a table listener failed on " + e.getClass().getSimpleName()
+                            + " (" + counters.listenerFailures.sum() + " failures so far): " + ex);
+                }
             }
         }
     }

@@ -62,6 +62,8 @@ public final class Sampler implements AutoCloseable {
     private final MemorySegment buf = arena.allocate(STAT_MAX);
     private final byte[] bytes = new byte[STAT_MAX];
     private final Map<Object, Demand> demands = new ConcurrentHashMap<>();
+    /** Rows found unchanged by a pass, and when: rows are immutable, so the time is kept here. */
+    private final Map<Integer, Confirmation> confirmed = new ConcurrentHashMap<>();
     private final Thread loop;
     private volatile boolean closed;
     private volatile long lastPassNanos;
@@ -216,8 +218,45 @@ public final class Sampler implements AutoCloseable {
         }
     }
 
-    /** One pass over every live process. */
-    public synchronized void sampleAll() {
+    private final Object passGate = new Object();
+    private boolean passRunning;
+
+    /**
+     * One pass over every live process that starts no earlier than this call. Concurrent callers
+     * share passes: one that finds a pass running waits for it, and is served by it if it started
+     * after the call (else by the next, which the first waiter to wake runs); 100 clients asking
+     * at once cost one or two passes, not 100.
+     */
+    public void sampleAll() {
+        long asked = System.nanoTime();
+        synchronized (passGate) {
+            while (true) {
+                if (closed || lastPassNanos - asked >= 0) {
+                    return;
+                }
+                if (!passRunning) {
+                    passRunning = true;
+                    break;
+                }
+                try {
+                    passGate.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+        try {
+            pass();
+        } finally {
+            synchronized (passGate) {
+                passRunning = false;
+                passGate.notifyAll();
+            }
+        }
+    }
+
+    private synchronized void pass() {
         if (closed) {
             return;
         }
@@ -225,6 +264,7 @@ public final class Sampler implements AutoCloseable {
         boolean scanned = scanTasks();
         sample(table.all(), t0, scanned);
         // close descriptors of processes no longer in the table
+        confirmed.keySet().removeIf(pid -> table.get(pid) == null);
         handles.entrySet().removeIf(e -> {
             if (table.get(e.getKey()) == null) {
                 Libc.closeQuietly(e.getValue().fd);
@@ -235,7 +275,7 @@ public final class Sampler implements AutoCloseable {
         passes++;
         table.counters.samples.increment();
         lastPassDurationNanos = System.nanoTime() - t0;
-        lastPassNanos = t0;
+        lastPassNanos = t0; // serves every request made before the pass began
     }
 
     /** Samples just these processes (a fresh snapshot of a selection). */
@@ -304,20 +344,25 @@ public final class Sampler implements AutoCloseable {
             if (current != null && !current.leaderExited && current.startExact
                     && ProcReader.sameStart(current.startTicks, s.starttime()) && !ProcReader.statDiffers(current, s)) {
                 // Most processes sleep between passes: nothing to copy, index or lock for them.
-                current.sampledAtNanos = t0;
+                confirm(p, t0);
                 continue;
             }
             table.writeLock.lock();
             try {
                 ProcessInfo old = table.get(p.pid);
-                if (old != null && !old.leaderExited && ProcReader.sameStart(old.startTicks, s.starttime())) {
-                    ProcessInfo n = old.copy();
+                // Only onto the row the read started from: an event applied since (a setsid, an
+                // exec, a rename) is newer than this line, which would undo it. The next pass reads again.
+                if (old != null && !old.leaderExited && old.sameLife(p) && old.eventGen == p.eventGen
+                        && ProcReader.sameStart(old.startTicks, s.starttime())) {
+                    ProcessInfo.Builder n = old.toBuilder();
                     ProcReader.applyStat(n, s, t0);
                     if (!n.startExact) {
                         n.startTicks = s.starttime();
                         n.startExact = true;
                     }
-                    table.put(old, n);
+                    table.put(old, n.build());
+                } else if (old != null && old.sameLife(p)) {
+                    forget(p.pid);
                 }
             } finally {
                 table.writeLock.unlock();
@@ -325,13 +370,34 @@ public final class Sampler implements AutoCloseable {
         }
     }
 
-    /** Marks the row of {@code p} (if it is still that process) as sampled now, unchanged. */
+    /** The next read of this process's stat line parses it even if it is what it was. */
+    private void forget(int pid) {
+        Handle h = handles.get(pid);
+        if (h != null) {
+            h.lastHash = 0;
+            h.readScanSum = 0;
+        }
+    }
+
+    /**
+     * Notes that the row of {@code p} (if it is still that life) was found unchanged now. Rows are
+     * immutable, so the time goes beside them: {@link #sampledAt}.
+     */
     private void confirm(ProcessInfo p, long t0) {
         ProcessInfo current = table.get(p.pid);
-        if (current != null && !current.leaderExited && current.startExact
-                && ProcReader.sameStart(current.startTicks, p.startTicks)) {
-            current.sampledAtNanos = t0;
+        if (current != null && !current.leaderExited && current.startExact && current.sameLife(p)) {
+            confirmed.put(p.pid, new Confirmation(current.startNs, t0));
         }
+    }
+
+    private record Confirmation(long startNs, long atNanos) {
+    }
+
+    /** When the stat values a row shows were last known current (System.nanoTime()), 0 if never sampled. */
+    public long sampledAt(ProcessInfo p) {
+        Confirmation c = confirmed.get(p.pid());
+        long at = p.sampledAtNanos();
+        return c != null && c.startNs == p.startNs() ? Math.max(at, c.atNanos) : at;
     }
 
     /** Set by {@link #read} when it returns null because the file said exactly what it said last time. */

@@ -12,17 +12,24 @@ import io.procwatch.event.WaitStatus;
  * @param flags          ac_flag: AFORK 0x01, ASU 0x02, ACORE 0x08, AXSIG 0x10
  * @param beginTimeSecs  ac_btime64 (or ac_btime on older kernels): start, seconds since the epoch
  * @param elapsedMicros  ac_etime: wall time since the task started
+ * @param tgid           the task's process (ac_tgid, version 13+), or 0 when the kernel does not say;
+ *                       a thread's own record has tgid != pid
  */
 public record Taskstats(int version, boolean aggregate, int pid, int ppid, int uid, int gid, String comm,
                         WaitStatus status, int flags, int nice, long beginTimeSecs, long elapsedMicros,
                         long userMicros, long systemMicros, long minorFaults, long majorFaults,
                         long hiwaterRssKiB, long hiwaterVmKiB, long readChars, long writeChars,
                         long readSyscalls, long writeSyscalls, long readBytes, long writeBytes,
-                        long cancelledWriteBytes, long voluntarySwitches, long involuntarySwitches) {
+                        long cancelledWriteBytes, long voluntarySwitches, long involuntarySwitches, int tgid) {
     public static final int AFORK = 0x01;
     public static final int ASU = 0x02;
     public static final int ACORE = 0x08;
     public static final int AXSIG = 0x10;
+
+    /** A record of one thread that is not its process's leader: it never describes a process. */
+    public boolean ofOtherThread() {
+        return !aggregate && tgid != 0 && tgid != pid;
+    }
 
     public boolean forkedWithoutExec() {
         return (flags & AFORK) != 0;

@@ -64,7 +64,8 @@ final class TaskstatsParser {
                 len >= 352 ? r.u64(344) : Integer.toUnsignedLong(r.u32(136)),
                 r.u64(144), r.u64(152), r.u64(160), r.u64(168), r.u64(176),
                 r.u64(200), r.u64(208), r.u64(216), r.u64(224), r.u64(232), r.u64(240),
-                r.u64(248), r.u64(256), r.u64(264), r.u64(272), r.u64(280));
+                r.u64(248), r.u64(256), r.u64(264), r.u64(272), r.u64(280),
+                aggregate ? (id != 0 ? id : 0) : len >= 372 ? r.u32(368) : 0);
     }
 
     private record Reader(MemorySegment m, int base, int len) {

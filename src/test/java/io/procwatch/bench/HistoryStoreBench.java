@@ -88,10 +88,10 @@ public final class HistoryStoreBench {
         String name = NAMES[k % NAMES.length];
         WaitStatus status = new WaitStatus(k % 17 == 0 ? 9 : (k % 13 == 0 ? 1 << 8 : 0));
         Taskstats t = new Taskstats(0, true, pid, 1, k % 7 == 0 ? 1000 : 0, 0, name, status, 0, 0, 0, 0,
-                k % 5000, k % 3000, 0, 0, 2048 + k % 100_000, 0, 0, 0, 0, 0, k % 4096, k % 8192, 0, k % 50, k % 9);
+                k % 5000, k % 3000, 0, 0, 2048 + k % 100_000, 0, 0, 0, 0, 0, k % 4096, k % 8192, 0, k % 50, k % 9, pid);
         return new ExitedProcess(k, pid, 1, k % 7 == 0 ? 1000 : 0, 0, name, "/usr/bin/" + name,
                 List.of("/usr/bin/" + name, "--flag", "argument-" + k), endMs - 1 - k % 5000, endMs, status, false, true,
-                true, t);
+                true, t, (endMs - 1 - k % 5000) * 1_000_000L);
     }
 
     private HistoryStoreBench() {

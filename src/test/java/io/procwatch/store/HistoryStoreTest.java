@@ -35,8 +35,8 @@ class HistoryStoreTest {
     }
 
     private static ExitedProcess exit(int pid, long endMs, int status, Taskstats t) {
-        return new ExitedProcess(-1, pid, 1, 1000, 1000, "job" + pid % 3, "/bin/job", List.of("job", "a b", ""),
-                endMs - 50, endMs, new WaitStatus(status), false, true, true, t);
+        return new ExitedProcess(pid, pid, 1, 1000, 1000, "job" + pid % 3, "/bin/job", List.of("job", "a b", ""),
+                endMs - 50, endMs, new WaitStatus(status), false, true, true, t, (endMs - 50) * 1_000_000L);
     }
 
     @Test
@@ -44,7 +44,7 @@ class HistoryStoreTest {
         try (HistoryStore s = HistoryStore.open(dir.resolve("h.db"))) {
             s.write(List.of(exit(10, 1000, 3 << 8, null)));
             Taskstats t = new Taskstats(0, true, 10, 1, 1000, 1000, "job1", new WaitStatus(3 << 8), 0, 0, 0, 0, 1234,
-                    56, 0, 0, 2048, 0, 0, 0, 0, 0, 7, 8, 0, 9, 10);
+                    56, 0, 0, 2048, 0, 0, 0, 0, 0, 7, 8, 0, 9, 10, 10);
             s.write(List.of(exit(10, 1000, 3 << 8, t)));
             assertThat(s.count()).isEqualTo(1);
             ExitedProcess e = s.query(new HistoryStore.Query(0, Long.MAX_VALUE, null, null, 10, false, 10)).getFirst();

@@ -39,13 +39,14 @@ public final class MemoryBench {
         table.writeLock.lock();
         try {
             for (int i = 0; i < n; i++) {
-                ProcessInfo p = real.get(i % real.size()).copy();
+                ProcessInfo.Builder p = real.get(i % real.size()).toBuilder();
                 p.pid = 1_000_000 + i;
                 // a fork shares its parent's strings; an exec gets its own: model the exec'd case
                 p.argv = List.copyOf(p.argv.stream().map(s -> new String(s.toCharArray())).toList());
+                p.execArgv = p.argv;
                 p.comm = new String(p.comm.toCharArray());
                 p.exe = new String(p.exe.toCharArray());
-                table.put(null, p);
+                table.put(null, p.build());
             }
         } finally {
             table.writeLock.unlock();
@@ -81,7 +82,7 @@ public final class MemoryBench {
         for (int i = 0; i < 100_000; i++) {
             ProcessInfo p = real.get(i % real.size());
             h.add(new ExitedProcess(h.nextSeq(), 2_000_000 + i, p.ppid, p.euid, p.egid, new String(p.comm.toCharArray()),
-                    p.exe, p.argv, 0, 1, new WaitStatus(0), false, true, true, null));
+                    p.exe, p.argv, 0, 1, new WaitStatus(0), false, true, true, null, i));
         }
         long withHistory = usedAfterGc();
         double avgArgv = real.stream().mapToInt(p -> String.join(" ", p.argv).length()).average().orElse(0);

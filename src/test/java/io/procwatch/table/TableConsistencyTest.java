@@ -45,8 +45,9 @@ class TableConsistencyTest {
         if (stat.isEmpty() || status.isEmpty() || argv.isEmpty() || stat.get() == null || status.get() == null) {
             return Optional.empty();
         }
-        ProcessInfo tmp = new ProcessInfo(pid);
-        tmp.state = stat.get().state();
+        ProcessInfo.Builder b = new ProcessInfo.Builder(pid);
+        b.state = stat.get().state();
+        ProcessInfo tmp = b.build();
         return Optional.of(new Row(pid, stat.get().ppid(), status.get().euid(), status.get().egid(),
                 stat.get().comm(), List.copyOf(argv.get()), PROC.tids(pid).size(), tmp.stateClass()));
     }
