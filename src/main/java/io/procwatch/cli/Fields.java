@@ -155,7 +155,10 @@ public final class Fields {
         alias("pgid", "pgrp", "PGRP");
         add(num("sid", "SID", 5, B, "sid", r -> (long) r.sid));
         alias("sid", "sess", "SESS");
-        add(num("tpgid", "TPGID", 5, B, "tpgid", r -> (long) r.tpgid));
+        // a process without a terminal has tpgid -1, and procps prints -1 (unknown is "-")
+        add(computed("tpgid", "TPGID", 5, false, B, "tpgid",
+                (r, c) -> r.tpgid == -1 && r.tty >= 0 ? "-1" : r.tpgid < 0 ? "-" : Integer.toString(r.tpgid),
+                (r, c) -> r.tpgid == -1 && r.tty < 0 ? null : (Object) (long) r.tpgid));
         add(new Field("user", "USER", 8, true, true, C, "user", (r, c) -> r.euid < 0 ? "-" : Names.user(r.euid),
                 (r, c) -> r.euid < 0 ? null : Names.user(r.euid)));
         alias("user", "euser", "EUSER");

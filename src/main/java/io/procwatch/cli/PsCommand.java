@@ -68,6 +68,8 @@ final class PsCommand {
     private boolean threadsSpid;
     private String sort;
     private boolean forest;
+    /** -H: the forest indented two spaces a level, without art (procps's UNIX style). */
+    private boolean unixForest;
     private boolean noHeaders;
     private boolean wide;
     private boolean json;
@@ -149,7 +151,10 @@ final class PsCommand {
                             threads = true;
                             threadsSpid = true;
                         }
-                        case 'H' -> forest = true;
+                        case 'H' -> {
+                            forest = true;
+                            unixForest = true;
+                        }
                         case 'w' -> wide = true;
                         case 'a', 'd', 'N', 'M', 'Z', 'y', 'c' -> {
                             // -a/-d (all but leaders) approximated as all with a tty / all
@@ -381,11 +386,14 @@ final class PsCommand {
         rows = select(rows);
         Fields.Ctx ctx = Fields.Ctx.current();
         Comparator<ProcRow> order = Comparator.comparingInt((ProcRow r) -> r.pid).thenComparingInt(ProcRow::id);
+        // procps draws a forest's siblings in start order unless --sort says otherwise
+        Comparator<ProcRow> forestOrder = Comparator.comparingLong((ProcRow r) -> r.startTicks).thenComparing(order);
         if (!sortKeys.isEmpty()) {
             order = sortOrder(sortKeys, descending, ctx);
+            forestOrder = order;
         }
         rows.sort(order);
-        Map<ProcRow, String> prefixes = forest ? forest(rows, order) : Map.of();
+        Map<ProcRow, String> prefixes = forest ? forest(rows, forestOrder, unixForest) : Map.of();
         if (forest) {
             rows = new ArrayList<>(prefixes.keySet());
         }
@@ -495,21 +503,28 @@ final class PsCommand {
     }
 
     /**
-     * Orders rows as a tree (parents first, children below in sort order) and returns each row's
-     * prefix for the last column: procps draws " \_ " at depth 1 and four more spaces per level.
+     * The forest as procps 4.0 draws it. Rows are ordered by parent, then by start time (or by the
+     * --sort keys); trees are drawn from the roots (rows whose parent is not shown) taken last to
+     * first, so kthreadd's tree comes before init's; each process's children follow it, drawn
+     * one level deeper with {@code " \_ "}, and {@code " |  "} under an ancestor that has more
+     * children to come. With {@code --forest} and {@code f} (not {@code -H}) init's children stay
+     * at init's level, as procps keeps them.
+     *
+     * @param unixStyle -H: two spaces a level, no art
      */
-    static Map<ProcRow, String> forest(List<ProcRow> rows, Comparator<ProcRow> order) {
+    static Map<ProcRow, String> forest(List<ProcRow> rows, Comparator<ProcRow> order, boolean unixStyle) {
+        List<ProcRow> sorted = new ArrayList<>(rows);
+        sorted.sort(Comparator.comparingInt(PsCommand::treeParent).thenComparing(order));
         Map<Integer, ProcRow> byPid = new HashMap<>();
-        for (ProcRow r : rows) {
+        for (ProcRow r : sorted) {
             if (r.tid < 0 || r.tid == r.pid) {
                 byPid.putIfAbsent(r.pid, r);
             }
         }
         Map<Integer, List<ProcRow>> children = new HashMap<>();
         List<ProcRow> roots = new ArrayList<>();
-        for (ProcRow r : rows) {
-            boolean threadRow = r.tid >= 0 && r.tid != r.pid;
-            ProcRow parent = threadRow ? byPid.get(r.pid) : byPid.get(r.ppid);
+        for (ProcRow r : sorted) {
+            ProcRow parent = byPid.get(treeParent(r));
             if (parent != null && parent != r) {
                 children.computeIfAbsent(parent.pid, k -> new ArrayList<>()).add(r);
             } else {
@@ -518,25 +533,60 @@ final class PsCommand {
         }
         Map<ProcRow, String> out = new java.util.LinkedHashMap<>();
         Set<ProcRow> seen = new HashSet<>();
-        for (ProcRow root : roots) {
-            walk(root, 0, children, out, seen, order);
+        StringBuilder art = new StringBuilder();
+        for (ProcRow root : roots.reversed()) {
+            walk(root, 0, false, art, children, out, seen, unixStyle);
         }
         return out;
     }
 
-    private static void walk(ProcRow r, int depth, Map<Integer, List<ProcRow>> children, Map<ProcRow, String> out,
-                             Set<ProcRow> seen, Comparator<ProcRow> order) {
+    /** The row a row hangs under: a thread's process, a process's parent. */
+    private static int treeParent(ProcRow r) {
+        return r.tid >= 0 && r.tid != r.pid ? r.pid : r.ppid;
+    }
+
+    /**
+     * Draws {@code r} at {@code level}. {@code art} holds one mark per level above: 'L' or '+'
+     * (this row is the last child, or has siblings after it), then ' ' or '|' for its children.
+     */
+    private static void walk(ProcRow r, int level, boolean haveSibling, StringBuilder art,
+                             Map<Integer, List<ProcRow>> children, Map<ProcRow, String> out, Set<ProcRow> seen,
+                             boolean unixStyle) {
         if (!seen.add(r)) {
             return;
         }
-        out.put(r, depth == 0 ? "" : "    ".repeat(depth - 1) + " \\_ ");
+        art.setLength(level);
+        if (level > 0) {
+            art.setCharAt(level - 1, haveSibling ? '+' : 'L');
+        }
+        out.put(r, render(art, unixStyle));
         if (r.tid >= 0 && r.tid != r.pid) {
             return;
         }
-        List<ProcRow> kids = new ArrayList<>(children.getOrDefault(r.pid, List.of()));
-        kids.sort(order);
-        for (ProcRow k : kids) {
-            walk(k, depth + 1, children, out, seen, order);
+        List<ProcRow> kids = children.getOrDefault(r.pid, List.of());
+        if (kids.isEmpty()) {
+            return;
         }
+        if (level > 0) {
+            art.setCharAt(level - 1, haveSibling ? '|' : ' ');
+        }
+        int childLevel = r.pid == 1 && !unixStyle ? level : level + 1;
+        for (int i = 0; i < kids.size(); i++) {
+            art.setLength(level);
+            walk(kids.get(i), childLevel, i + 1 < kids.size(), art, children, out, seen, unixStyle);
+        }
+        art.setLength(level);
+    }
+
+    private static String render(CharSequence art, boolean unixStyle) {
+        StringBuilder b = new StringBuilder(art.length() * 4);
+        for (int i = 0; i < art.length(); i++) {
+            b.append(unixStyle ? "  " : switch (art.charAt(i)) {
+                case '|' -> " |  ";
+                case 'L', '+' -> " \\_ ";
+                default -> "    ";
+            });
+        }
+        return b.toString();
     }
 }

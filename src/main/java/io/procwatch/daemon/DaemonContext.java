@@ -87,6 +87,9 @@ final class DaemonContext {
      * selection) and selected again, as states may have changed.
      */
     java.util.List<io.procwatch.table.ProcessInfo> select(io.procwatch.protocol.Selector s, Viewer v, boolean fresh) {
+        // No event says when a parent reaps a zombie: check the recent exits (a short set) now
+        // rather than at the reaper's next tick, so an answer never lists a process already reaped.
+        live.applier().reap();
         var rows = selectNow(s, v, fresh);
         if (live.applier().mayBeStale()) {
             // Events were lost and the rescan is still to come: a row may be a process whose exit

@@ -148,7 +148,7 @@ public final class History {
             }
             if (e.taskstats() != null) {
                 if (t.aggregate() && !e.taskstats().aggregate() && e.matches(t)) {
-                    ring[i] = e.withTaskstats(t); // a group's total replaces its leader's own record
+                    ring[i] = e.withTaskstats(t.withMemoryOf(e.taskstats())); // a group's total replaces its leader's record
                     sink.accept(ring[i]);
                     return;
                 }
@@ -169,7 +169,7 @@ public final class History {
         }
         ArrayDeque<Taskstats> q = earlyTaskstats.computeIfAbsent(t.pid(), k -> new ArrayDeque<>(2));
         if (t.aggregate() && !q.isEmpty() && !q.peekLast().aggregate()) {
-            q.pollLast(); // the group's total supersedes its leader's record, which came just before
+            t = t.withMemoryOf(q.pollLast()); // the group's total supersedes its leader's record, which came before
             earlyCount--;
         }
         q.addLast(t);

@@ -31,6 +31,21 @@ public record Taskstats(int version, boolean aggregate, int pid, int ppid, int u
         return !aggregate && tgid != 0 && tgid != pid;
     }
 
+    /**
+     * This record with the memory high-water marks of {@code other} where this one has none: a
+     * group's total carries CPU and I/O summed over its threads but not the marks of the memory
+     * they shared, which the leader's own record has.
+     */
+    public Taskstats withMemoryOf(Taskstats other) {
+        if (hiwaterRssKiB != 0 || other == null) {
+            return this;
+        }
+        return new Taskstats(version, aggregate, pid, ppid, uid, gid, comm, status, flags, nice, beginTimeSecs,
+                elapsedMicros, userMicros, systemMicros, minorFaults, majorFaults, other.hiwaterRssKiB,
+                other.hiwaterVmKiB, readChars, writeChars, readSyscalls, writeSyscalls, readBytes, writeBytes,
+                cancelledWriteBytes, voluntarySwitches, involuntarySwitches, tgid);
+    }
+
     public boolean forkedWithoutExec() {
         return (flags & AFORK) != 0;
     }

@@ -26,6 +26,7 @@ class ForkStormAccountingTest {
         AtomicLong exits = new AtomicLong();
         AtomicLong losses = new AtomicLong();
         AtomicLong lostKnown = new AtomicLong();
+        AtomicLong overruns = new AtomicLong();
         ConnectorReader reader = ConnectorReader.start(ProcConnector.open(ProcConnector.Options.defaults()),
                 (ConnectorEvent e) -> {
                     switch (e) {
@@ -39,6 +40,9 @@ class ForkStormAccountingTest {
                                 exits.incrementAndGet();
                         case Loss l -> {
                             losses.incrementAndGet();
+                            if (l.reason() == Loss.Reason.OVERRUN) {
+                                overruns.incrementAndGet(); // the kernel does not say how many
+                            }
                             lostKnown.addAndGet(Math.max(l.lostEvents(), 0));
                         }
                         default -> {
@@ -59,11 +63,16 @@ class ForkStormAccountingTest {
                 r.elapsedNanos() / 1e9, r.forksPerSecond(), generated, received, forks.get(), exits.get(),
                 children.size() < 10 ? children : children.size(), losses.get(), lostKnown.get());
         assertThat(reader.sinkErrors()).isZero();
-        if (received < generated) {
-            assertThat(losses.get()).as("events went missing without a loss report").isPositive();
-            assertThat(lostKnown.get()).isGreaterThanOrEqualTo(0);
-        } else {
-            assertThat(received).isEqualTo(generated);
+        assertThat(received).as("more storm events than the storm made").isLessThanOrEqualTo(generated);
+        long missing = generated - received;
+        if (overruns.get() == 0) {
+            // Every missing event must be inside a reported sequence gap (the gaps also count other
+            // processes' events, so they may report more than our storm missed, never less).
+            assertThat(missing).as("events missing beyond the %d the loss reports counted", lostKnown.get())
+                    .isLessThanOrEqualTo(lostKnown.get());
         }
+        // 6,000 events fit the default 32 MiB receive buffer many times over: with a reader that
+        // keeps up, none may be lost at all.
+        assertThat(missing).as("lost events (overruns %d, known lost %d)", overruns.get(), lostKnown.get()).isZero();
     }
 }
