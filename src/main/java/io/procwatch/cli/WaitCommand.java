@@ -20,6 +20,8 @@ final class WaitCommand {
             children of this shell. Exits with the last process's status (code, or 128 + signal).
 
               --timeout SECS   give up after SECS (exit status 124)
+            A pid that is no process (none such, or a thread id) exits 127, as the shell's wait does:
+            1 to 126 may be the process's own status.
               --json           one JSON object per exited process
             Examples:
               procwatch wait 1234 && echo done
