@@ -33,8 +33,9 @@ import java.util.function.Consumer;
  * server-sent-events stream).
  *
  * <p>The permission model is the Unix socket's (see {@link HttpPeer}): a TCP peer on this machine is identified by the
- * owner of its socket (the uid column of /proc/net/tcp for its address and port) and sees what
- * /proc would show that user. Peers from other machines are refused.
+ * owner of its socket (the uid column of the /proc/net/tcp line of this very connection: both ends
+ * and ESTABLISHED) and sees what /proc would show that user. Peers from other machines, and
+ * peers that cannot be told apart, are refused.
  */
 final class HttpApi implements AutoCloseable {
     private static final int SSE_QUEUE = 8192;
@@ -99,7 +100,7 @@ final class HttpApi implements AutoCloseable {
                 send(x, 405, "text/plain", "only GET\n");
                 return;
             }
-            Viewer viewer = HttpPeer.viewerOf(x.getRemoteAddress(), ctx.procMount());
+            Viewer viewer = HttpPeer.viewerOf(x.getRemoteAddress(), x.getLocalAddress(), ctx.procMount());
             if (viewer == null) {
                 send(x, 403, "text/plain", "procwatch serves this machine's users only (loopback, known socket owner)\n");
                 return;
