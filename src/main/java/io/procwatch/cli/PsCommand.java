@@ -367,7 +367,7 @@ final class PsCommand {
         } else {
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {
                 int flags = (sampled ? Wire.F_FRESH : 0) | (threads ? Wire.F_THREADS : 0);
-                rows = c.snapshot(serverSelector(), groups, flags).rows();
+                rows = snapshot(c, serverSelector(), groups, flags);
             } catch (DaemonUnavailableException e) {
                 err.println("procwatch ps: " + e.getMessage());
                 err.println("procwatch ps: reading /proc directly instead (slower; sees no exited processes)");
@@ -402,6 +402,33 @@ final class PsCommand {
         return rows.isEmpty() ? 1 : 0;
     }
 
+    /**
+     * The daemon's answer for a selector; a pid or uid list longer than one selector may hold
+     * (Selector.MAX_PIDS) is asked for in pages, one SNAPSHOT per page on the same connection,
+     * and the pages merged in pid order (each pid asked for once, so no row comes twice).
+     */
+    static List<ProcRow> snapshot(ProcwatchClient c, Selector sel, long groups, int flags) throws IOException {
+        List<Integer> pids = new ArrayList<>(new java.util.TreeSet<>(sel.pids()));
+        List<Integer> uids = List.copyOf(new LinkedHashSet<>(sel.uids()));
+        if (pids.size() <= Selector.MAX_PIDS && uids.size() <= Selector.MAX_PIDS) {
+            return c.snapshot(sel.withPids(pids).withUids(uids), groups, flags).rows();
+        }
+        if (pids.size() > Selector.MAX_PIDS && uids.size() > Selector.MAX_PIDS) {
+            // both long: ask for the pids only and let select() apply the users
+            uids = List.of();
+        }
+        List<ProcRow> out = new ArrayList<>();
+        boolean byPid = pids.size() > Selector.MAX_PIDS;
+        List<Integer> list = byPid ? pids : uids;
+        for (int from = 0; from < list.size(); from += Selector.MAX_PIDS) {
+            List<Integer> page = list.subList(from, Math.min(list.size(), from + Selector.MAX_PIDS));
+            Selector s = byPid ? sel.withPids(page).withUids(uids) : sel.withPids(pids).withUids(page);
+            out.addAll(c.snapshot(s, groups, flags).rows());
+        }
+        out.sort(Comparator.comparingInt((ProcRow r) -> r.pid).thenComparingInt(ProcRow::id));
+        return out;
+    }
+
     /** Narrows the daemon's work where one criterion alone decides (a pid list, one user...). */
     private Selector serverSelector() {
         boolean onlyPids = !pids.isEmpty() && ppids.isEmpty() && euids.isEmpty() && ruids.isEmpty()
@@ -421,6 +448,13 @@ final class PsCommand {
     private List<ProcRow> select(List<ProcRow> rows) {
         boolean lists = !pids.isEmpty() || !ppids.isEmpty() || !euids.isEmpty() || !ruids.isEmpty()
                 || !commands.isEmpty() || !ttys.isEmpty();
+        // sets: ps -p may list thousands of pids
+        Set<Integer> pids = new HashSet<>(this.pids);
+        Set<Integer> ppids = new HashSet<>(this.ppids);
+        Set<Integer> euids = new HashSet<>(this.euids);
+        Set<Integer> ruids = new HashSet<>(this.ruids);
+        Set<String> commands = new HashSet<>(this.commands);
+        Set<Integer> ttys = new HashSet<>(this.ttys);
         int myUid = DaemonLink.currentUid();
         int myTty = myTty();
         List<ProcRow> out = new ArrayList<>();
