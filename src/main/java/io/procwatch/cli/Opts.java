@@ -102,7 +102,7 @@ final class Opts {
         }
         int uid = Names.uid(s);
         if (uid == -1) {
-            throw new UsageException(opt + ": no such user: " + s);
+            throw new UsageException(opt + ": user name does not exist: " + s);
         }
         return uid;
     }

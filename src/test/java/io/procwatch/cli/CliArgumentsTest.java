@@ -45,7 +45,7 @@ class CliArgumentsTest {
                 Arguments.of(List.of("ps", "-U", "99999999999"), "-U " + uidRange),
                 Arguments.of(List.of("ps", "-u", "4294967295"), "-u " + uidRange),
                 Arguments.of(List.of("ps", "--user=4294967295"), "--user " + uidRange),
-                Arguments.of(List.of("ps", "--User", "-5"), "--User: no such user: -5"),
+                Arguments.of(List.of("ps", "--User", "-5"), "--User: user name does not exist: -5"),
                 Arguments.of(List.of("ps", "-p", "99999999999"), "-p " + pidRange),
                 Arguments.of(List.of("ps", "-p", "0"), "-p " + pidRange),
                 Arguments.of(List.of("ps", "-p", "12x"), "-p " + pidRange + ", not '12x'"),
