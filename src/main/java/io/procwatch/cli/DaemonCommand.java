@@ -25,7 +25,9 @@ final class DaemonCommand {
               --history-db FILE      also keep them in this SQLite database (survives restarts)
               --retention-days N     database: drop exits older than N days (default 30)
               --retention-rows N     database: keep at most N exits (default 10000000)
-              --http HOST:PORT       serve Prometheus /metrics and the JSON API (loopback addresses)
+              --http HOST:PORT       serve Prometheus /metrics and the JSON API (loopback addresses only)
+              --http-public          allow a non-loopback --http address (e.g. 0.0.0.0:9587); it then
+                                     serves /metrics alone: no JSON API, nothing per user
               --max-clients N        concurrent clients (default 256)
               --proc-root PATH       the proc filesystem to read (default /proc)
               --task-scan on|off     find the processes that changed with one BPF task iterator
@@ -50,7 +52,7 @@ final class DaemonCommand {
     static int run(List<String> args, PrintStream out, PrintStream err) {
         Opts o;
         try {
-            o = Opts.parse(args, WITH_VALUE, Set.of("background", "help"));
+            o = Opts.parse(args, WITH_VALUE, Set.of("background", "help", "http-public"));
             if (o.has("help")) {
                 out.print(HELP);
                 return 0;
@@ -78,25 +80,24 @@ final class DaemonCommand {
             if (!scan.equals("on") && !scan.equals("off")) {
                 throw new UsageException("--task-scan takes on or off, not '" + scan + "'");
             }
-            long days = o.intValue("retention-days", (int) (d.retention().maxAgeMs() / 86_400_000L));
-            long rows = o.intValue("retention-rows", (int) d.retention().maxRows());
-            Daemon.Options opts = new Daemon.Options(socket, o.intValue("history", d.historyCapacity()),
-                    o.intValue("max-clients", d.maxClients()),
+            // days * 86,400,000 ms must not overflow: at most ~292,000 years
+            long days = o.longValue("retention-days", d.retention().maxAgeMs() / 86_400_000L, 1, 100_000_000L);
+            long rows = o.longValue("retention-rows", d.retention().maxRows(), 1, Long.MAX_VALUE);
+            Daemon.Options opts = new Daemon.Options(socket, o.intValue("history", d.historyCapacity(), 1, 100_000_000),
+                    o.intValue("max-clients", d.maxClients(), 1, 1_000_000),
                     o.get("proc-root") != null ? Path.of(o.get("proc-root")) : d.procRoot(),
                     o.get("history-db") != null ? Path.of(o.get("history-db")) : null,
                     new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"), scan.equals("on"),
-                    o.intValue("receive-buffer", d.receiveBufferBytes()));
-            if (opts.receiveBufferBytes() < 4096 || opts.receiveBufferBytes() > 1 << 30) {
-                throw new UsageException("--receive-buffer takes 4096 to 1073741824 bytes, not " + opts.receiveBufferBytes());
-            }
-            if (opts.historyCapacity() < 1 || opts.maxClients() < 1 || days < 1 || rows < 1) {
-                throw new UsageException("--history, --max-clients and the retention limits must be at least 1");
+                    o.intValue("receive-buffer", d.receiveBufferBytes(), 4096, 1 << 30), o.has("http-public"));
+            if (o.has("http-public") && opts.http() == null) {
+                throw new UsageException("--http-public goes with --http HOST:PORT");
             }
             Daemon daemon = Daemon.start(opts);
             err.println("procwatch daemon: pid " + ProcessHandle.current().pid() + ", serving on " + socket
                     + ", tracking " + daemon.live().table().size() + " processes"
                     + (opts.historyDb() != null ? ", history in " + opts.historyDb() : "")
-                    + (opts.http() != null ? ", http on " + opts.http() : "")
+                    + (opts.http() != null ? ", http on " + opts.http() + (opts.httpPublic() ? " (public: /metrics only"
+                            + " if the address is not loopback)" : "") : "")
                     + (daemon.live().sampler().taskScanProblem() == null ? ", task scan on"
                             : ", task scan off: " + daemon.live().sampler().taskScanProblem()));
             SystemdNotify.ready();

@@ -72,15 +72,15 @@ final class EventsCommand {
             if (o.get("pid") != null) {
                 List<Integer> pids = new ArrayList<>();
                 for (String p : o.get("pid").split(",")) {
-                    pids.add(Opts.pid(p));
+                    pids.add(Opts.pid("--pid", p));
                 }
                 sel = sel.withPids(pids);
             }
             if (o.get("tree") != null) {
-                sel = sel.withSubtreeOf(Opts.pid(o.get("tree")));
+                sel = sel.withSubtreeOf(Opts.pid("--tree", o.get("tree")));
             }
             sel = o.narrow(sel);
-            int limit = o.intValue("count", 0);
+            int limit = o.intValue("count", 0, 0, Integer.MAX_VALUE);
             boolean json = o.has("json");
             boolean threads = !o.has("no-threads");
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(o.get("socket")), true, err)) {

@@ -54,17 +54,14 @@ final class HistoryCommand {
                 throw new UsageException("unexpected argument " + o.positional.getFirst());
             }
             long now = System.currentTimeMillis();
-            long since = o.get("since") == null ? 0 : when(o.get("since"), now);
-            long until = o.get("until") == null ? Long.MAX_VALUE : when(o.get("until"), now);
+            long since = o.get("since") == null ? 0 : when("--since", o.get("since"), now);
+            long until = o.get("until") == null ? Long.MAX_VALUE : when("--until", o.get("until"), now);
             Selector sel = Selector.all();
             if (o.get("pid") != null) {
-                sel = sel.withPids(List.of(Opts.pid(o.get("pid"))));
+                sel = sel.withPids(List.of(Opts.pid("--pid", o.get("pid"))));
             }
             sel = o.narrow(sel);
-            int limit = o.intValue("limit", 1000);
-            if (limit < 1) {
-                throw new UsageException("--limit must be at least 1");
-            }
+            int limit = o.intValue("limit", 1000, 1, Integer.MAX_VALUE);
             Comparator<ProcRow> order = order(o.get("sort"));
             List<ProcRow> rows;
             List<ProcwatchClient.Gap> gaps;
@@ -150,22 +147,34 @@ final class HistoryCommand {
         return desc ? c.reversed() : c;
     }
 
-    /** A time: relative (30s, 10m, 2h, 1d), "yyyy-MM-dd HH:mm[:ss]", or epoch milliseconds. */
+    /** The latest time accepted: 9999-12-31 23:59:59.999 UTC, in epoch ms. */
+    static final long MAX_EPOCH_MS = 253_402_300_799_999L;
+
     static long when(String s, long now) throws UsageException {
+        return when("time", s, now);
+    }
+
+    /**
+     * A time: relative (30s, 10m, 2h, 1d), "yyyy-MM-dd HH:mm[:ss]", or epoch milliseconds. The
+     * numbers are range-checked: a relative time reaches back at most to 1970, epoch ms up to
+     * the year 9999.
+     */
+    static long when(String opt, String s, long now) throws UsageException {
         String t = s.trim();
         try {
             if (t.matches("\\d+[smhd]")) {
-                long n = Long.parseLong(t.substring(0, t.length() - 1));
                 long unit = switch (t.charAt(t.length() - 1)) {
                     case 's' -> 1000L;
                     case 'm' -> 60_000L;
                     case 'h' -> 3_600_000L;
                     default -> 86_400_000L;
                 };
+                long n = Opts.number(opt + " (" + t.charAt(t.length() - 1) + " ago)",
+                        t.substring(0, t.length() - 1), 0, now / unit);
                 return now - n * unit;
             }
             if (t.matches("\\d{10,}")) {
-                return Long.parseLong(t);
+                return Opts.number(opt + " (epoch ms)", t, 0, MAX_EPOCH_MS);
             }
             String iso = t.replace(' ', 'T');
             if (iso.length() == 16) {

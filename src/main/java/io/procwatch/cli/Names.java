@@ -34,10 +34,18 @@ final class Names {
         return n != null ? n : Integer.toString(gid);
     }
 
-    /** A user given by name or number; -1 if there is no such user. */
+    /**
+     * A user given by name or number; -1 if there is no such user. Numbers are range-checked by
+     * {@link Opts#uid}, which callers with an option to name use instead.
+     */
     static synchronized int uid(String nameOrNumber) {
         if (!nameOrNumber.isEmpty() && nameOrNumber.chars().allMatch(Character::isDigit)) {
-            return Integer.parseInt(nameOrNumber);
+            try {
+                long n = Long.parseLong(nameOrNumber);
+                return n <= Opts.UID_MAX ? (int) n : -1;
+            } catch (NumberFormatException e) {
+                return -1;
+            }
         }
         user(0);
         Integer u = uidsByName.get(nameOrNumber);

@@ -56,26 +56,61 @@ final class Opts {
         return values.get(name);
     }
 
-    int intValue(String name, int dflt) throws UsageException {
+    /** The largest pid the kernel's pid_t can hold; procps accepts up to this too. */
+    static final long PID_MAX = Integer.MAX_VALUE;
+    /** (uid_t) -1 means "no change" to the kernel, so the largest uid is one less. */
+    static final long UID_MAX = 4294967294L;
+
+    /** --NAME as an int in [min, max], or dflt when not given. */
+    int intValue(String name, int dflt, long min, long max) throws UsageException {
         String v = values.get(name);
-        if (v == null) {
-            return dflt;
+        return v == null ? dflt : (int) number("--" + name, v, min, max);
+    }
+
+    /** --NAME as a long in [min, max], or dflt when not given. */
+    long longValue(String name, long dflt, long min, long max) throws UsageException {
+        String v = values.get(name);
+        return v == null ? dflt : number("--" + name, v, min, max);
+    }
+
+    /**
+     * The one parser of numeric arguments: a decimal integer (optional sign) in [min, max], else a
+     * UsageException naming the option and the range. Never a NumberFormatException.
+     */
+    static long number(String opt, String v, long min, long max) throws UsageException {
+        String t = v == null ? "" : v.trim();
+        if (!t.matches("[+-]?\\d+")) {
+            throw new UsageException(opt + " takes a number from " + min + " to " + max + ", not '" + v + "'");
         }
+        long n;
         try {
-            return Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new UsageException("--" + name + " expects a number, got '" + v + "'");
+            n = Long.parseLong(t);
+        } catch (NumberFormatException e) { // more digits than a long holds: out of range either way
+            n = t.startsWith("-") ? Long.MIN_VALUE : Long.MAX_VALUE;
         }
+        if (n < min || n > max) {
+            throw new UsageException(opt + " takes a number from " + min + " to " + max + ", not " + t);
+        }
+        return n;
+    }
+
+    /** A user by name or number (0 to 4294967294, as the int the protocol carries); never -1. */
+    static int uid(String opt, String nameOrNumber) throws UsageException {
+        String s = nameOrNumber.trim();
+        if (!s.isEmpty() && s.chars().allMatch(Character::isDigit)) {
+            return (int) number(opt, s, 0, UID_MAX); // uids above 2^31 travel as their 32 bits
+        }
+        int uid = Names.uid(s);
+        if (uid == -1) {
+            throw new UsageException(opt + ": user name does not exist: " + s);
+        }
+        return uid;
     }
 
     /** Narrows a selector by the common filters --user, --name and --match, where given. */
     io.procwatch.protocol.Selector narrow(io.procwatch.protocol.Selector sel) throws UsageException {
         if (get("user") != null) {
-            int uid = Names.uid(get("user"));
-            if (uid < 0) {
-                throw new UsageException("no such user: " + get("user"));
-            }
-            sel = sel.withUids(List.of(uid));
+            sel = sel.withUids(List.of(uid("--user", get("user"))));
         }
         if (get("name") != null) {
             sel = sel.withName(get("name"));
@@ -87,14 +122,11 @@ final class Opts {
     }
 
     static int pid(String s) throws UsageException {
-        try {
-            int p = Integer.parseInt(s);
-            if (p <= 0) {
-                throw new NumberFormatException();
-            }
-            return p;
-        } catch (NumberFormatException e) {
-            throw new UsageException("'" + s + "' is not a process id");
-        }
+        return pid("process id", s);
+    }
+
+    /** A process id, 1 to 2147483647 (procps's range). */
+    static int pid(String opt, String s) throws UsageException {
+        return (int) number(opt, s, 1, PID_MAX);
     }
 }

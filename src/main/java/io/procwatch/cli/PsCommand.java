@@ -52,6 +52,9 @@ final class PsCommand {
             Fields: {fields}
             """;
 
+    /** The widest column -o NAME:WIDTH may ask for. */
+    static final int MAX_WIDTH = 65535;
+
     private boolean all;
     private boolean bsdA;
     private boolean bsdX;
@@ -117,10 +120,10 @@ final class PsCommand {
                     val = a.substring(eq + 1);
                 }
                 switch (name) {
-                    case "--pid" -> pids.addAll(ints(val != null ? val : arg(args, ++i, a)));
-                    case "--ppid" -> ppids.addAll(ints(val != null ? val : arg(args, ++i, a)));
-                    case "--user" -> euids.addAll(users(val != null ? val : arg(args, ++i, a)));
-                    case "--User" -> ruids.addAll(users(val != null ? val : arg(args, ++i, a)));
+                    case "--pid" -> pids.addAll(ints("--pid", val != null ? val : arg(args, ++i, a)));
+                    case "--ppid" -> ppids.addAll(ints("--ppid", val != null ? val : arg(args, ++i, a)));
+                    case "--user" -> euids.addAll(users("--user", val != null ? val : arg(args, ++i, a)));
+                    case "--User" -> ruids.addAll(users("--User", val != null ? val : arg(args, ++i, a)));
                     case "--format" -> formats.add(val != null ? val : arg(args, ++i, a));
                     case "--sort" -> sort = val != null ? val : arg(args, ++i, a);
                     case "--forest" -> forest = true;
@@ -165,9 +168,9 @@ final class PsCommand {
                         case 'p', 'u', 'U', 'C', 't', 'o', 'q', 'g', 's' -> {
                             String v = !rest.isEmpty() ? rest : arg(args, ++i, "-" + c);
                             switch (c) {
-                                case 'p', 'q' -> pids.addAll(ints(v));
-                                case 'u' -> euids.addAll(users(v));
-                                case 'U' -> ruids.addAll(users(v));
+                                case 'p', 'q' -> pids.addAll(ints("-" + c, v));
+                                case 'u' -> euids.addAll(users("-u", v));
+                                case 'U' -> ruids.addAll(users("-U", v));
                                 case 'C' -> commands.addAll(List.of(v.split(",")));
                                 case 't' -> ttys.addAll(terminals(v));
                                 case 'o' -> formats.add(v);
@@ -179,7 +182,7 @@ final class PsCommand {
                     }
                 }
             } else if (!a.isEmpty() && a.chars().allMatch(ch -> Character.isDigit(ch) || ch == ',')) {
-                pids.addAll(ints(a)); // "ps 1234"
+                pids.addAll(ints("process id", a)); // "ps 1234"
             } else {
                 bsdStyle = true;
                 for (int k = 0; k < a.length(); k++) {
@@ -203,11 +206,11 @@ final class PsCommand {
                             k = a.length();
                         }
                         case 'p' -> {
-                            pids.addAll(ints(k + 1 < a.length() ? a.substring(k + 1) : arg(args, ++i, "p")));
+                            pids.addAll(ints("p", k + 1 < a.length() ? a.substring(k + 1) : arg(args, ++i, "p")));
                             k = a.length();
                         }
                         case 'U' -> {
-                            euids.addAll(users(k + 1 < a.length() ? a.substring(k + 1) : arg(args, ++i, "U")));
+                            euids.addAll(users("U", k + 1 < a.length() ? a.substring(k + 1) : arg(args, ++i, "U")));
                             k = a.length();
                         }
                         case 't' -> {
@@ -232,39 +235,29 @@ final class PsCommand {
         return args.get(i);
     }
 
-    private static List<Integer> ints(String v) throws UsageException {
+    /** A list of process ids, each 1 to 2147483647 as in procps. */
+    private static List<Integer> ints(String opt, String v) throws UsageException {
         List<Integer> out = new ArrayList<>();
         for (String s : v.split("[,\\s]+")) {
-            if (s.isEmpty()) {
-                continue;
-            }
-            try {
-                int n = Integer.parseInt(s);
-                if (n < 0) {
-                    throw new NumberFormatException();
-                }
-                out.add(n);
-            } catch (NumberFormatException e) {
-                throw new UsageException("'" + s + "' is not a process id");
+            if (!s.isEmpty()) {
+                out.add(Opts.pid(opt, s));
             }
         }
         if (out.isEmpty()) {
-            throw new UsageException("empty process id list");
+            throw new UsageException(opt + ": empty process id list");
         }
         return out;
     }
 
-    private static List<Integer> users(String v) throws UsageException {
+    private static List<Integer> users(String opt, String v) throws UsageException {
         List<Integer> out = new ArrayList<>();
         for (String s : v.split("[,\\s]+")) {
-            if (s.isEmpty()) {
-                continue;
+            if (!s.isEmpty()) {
+                out.add(Opts.uid(opt, s));
             }
-            int uid = Names.uid(s);
-            if (uid < 0) {
-                throw new UsageException("user name does not exist: " + s);
-            }
-            out.add(uid);
+        }
+        if (out.isEmpty()) {
+            throw new UsageException(opt + ": empty user list");
         }
         return out;
     }
@@ -305,6 +298,9 @@ final class PsCommand {
             };
         }
         List<Field> out = new ArrayList<>();
+        if (!formats.isEmpty() && fmt.replaceAll("[,\\s]", "").isEmpty()) {
+            throw new UsageException("-o: empty format list (give at least one field, e.g. -o pid,comm)");
+        }
         for (String spec : fmt.split("[,\\s]+")) {
             if (spec.isEmpty()) {
                 continue;
@@ -322,7 +318,7 @@ final class PsCommand {
                 String w = name.substring(colon + 1);
                 name = name.substring(0, colon);
                 if (w.chars().allMatch(Character::isDigit) && !w.isEmpty()) {
-                    width = Integer.parseInt(w);
+                    width = (int) Opts.number("-o " + name + ":WIDTH", w, 1, MAX_WIDTH);
                 } else {
                     header = w; // preset shorthand: field:HEADER
                 }
@@ -376,7 +372,7 @@ final class PsCommand {
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {
                 // always fresh: state, process group and terminal change without an event
                 int flags = Wire.F_FRESH | (threads ? Wire.F_THREADS : 0);
-                rows = c.snapshot(serverSelector(), groups, flags).rows();
+                rows = snapshot(c, serverSelector(), groups, flags);
             } catch (DaemonUnavailableException e) {
                 err.println("procwatch ps: " + e.getMessage());
                 err.println("procwatch ps: reading /proc directly instead (slower; sees no exited processes)");
@@ -414,6 +410,33 @@ final class PsCommand {
         return rows.isEmpty() ? 1 : 0;
     }
 
+    /**
+     * The daemon's answer for a selector; a pid or uid list longer than one selector may hold
+     * (Selector.MAX_PIDS) is asked for in pages, one SNAPSHOT per page on the same connection,
+     * and the pages merged in pid order (each pid asked for once, so no row comes twice).
+     */
+    static List<ProcRow> snapshot(ProcwatchClient c, Selector sel, long groups, int flags) throws IOException {
+        List<Integer> pids = new ArrayList<>(new java.util.TreeSet<>(sel.pids()));
+        List<Integer> uids = List.copyOf(new LinkedHashSet<>(sel.uids()));
+        if (pids.size() <= Selector.MAX_PIDS && uids.size() <= Selector.MAX_PIDS) {
+            return c.snapshot(sel.withPids(pids).withUids(uids), groups, flags).rows();
+        }
+        if (pids.size() > Selector.MAX_PIDS && uids.size() > Selector.MAX_PIDS) {
+            // both long: ask for the pids only and let select() apply the users
+            uids = List.of();
+        }
+        List<ProcRow> out = new ArrayList<>();
+        boolean byPid = pids.size() > Selector.MAX_PIDS;
+        List<Integer> list = byPid ? pids : uids;
+        for (int from = 0; from < list.size(); from += Selector.MAX_PIDS) {
+            List<Integer> page = list.subList(from, Math.min(list.size(), from + Selector.MAX_PIDS));
+            Selector s = byPid ? sel.withPids(page).withUids(uids) : sel.withPids(pids).withUids(page);
+            out.addAll(c.snapshot(s, groups, flags).rows());
+        }
+        out.sort(Comparator.comparingInt((ProcRow r) -> r.pid).thenComparingInt(ProcRow::id));
+        return out;
+    }
+
     /** Narrows the daemon's work where one criterion alone decides (a pid list, one user...). */
     private Selector serverSelector() {
         boolean onlyPids = !pids.isEmpty() && ppids.isEmpty() && euids.isEmpty() && ruids.isEmpty()
@@ -433,6 +456,13 @@ final class PsCommand {
     private List<ProcRow> select(List<ProcRow> rows) {
         boolean lists = !pids.isEmpty() || !ppids.isEmpty() || !euids.isEmpty() || !ruids.isEmpty()
                 || !commands.isEmpty() || !ttys.isEmpty();
+        // sets: ps -p may list thousands of pids
+        Set<Integer> pids = new HashSet<>(this.pids);
+        Set<Integer> ppids = new HashSet<>(this.ppids);
+        Set<Integer> euids = new HashSet<>(this.euids);
+        Set<Integer> ruids = new HashSet<>(this.ruids);
+        Set<String> commands = new HashSet<>(this.commands);
+        Set<Integer> ttys = new HashSet<>(this.ttys);
         int myUid = DaemonLink.currentUid();
         int myTty = myTty();
         List<ProcRow> out = new ArrayList<>();

@@ -132,14 +132,11 @@ final class TopCommand {
                             case 'd' -> delayMs = delay(v);
                             case 'p' -> {
                                 for (String p : v.split(",")) {
-                                    pids.add(Opts.pid(p.trim()));
+                                    pids.add(Opts.pid("-p", p.trim()));
                                 }
                             }
                             case 'u', 'U' -> {
-                                int uid = Names.uid(v);
-                                if (uid < 0) {
-                                    throw new UsageException("no such user: " + v);
-                                }
+                                int uid = Opts.uid("-" + c, v);
                                 view.uid = uid;
                                 view.userText = v;
                             }
@@ -168,15 +165,7 @@ final class TopCommand {
     }
 
     private static int positive(String v, String opt) throws UsageException {
-        try {
-            int n = Integer.parseInt(v);
-            if (n > 0) {
-                return n;
-            }
-        } catch (NumberFormatException e) {
-            // below
-        }
-        throw new UsageException(opt + " wants a positive number, not '" + v + "'");
+        return (int) Opts.number(opt, v, 1, Integer.MAX_VALUE);
     }
 
     static long delay(String v) throws UsageException {

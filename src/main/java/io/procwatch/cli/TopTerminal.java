@@ -217,7 +217,7 @@ final class TopTerminal {
                     view.userText = "";
                 } else {
                     int uid = Names.uid(u.trim());
-                    if (uid < 0) {
+                    if (uid == -1) { // uids above 2^31 are negative ints here; -1 is no user
                         message = "Unknown user '" + u.trim() + "'";
                         return Action.REDRAW;
                     }

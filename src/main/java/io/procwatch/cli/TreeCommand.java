@@ -46,13 +46,10 @@ final class TreeCommand {
             if (o.positional.size() > 1) {
                 throw new UsageException("at most one PID");
             }
-            Integer root = o.positional.isEmpty() ? null : Opts.pid(o.positional.getFirst());
+            Integer root = o.positional.isEmpty() ? null : Opts.pid("PID", o.positional.getFirst());
             Integer user = null;
             if (o.get("user") != null) {
-                user = Names.uid(o.get("user"));
-                if (user < 0) {
-                    throw new UsageException("no such user: " + o.get("user"));
-                }
+                user = Opts.uid("--user", o.get("user"));
             }
             long groups = Groups.BASE | Groups.CRED | Groups.CMDLINE;
             List<ProcRow> rows;

@@ -19,7 +19,7 @@ final class WaitCommand {
             Wait until each process exits and print how it ended. Works for any process, not only
             children of this shell. Exits with the last process's status (code, or 128 + signal).
 
-              --timeout SECS   give up after SECS (exit status 124)
+              --timeout SECS   give up after SECS, 0 to 4294967 (exit status 124; 0 = never)
             A pid that is no process (none such, or a thread id) exits 127, as the shell's wait does:
             1 to 126 may be the process's own status.
               --json           one JSON object per exited process
@@ -27,6 +27,9 @@ final class WaitCommand {
               procwatch wait 1234 && echo done
               procwatch wait $(pgrep make) --timeout 600
             """;
+
+    /** The longest --timeout: the protocol's u32 of milliseconds. */
+    static final long MAX_TIMEOUT_S = 0xffffffffL / 1000;
 
     private WaitCommand() {
     }
@@ -43,9 +46,10 @@ final class WaitCommand {
             }
             List<Integer> pids = new ArrayList<>();
             for (String p : o.positional) {
-                pids.add(Opts.pid(p));
+                pids.add(Opts.pid("PID", p));
             }
-            long timeoutMs = o.intValue("timeout", 0) * 1000L;
+            // the protocol carries the timeout as u32 milliseconds; 0 is none
+            long timeoutMs = o.longValue("timeout", 0, 0, MAX_TIMEOUT_S) * 1000L;
             boolean json = o.has("json");
             int[] last = {0};
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(o.get("socket")), true, err)) {

@@ -39,8 +39,9 @@ import java.util.function.Consumer;
 
 /**
  * One client connection: reads requests one after another and answers each. A request that breaks
- * the framing gets an ERROR and the connection is closed; an unknown request type gets an ERROR and
- * the connection goes on (newer clients may try newer requests).
+ * the framing (a bad message length, a malformed attribute, too much queued) gets an ERROR and the
+ * connection is closed; any other error (an unknown request type, a bad argument, no such process)
+ * is an ERROR answer to that request and the connection goes on, as docs/protocol.md says.
  */
 final class Connection implements Runnable {
     /** Events a subscriber may fall behind by before the daemon drops (and counts) them. */
@@ -171,11 +172,34 @@ final class Connection implements Runnable {
                     ctx.counters().latency.record(System.nanoTime() - t0);
                 }
             } catch (ProtocolException e) {
-                ctx.counters().malformed.increment();
                 sendError(req.seq(), e.code(), e.getMessage());
-                return;
+                if (closesConnection(e.code())) {
+                    ctx.counters().malformed.increment();
+                    return;
+                }
+                out.flush();
             }
         }
+    }
+
+    /**
+     * Framing errors end the connection (after one, the stream cannot be trusted to be in step);
+     * an error about one request's arguments does not.
+     */
+    static boolean closesConnection(int errorCode) {
+        return errorCode == Wire.E_MALFORMED || errorCode == Wire.E_TOO_LARGE;
+    }
+
+    /**
+     * The most rows one HISTORY answer carries: A_LIMIT is a u32, and 0xffffffff (or no A_LIMIT)
+     * means "as many as there are", up to this. It also bounds what one request can make the daemon
+     * hold in memory (the HTTP API caps its history at the same number).
+     */
+    static final int MAX_ROWS_PER_REPLY = 100_000;
+
+    /** A u64 time in ms: values of 2^63 and above (unsigned) are later than any time, so no bound. */
+    private static long unsignedMs(long v) {
+        return v < 0 ? Long.MAX_VALUE : v;
     }
 
     /** Returns false when the connection should close after this request. */
@@ -215,7 +239,7 @@ final class Connection implements Runnable {
         int mask = EventType.mask(EventType.all());
         long since = 0;
         long until = Long.MAX_VALUE;
-        int limit = Integer.MAX_VALUE;
+        long limit = MAX_ROWS_PER_REPLY;
         long timeout = 0;
         int interval = 0;
         List<Integer> pids = new ArrayList<>();
@@ -225,12 +249,21 @@ final class Connection implements Runnable {
                 case Wire.A_SELECTOR -> sel = Selector.decode(a.nested());
                 case Wire.A_GROUPS -> groups = a.u64();
                 case Wire.A_EVENT_MASK -> mask = a.u32();
-                case Wire.A_SINCE_MS -> since = a.u64();
-                case Wire.A_UNTIL_MS -> until = a.u64();
-                case Wire.A_LIMIT -> limit = a.u32();
-                case Wire.A_WAIT_PID -> pids.add(a.u32());
+                // every u32 and u64 here is unsigned on the wire (docs/protocol.md)
+                case Wire.A_SINCE_MS -> since = unsignedMs(a.u64());
+                case Wire.A_UNTIL_MS -> until = unsignedMs(a.u64());
+                case Wire.A_LIMIT -> limit = Integer.toUnsignedLong(a.u32());
+                case Wire.A_WAIT_PID -> {
+                    long pid = Integer.toUnsignedLong(a.u32());
+                    if (pid < 1 || pid > Integer.MAX_VALUE) { // no pid_t holds it: no such process
+                        throw new ProtocolException(Wire.E_NOT_FOUND, "no such process: " + pid
+                                + " (pids are 1 to " + Integer.MAX_VALUE + ")");
+                    }
+                    pids.add((int) pid);
+                }
                 case Wire.A_TIMEOUT_MS -> timeout = Integer.toUnsignedLong(a.u32());
-                case Wire.A_SAMPLE_INTERVAL_MS -> interval = a.u32();
+                case Wire.A_SAMPLE_INTERVAL_MS -> interval = (int) Math.min(Integer.MAX_VALUE,
+                        Integer.toUnsignedLong(a.u32()));
                 default -> {
                     // unknown attribute: skipped, so newer clients work with this daemon
                 }
@@ -239,13 +272,11 @@ final class Connection implements Runnable {
         if (a.malformed()) {
             throw new ProtocolException(Wire.E_MALFORMED, "malformed attribute in request type " + req.type());
         }
-        if (limit < 0) {
-            throw new ProtocolException(Wire.E_BAD_ARGUMENT, "limit must not be negative");
-        }
         if (pids.size() > 1024) {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "wait takes at most 1024 pids");
         }
-        return new Args(sel, groups, mask, since, until, limit, pids, timeout, interval);
+        return new Args(sel, groups, mask, since, until, (int) Math.min(limit, MAX_ROWS_PER_REPLY), pids, timeout,
+                interval);
     }
 
     private static void checkAttrs(Attrs a) throws ProtocolException {

@@ -30,15 +30,16 @@ public final class Daemon implements AutoCloseable {
      * @param historyDb   the SQLite file for persistent history, or null for memory only
      * @param retention   how long and how many exits the database keeps
      * @param http        host:port of the HTTP listener (metrics and JSON API), or null for none
+     * @param httpPublic  allow a non-loopback http address, which then serves /metrics only
      */
     public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                           HistoryWriter.Retention retention, String http, boolean taskScan,
-                          int receiveBufferBytes) {
+                          int receiveBufferBytes, boolean httpPublic) {
         public static Options defaults() {
             String env = System.getenv("PROCWATCH_SOCKET");
             return new Options(Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET), 100_000, 256,
                     Path.of("/proc"), null, new HistoryWriter.Retention(30L * 86_400_000L, 10_000_000L), null, true,
-                    64 << 20);
+                    64 << 20, false);
         }
     }
 
@@ -81,7 +82,7 @@ public final class Daemon implements AutoCloseable {
             });
             DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()),
                     store, writer);
-            HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), ctx);
+            HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), o.httpPublic(), ctx);
             Thread.ofPlatform().name("procwatch-encoding-sweep").daemon(true).start(() -> {
                 while (true) {
                     try {

@@ -33,8 +33,14 @@ import java.util.function.Consumer;
  * server-sent-events stream).
  *
  * <p>The permission model is the Unix socket's (see {@link HttpPeer}): a TCP peer on this machine is identified by the
- * owner of its socket (the uid column of /proc/net/tcp for its address and port) and sees what
- * /proc would show that user. Peers from other machines are refused.
+ * owner of its socket (the uid column of the /proc/net/tcp line of this very connection: both ends
+ * and ESTABLISHED) and sees what /proc would show that user. Peers from other machines, and
+ * peers that cannot be told apart, are refused. A request whose Host header is not a loopback
+ * address or localhost is refused too (421): a web page whose name was rebound to 127.0.0.1
+ * (DNS rebinding) must not read the API with the browser user's identity.
+ *
+ * <p>It listens on a loopback address only, unless started public ({@code --http-public}): then
+ * it serves {@code /metrics} alone, to anyone, and nothing per user.
  */
 final class HttpApi implements AutoCloseable {
     private static final int SSE_QUEUE = 8192;
@@ -46,14 +52,26 @@ final class HttpApi implements AutoCloseable {
     private final DaemonContext ctx;
     private final Metrics metrics;
 
-    private HttpApi(HttpServer server, DaemonContext ctx) {
+    /** Listening on a non-loopback address: /metrics only, no per-user data. */
+    private final boolean metricsOnly;
+
+    private HttpApi(HttpServer server, DaemonContext ctx, boolean metricsOnly) {
         this.server = server;
         this.ctx = ctx;
         this.metrics = new Metrics(ctx);
+        this.metricsOnly = metricsOnly;
     }
 
-    /** Listens on host:port (e.g. 127.0.0.1:9587; port 0 picks a free one). */
+    /** Listens on a loopback host:port (e.g. 127.0.0.1:9587; port 0 picks a free one). */
     static HttpApi start(String hostPort, DaemonContext ctx) throws IOException {
+        return start(hostPort, false, ctx);
+    }
+
+    /**
+     * Listens on host:port. A host that is not a loopback address is refused unless
+     * {@code allowPublic}; then only /metrics is served.
+     */
+    static HttpApi start(String hostPort, boolean allowPublic, DaemonContext ctx) throws IOException {
         int colon = hostPort.lastIndexOf(':');
         if (colon < 0) {
             throw new IOException("--http wants HOST:PORT, not '" + hostPort + "'");
@@ -65,8 +83,24 @@ final class HttpApi implements AutoCloseable {
         } catch (NumberFormatException e) {
             throw new IOException("--http wants HOST:PORT, not '" + hostPort + "'");
         }
-        HttpServer s = HttpServer.create(new InetSocketAddress(InetAddress.getByName(host), port), 64);
-        HttpApi api = new HttpApi(s, ctx);
+        if (port < 0 || port > 65535) {
+            throw new IOException("--http port must be 0 to 65535, not " + port);
+        }
+        InetAddress addr;
+        try {
+            addr = InetAddress.getByName(host);
+        } catch (java.net.UnknownHostException e) {
+            throw new IOException("--http: unknown host '" + host + "'");
+        }
+        boolean loopback = addr.isLoopbackAddress();
+        if (!loopback && !allowPublic) {
+            throw new IOException("--http " + hostPort + " is not a loopback address: the JSON API shows each local"
+                    + " user's processes and identifies users by their loopback sockets, so it listens on"
+                    + " 127.0.0.1, ::1 or localhost only. To serve /metrics alone (no per-user data) on "
+                    + hostPort + ", add --http-public");
+        }
+        HttpServer s = HttpServer.create(new InetSocketAddress(addr, port), 64);
+        HttpApi api = new HttpApi(s, ctx, !loopback);
         s.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         s.createContext("/", api::handle);
         s.start();
@@ -99,21 +133,28 @@ final class HttpApi implements AutoCloseable {
                 send(x, 405, "text/plain", "only GET\n");
                 return;
             }
-            Viewer viewer = HttpPeer.viewerOf(x.getRemoteAddress(), ctx.procMount());
+            String path = x.getRequestURI().getPath();
+            if (metricsOnly) {
+                if (path.equals("/metrics")) {
+                    sendMetrics(x);
+                } else {
+                    send(x, 404, "text/plain", "this listener is public (--http-public): only /metrics is served\n");
+                }
+                return;
+            }
+            if (!loopbackHost(x.getRequestHeaders().getFirst("Host"))) {
+                // DNS rebinding: a page from elsewhere whose name now points at 127.0.0.1
+                send(x, 421, "text/plain", "the Host header must be localhost or a loopback address\n");
+                return;
+            }
+            Viewer viewer = HttpPeer.viewerOf(x.getRemoteAddress(), x.getLocalAddress(), ctx.procMount());
             if (viewer == null) {
                 send(x, 403, "text/plain", "procwatch serves this machine's users only (loopback, known socket owner)\n");
                 return;
             }
             Map<String, String> q = query(x.getRequestURI().getRawQuery());
-            String path = x.getRequestURI().getPath();
             switch (path) {
-                case "/metrics" -> {
-                    x.getResponseHeaders().set("Content-Type", metrics.contentType());
-                    x.sendResponseHeaders(200, 0);
-                    try (OutputStream out = x.getResponseBody()) {
-                        metrics.write(out);
-                    }
-                }
+                case "/metrics" -> sendMetrics(x);
                 case "/api/v1/processes" -> json(x, processes(q, viewer));
                 case "/api/v1/history" -> json(x, history(q, viewer));
                 case "/api/v1/tree" -> json(x, tree(q, viewer));
@@ -130,6 +171,64 @@ final class HttpApi implements AutoCloseable {
             ctx.counters().internalErrors.increment();
             send(x, 500, "text/plain", "internal error: " + e + "\n");
         }
+    }
+
+    private void sendMetrics(HttpExchange x) throws IOException {
+        x.getResponseHeaders().set("Content-Type", metrics.contentType());
+        x.sendResponseHeaders(200, 0);
+        try (OutputStream out = x.getResponseBody()) {
+            metrics.write(out);
+        }
+    }
+
+    /**
+     * Whether a Host header names this machine's loopback: localhost, 127.0.0.0/8 or [::1], with or
+     * without a port. Only literal addresses count (a name is not resolved: that is what a
+     * rebinding attack controls). No Host header at all (HTTP/1.0) is let through: a browser always
+     * sends one, so its absence is not a page of another site, and a local program that can open
+     * a socket is identified by that socket anyway.
+     */
+    static boolean loopbackHost(String host) {
+        if (host == null) {
+            return true;
+        }
+        String h = host.trim().toLowerCase(java.util.Locale.ROOT);
+        if (h.startsWith("[")) {
+            int close = h.indexOf(']');
+            if (close < 0 || !validPort(h.substring(close + 1))) {
+                return false;
+            }
+            h = h.substring(1, close);
+            return h.equals("::1") || h.equals("0:0:0:0:0:0:0:1");
+        }
+        int colon = h.indexOf(':');
+        if (colon >= 0) {
+            if (!validPort(h.substring(colon))) {
+                return false;
+            }
+            h = h.substring(0, colon);
+        }
+        if (h.equals("localhost") || h.equals("localhost.")) {
+            return true;
+        }
+        String[] parts = h.split("\\.", -1);
+        if (parts.length != 4 || !parts[0].equals("127")) {
+            return false;
+        }
+        for (String p : parts) {
+            if (!p.matches("\\d{1,3}") || Integer.parseInt(p) > 255) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** "" or ":PORT" with PORT 0 to 65535. */
+    private static boolean validPort(String s) {
+        if (s.isEmpty()) {
+            return true;
+        }
+        return s.matches(":\\d{1,5}") && Integer.parseInt(s.substring(1)) <= 65535;
     }
 
     private static final class BadRequest extends RuntimeException {
@@ -150,8 +249,9 @@ final class HttpApi implements AutoCloseable {
     }
 
     private List<Map<String, Object>> history(Map<String, String> q, Viewer v) {
-        HistoryQuery hq = new HistoryQuery(selector(q), number(q, "since_ms", 0), number(q, "until_ms", Long.MAX_VALUE),
-                q.containsKey("failed"), (int) Math.min(100_000, number(q, "limit", 1000)));
+        HistoryQuery hq = new HistoryQuery(selector(q), number(q, "since_ms", 0, 0, Long.MAX_VALUE),
+                number(q, "until_ms", Long.MAX_VALUE, 0, Long.MAX_VALUE), q.containsKey("failed"),
+                (int) Math.min(Connection.MAX_ROWS_PER_REPLY, number(q, "limit", 1000, 0, Long.MAX_VALUE)));
         List<Map<String, Object>> out = new ArrayList<>();
         try {
             for (HistoryStore.Gap g : hq.gaps(ctx)) {
@@ -187,7 +287,7 @@ final class HttpApi implements AutoCloseable {
             }
         }
         if (q.containsKey("pid")) {
-            ProcessInfo root = byPid.get((int) number(q, "pid", 1));
+            ProcessInfo root = byPid.get((int) number(q, "pid", 1, 1, Integer.MAX_VALUE));
             if (root == null) {
                 throw new BadRequest("no such process: " + q.get("pid"));
             }
@@ -257,12 +357,12 @@ final class HttpApi implements AutoCloseable {
         if (q.containsKey("pid")) {
             List<Integer> pids = new ArrayList<>();
             for (String p : q.get("pid").split(",")) {
-                pids.add((int) parse("pid", p));
+                pids.add((int) parse("pid", p, 1, Integer.MAX_VALUE));
             }
             s = s.withPids(pids);
         }
         if (q.containsKey("uid")) {
-            s = s.withUids(List.of((int) parse("uid", q.get("uid"))));
+            s = s.withUids(List.of((int) parse("uid", q.get("uid"), 0, PeerIdentity.UID_MAX)));
         }
         if (q.containsKey("name")) {
             s = s.withName(q.get("name"));
@@ -273,16 +373,22 @@ final class HttpApi implements AutoCloseable {
         return s;
     }
 
-    private static long number(Map<String, String> q, String key, long dflt) {
-        return q.containsKey(key) ? parse(key, q.get(key)) : dflt;
+    private static long number(Map<String, String> q, String key, long dflt, long min, long max) {
+        return q.containsKey(key) ? parse(key, q.get(key), min, max) : dflt;
     }
 
-    private static long parse(String key, String v) {
+    /** A query number in [min, max]: a 400 otherwise, never truncated by a cast. */
+    private static long parse(String key, String v, long min, long max) {
+        long n;
         try {
-            return Long.parseLong(v.trim());
+            n = Long.parseLong(v.trim());
         } catch (NumberFormatException e) {
-            throw new BadRequest(key + " must be a number, not '" + v + "'");
+            throw new BadRequest(key + " must be a number from " + min + " to " + max + ", not '" + v + "'");
         }
+        if (n < min || n > max) {
+            throw new BadRequest(key + " must be a number from " + min + " to " + max + ", not " + n);
+        }
+        return n;
     }
 
     private static Map<String, String> query(String raw) {

@@ -9,6 +9,8 @@ import java.util.List;
  */
 public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf, Integer threadsOf,
                        List<Integer> uids, String states, String name, String match) {
+    /** The most S_PID (and S_UID) values one selector may hold; clients page longer lists. */
+    public static final int MAX_PIDS = 4096;
 
     public static Selector all() {
         return new Selector(List.of(), null, null, null, List.of(), null, null, null);
@@ -111,7 +113,7 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
         if (a.malformed()) {
             throw new ProtocolException(Wire.E_MALFORMED, "malformed selector attribute");
         }
-        if (pids.size() > 4096 || uids.size() > 4096) {
+        if (pids.size() > MAX_PIDS || uids.size() > MAX_PIDS) {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "selector lists at most 4096 pids and uids");
         }
         return new Selector(pids, children, subtree, threads, uids, states, name, match);

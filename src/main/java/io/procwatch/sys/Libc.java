@@ -85,8 +85,8 @@ public final class Libc {
             errnoCall("clock_gettime", JAVA_INT, JAVA_INT, ADDRESS);
     private static final MethodHandle GETTID = plainCall("gettid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle SYSCONF = plainCall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
-    private static final MethodHandle GETPWNAM = plainCall("getpwnam", FunctionDescriptor.of(ADDRESS, ADDRESS));
-    private static final MethodHandle GETGRNAM = plainCall("getgrnam", FunctionDescriptor.of(ADDRESS, ADDRESS));
+    private static final MethodHandle GETPWUID = plainCall("getpwuid", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle GETGRGID = plainCall("getgrgid", FunctionDescriptor.of(ADDRESS, JAVA_INT));
     private static final MethodHandle STRERROR =
             plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
@@ -363,31 +363,36 @@ public final class Libc {
     }
 
     /**
-     * The uid of a user name (getpwnam, so NSS users count), or the number itself when the JDK
-     * could not name the uid and handed us digits. -1 if unknown.
+     * The name getpwuid(3) gives a uid, or its digits when there is none: the same rule, and the
+     * same charset, as the JDK's own principals, so a JDK principal can be checked against its
+     * number. Only ever number to name: a name is never mapped back (an account may be named "0").
      */
-    public static synchronized int uidOf(String user) {
-        return idOf(GETPWNAM, user, 16);
+    public static synchronized String nameOfUid(int uid) {
+        return nameOf(GETPWUID, uid);
     }
 
-    /** The gid of a group name (getgrnam), like {@link #uidOf}. */
-    public static synchronized int gidOf(String group) {
-        return idOf(GETGRNAM, group, 16);
+    /** The name getgrgid(3) gives a gid, or its digits, like {@link #nameOfUid}. */
+    public static synchronized String nameOfGid(int gid) {
+        return nameOf(GETGRGID, gid);
     }
 
-    private static int idOf(MethodHandle lookup, String name, int idOffset) {
-        if (!name.isEmpty() && name.chars().allMatch(Character::isDigit)) {
-            return (int) Long.parseLong(name);
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment p = (MemorySegment) lookup.invokeExact(arena.allocateFrom(name));
+    private static String nameOf(MethodHandle lookup, int id) {
+        try {
+            MemorySegment p = (MemorySegment) lookup.invokeExact(id);
             if (p.address() == 0) {
-                return -1;
+                return Integer.toString(id);
             }
-            // struct passwd / struct group: two char* fields, then the 32-bit id
-            return p.reinterpret(idOffset + 4).get(JAVA_INT, idOffset);
+            // struct passwd / struct group: the name (char *) comes first
+            MemorySegment name = p.reinterpret(ADDRESS.byteSize()).get(ADDRESS, 0);
+            if (name.address() == 0) {
+                return Integer.toString(id);
+            }
+            String enc = System.getProperty("sun.jnu.encoding");
+            java.nio.charset.Charset cs = enc != null && java.nio.charset.Charset.isSupported(enc)
+                    ? java.nio.charset.Charset.forName(enc) : java.nio.charset.Charset.defaultCharset();
+            return name.reinterpret(4096).getString(0, cs);
         } catch (Throwable t) {
-            return -1;
+            throw linkageBug(t);
         }
     }
 
