@@ -527,24 +527,14 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         });
     }
 
-    /** Builds a new row from the current one with {@code edit} applied and publishes it; null if the pid is not in the table. */
+    /** Builds a new row from the pid's current one with {@code edit} applied and publishes it; null if the pid is not in the table. */
     private ProcessInfo update(int pid, Consumer<ProcessInfo.Builder> edit) {
-        table.writeLock.lock();
-        try {
-            ProcessInfo old = table.get(pid);
-            if (old == null) {
-                table.counters.eventsForUnknownPids.increment();
-                return null;
-            }
-            ProcessInfo.Builder b = old.toBuilder();
-            b.eventGen++;
-            edit.accept(b);
-            ProcessInfo p = b.build();
-            table.put(old, p);
-            return p;
-        } finally {
-            table.writeLock.unlock();
+        ProcessInfo now = table.get(pid);
+        if (now == null) {
+            table.counters.eventsForUnknownPids.increment();
+            return null;
         }
+        return updateLife(now, edit);
     }
 
     /** As {@link #update}, but only while the pid's row is still the life {@code life} (null otherwise). */
