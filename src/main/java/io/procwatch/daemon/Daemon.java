@@ -34,12 +34,19 @@ public final class Daemon implements AutoCloseable {
      */
     public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                           HistoryWriter.Retention retention, String http, boolean taskScan,
-                          int receiveBufferBytes, boolean httpPublic) {
+                          int receiveBufferBytes, boolean httpPublic, boolean execCapture) {
+        public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
+                       HistoryWriter.Retention retention, String http, boolean taskScan,
+                       int receiveBufferBytes, boolean httpPublic) {
+            this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
+                    receiveBufferBytes, httpPublic, true);
+        }
+
         public static Options defaults() {
             String env = System.getenv("PROCWATCH_SOCKET");
             return new Options(Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET), 100_000, 256,
                     Path.of("/proc"), null, new HistoryWriter.Retention(30L * 86_400_000L, 10_000_000L), null, true,
-                    64 << 20, false);
+                    64 << 20, false, true);
         }
     }
 
@@ -68,7 +75,8 @@ public final class Daemon implements AutoCloseable {
             HistoryStore s = store;
             HistoryWriter w = s == null ? null : new HistoryWriter(s, o.retention());
             writer = w;
-            live = LiveTable.start(new LiveTable.Config(o.historyCapacity(), o.receiveBufferBytes(), 200, o.taskScan()), h -> {
+            live = LiveTable.start(new LiveTable.Config(o.historyCapacity(), o.receiveBufferBytes(), 200, o.taskScan(),
+                    o.execCapture()), h -> {
                 if (s != null) {
                     restore(s, h);
                     h.onChange(w::offer);

@@ -175,6 +175,11 @@ final class DaemonContext {
         s.put("reparented", c.reparented.sum());
         s.put("execs_captured", c.execsCaptured.sum());
         s.put("execs_from_proc", c.execsFromProc.sum());
+        s.put("exec_capture", live.execCaptureProblem() == null ? 1L : 0L);
+        s.put("exec_capture_lost", live.execCaptureLost());
+        s.put("exec_capture_unclaimed", c.execCaptureUnclaimed.sum());
+        s.put("execs_uncaptured", c.execsUncaptured.sum());
+        s.put("execs_argv_truncated", c.execsArgvTruncated.sum());
         s.put("table_stale", live.applier().mayBeStale() ? 1L : 0L);
         s.put("taskstats_unjoined", t.history().taskstatsUnjoined());
         s.put("taskstats_ok", live.taskstatsProblem() == null ? 1L : 0L);

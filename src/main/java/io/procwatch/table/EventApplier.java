@@ -58,6 +58,11 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         execs = s;
     }
 
+    /** Pairs every exec from now on with the kernel's record of it (the BPF capture), /proc as fallback. */
+    public void useExecCapture(io.procwatch.bpf.ExecCapture capture) {
+        execs = new CapturedExecSource(capture, reader, table.counters);
+    }
+
     public ExecSource execSource() {
         return execs;
     }
