@@ -65,11 +65,7 @@ final class ProcReader {
     static void applyStat(ProcessInfo.Builder p, PidStat s, long now) {
         p.comm = s.comm();
         p.state = s.state();
-        p.ppid = s.ppid();
-        p.pgrp = s.pgrp();
-        p.session = s.session();
-        p.ttyNr = s.ttyNr();
-        p.tpgid = s.tpgid();
+        applyFamily(p, s);
         p.minflt = s.minflt();
         p.majflt = s.majflt();
         p.utime = s.utime();
