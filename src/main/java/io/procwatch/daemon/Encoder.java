@@ -105,7 +105,7 @@ final class Encoder {
                     .u64(Wire.P_IO_READ_BYTES, io[2]).u64(Wire.P_IO_WRITE_BYTES, io[3]));
         }
         if ((groups & Groups.TASKSTATS) != 0 && priv) {
-            liveTaskstats(p.pid()).ifPresent(t -> taskstatsAttrs(m, t));
+            liveTaskstats(p.pid()).ifPresent(t -> taskstatsAttrs(m, t, true));
         }
         if ((groups & Groups.CGROUP) != 0) {
             proc.cgroup(p.pid()).ifPresent(c -> m.string(Wire.P_CGROUP, c));
@@ -158,11 +158,17 @@ final class Encoder {
         }
     }
 
-    private static void taskstatsAttrs(MessageBuilder m, Taskstats t) {
+    /**
+     * Accounting. CPU time, peak RSS and context switches are what stat and status show every
+     * user; the storage I/O bytes are what /proc/PID/io guards, sent only with {@code io}.
+     */
+    private static void taskstatsAttrs(MessageBuilder m, Taskstats t, boolean io) {
         m.u64(Wire.P_TS_UTIME_US, t.userMicros()).u64(Wire.P_TS_STIME_US, t.systemMicros())
-                .u64(Wire.P_TS_MAXRSS_KIB, t.hiwaterRssKiB()).u64(Wire.P_TS_READ_BYTES, t.readBytes())
-                .u64(Wire.P_TS_WRITE_BYTES, t.writeBytes()).u64(Wire.P_TS_NVCSW, t.voluntarySwitches())
+                .u64(Wire.P_TS_MAXRSS_KIB, t.hiwaterRssKiB()).u64(Wire.P_TS_NVCSW, t.voluntarySwitches())
                 .u64(Wire.P_TS_NIVCSW, t.involuntarySwitches());
+        if (io) {
+            m.u64(Wire.P_TS_READ_BYTES, t.readBytes()).u64(Wire.P_TS_WRITE_BYTES, t.writeBytes());
+        }
     }
 
     Message exited(ExitedProcess e, Viewer v, int type, int seq) {
@@ -191,7 +197,7 @@ final class Encoder {
             m.flag(Wire.E_CORE);
         }
         if (e.taskstats() != null) {
-            taskstatsAttrs(m, e.taskstats());
+            taskstatsAttrs(m, e.taskstats(), v.canSeePrivate(e));
         }
     }
 

@@ -181,15 +181,22 @@ final class CapturedExecSource implements ExecSource, AutoCloseable {
         return String.join("\0", full.get()).startsWith(prefix) ? full.get() : start;
     }
 
-    /** The executable: the path exec was given when absolute, else resolved against the cwd if readable. */
+    /**
+     * The executable as /proc/PID/exe names it: the path exec was given (relative ones against the
+     * process's cwd), with symlinks resolved ({@code /bin/sleep} is {@code /usr/bin/sleep} on a
+     * merged-/usr system). Null when it cannot be resolved (the file is gone already).
+     */
     private String exe(int pid, String path) {
         if (path == null || path.isEmpty()) {
             return null;
         }
-        if (path.startsWith("/")) {
-            return path;
+        try {
+            Path p = path.startsWith("/") ? Path.of(path)
+                    : Path.of(reader.procFs().cwd(pid).orElseThrow()).resolve(path);
+            return p.toRealPath().toString();
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
         }
-        return reader.procFs().cwd(pid).map(cwd -> Path.of(cwd).resolve(path).normalize().toString()).orElse(null);
     }
 
     private void drainLoop() {

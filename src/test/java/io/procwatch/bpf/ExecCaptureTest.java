@@ -53,7 +53,7 @@ class ExecCaptureTest {
         assertThat(e.argvRead()).isTrue();
         assertThat(e.argvTruncated()).isFalse();
         assertThat(e.argv()).containsExactly("/bin/sleep", "0.01", "--", "two words", "");
-        assertThat(e.path()).isEqualTo("/bin/sleep");
+        assertThat(e.path()).isEqualTo("/bin/sleep"); // as exec was given it; the table resolves it
         assertThat(e.comm()).isEqualTo("sleep");
         assertThat(e.oldPid()).isEqualTo((int) pid);
         assertThat(e.ruid()).isEqualTo(0);
