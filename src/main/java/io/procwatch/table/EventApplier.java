@@ -487,7 +487,10 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         long startMono = p.startNs > 0 ? Math.min(p.startNs, exitMono) : exitMono;
         long endEpochMs = Math.floorDiv(exitMono + offsetNs, 1_000_000L);
         long startEpochMs = Math.floorDiv(startMono + offsetNs, 1_000_000L);
-        List<String> argv = p.execArgv.isEmpty() ? p.argv : p.execArgv;
+        // What the process itself last showed in /proc (it may have scrubbed a secret or retitled
+        // itself, and /proc then showed every user that text); the argv it was exec'd with went
+        // out in its exec event. A zombie's empty command line is not its last.
+        List<String> argv = p.argv.isEmpty() ? p.execArgv : p.argv;
         History h = table.history();
         synchronized (h) {
             return h.add(new ExitedProcess(h.nextSeq(), p.pid, p.ppid, p.euid, p.egid, p.comm, p.exe, argv,
