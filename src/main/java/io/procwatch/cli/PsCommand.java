@@ -372,7 +372,7 @@ final class PsCommand {
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {
                 // always fresh: state, process group and terminal change without an event
                 int flags = Wire.F_FRESH | (threads ? Wire.F_THREADS : 0);
-                rows = snapshot(c, serverSelector(), groups, flags);
+                rows = snapshot(c, serverSelector(), groups, flags, Fields.itemsFor(new ArrayList<>(needed)));
             } catch (DaemonUnavailableException e) {
                 err.println("procwatch ps: " + e.getMessage());
                 err.println("procwatch ps: reading /proc directly instead (slower; sees no exited processes)");
@@ -416,10 +416,15 @@ final class PsCommand {
      * and the pages merged in pid order (each pid asked for once, so no row comes twice).
      */
     static List<ProcRow> snapshot(ProcwatchClient c, Selector sel, long groups, int flags) throws IOException {
+        return snapshot(c, sel, groups, flags, List.of());
+    }
+
+    static List<ProcRow> snapshot(ProcwatchClient c, Selector sel, long groups, int flags, List<String> items)
+            throws IOException {
         List<Integer> pids = new ArrayList<>(new java.util.TreeSet<>(sel.pids()));
         List<Integer> uids = List.copyOf(new LinkedHashSet<>(sel.uids()));
         if (pids.size() <= Selector.MAX_PIDS && uids.size() <= Selector.MAX_PIDS) {
-            return c.snapshot(sel.withPids(pids).withUids(uids), groups, flags).rows();
+            return c.snapshot(sel.withPids(pids).withUids(uids), groups, flags, items).rows();
         }
         if (pids.size() > Selector.MAX_PIDS && uids.size() > Selector.MAX_PIDS) {
             // both long: ask for the pids only and let select() apply the users
@@ -431,7 +436,7 @@ final class PsCommand {
         for (int from = 0; from < list.size(); from += Selector.MAX_PIDS) {
             List<Integer> page = list.subList(from, Math.min(list.size(), from + Selector.MAX_PIDS));
             Selector s = byPid ? sel.withPids(page).withUids(uids) : sel.withPids(pids).withUids(page);
-            out.addAll(c.snapshot(s, groups, flags).rows());
+            out.addAll(c.snapshot(s, groups, flags, items).rows());
         }
         out.sort(Comparator.comparingInt((ProcRow r) -> r.pid).thenComparingInt(ProcRow::id));
         return out;

@@ -105,7 +105,15 @@ public final class ProcwatchClient implements AutoCloseable {
     }
 
     public Listing snapshot(Selector sel, long groups, int flags) throws IOException {
+        return snapshot(sel, groups, flags, List.of());
+    }
+
+    /** With /proc items (namespaces, signal masks, ...: see docs/protocol.md, A_ITEMS) for each process. */
+    public Listing snapshot(Selector sel, long groups, int flags, List<String> items) throws IOException {
         MessageBuilder b = new MessageBuilder().u64(Wire.A_GROUPS, groups);
+        if (!items.isEmpty()) {
+            b.strings(Wire.A_ITEMS, items);
+        }
         sel.encode(b);
         send(b.build(Wire.SNAPSHOT, flags, ++seq));
         return collect(Wire.PROCESS);

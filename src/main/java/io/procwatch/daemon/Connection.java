@@ -2,6 +2,7 @@ package io.procwatch.daemon;
 
 import io.procwatch.event.EventType;
 import io.procwatch.procfs.PidStat;
+import io.procwatch.procfs.ProcItems;
 import io.procwatch.protocol.Attrs;
 import io.procwatch.protocol.Groups;
 import io.procwatch.protocol.Message;
@@ -230,7 +231,7 @@ final class Connection implements Runnable {
 
     /** Parsed request arguments common to several request types. */
     private record Args(Selector selector, long groups, int eventMask, long sinceMs, long untilMs, int limit,
-                        List<Integer> waitPids, long timeoutMs, int sampleIntervalMs) {
+                        List<Integer> waitPids, long timeoutMs, int sampleIntervalMs, List<String> items) {
     }
 
     private static Args args(Message req) throws ProtocolException {
@@ -243,6 +244,7 @@ final class Connection implements Runnable {
         long timeout = 0;
         int interval = 0;
         List<Integer> pids = new ArrayList<>();
+        List<String> items = List.of();
         Attrs a = req.attrs();
         while (a.next()) {
             switch (a.type()) {
@@ -262,6 +264,7 @@ final class Connection implements Runnable {
                     pids.add((int) pid);
                 }
                 case Wire.A_TIMEOUT_MS -> timeout = Integer.toUnsignedLong(a.u32());
+                case Wire.A_ITEMS -> items = items(a.strings());
                 case Wire.A_SAMPLE_INTERVAL_MS -> interval = (int) Math.min(Integer.MAX_VALUE,
                         Integer.toUnsignedLong(a.u32()));
                 default -> {
@@ -276,7 +279,20 @@ final class Connection implements Runnable {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "wait takes at most 1024 pids");
         }
         return new Args(sel, groups, mask, since, until, (int) Math.min(limit, MAX_ROWS_PER_REPLY), pids, timeout,
-                interval);
+                interval, items);
+    }
+
+    private static List<String> items(List<String> asked) throws ProtocolException {
+        if (asked.size() > ProcItems.MAX_ITEMS) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, "at most " + ProcItems.MAX_ITEMS + " items, not " + asked.size());
+        }
+        for (String item : asked) {
+            String problem = ProcItems.check(item);
+            if (problem != null) {
+                throw new ProtocolException(Wire.E_BAD_ARGUMENT, problem);
+            }
+        }
+        return List.copyOf(asked);
     }
 
     private static void checkAttrs(Attrs a) throws ProtocolException {
@@ -323,7 +339,7 @@ final class Connection implements Runnable {
                     }
                 }
             } else {
-                Message m = encoder.process(p, a.groups(), viewer, req.seq());
+                Message m = encoder.process(p, a.groups(), a.items(), viewer, req.seq());
                 if (!record || delta.record(p.pid(), m.body())) {
                     m.write(out);
                 }

@@ -4,6 +4,7 @@ import io.procwatch.event.EventType;
 import io.procwatch.procfs.PidStat;
 import io.procwatch.procfs.ProcFs;
 import io.procwatch.procfs.SystemInfo;
+import io.procwatch.procfs.ProcItems;
 import io.procwatch.protocol.Groups;
 import io.procwatch.protocol.Message;
 import io.procwatch.protocol.MessageBuilder;
@@ -14,6 +15,7 @@ import io.procwatch.table.ExitedProcess;
 import io.procwatch.table.ProcessInfo;
 import io.procwatch.table.TableEvent;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -41,7 +43,12 @@ final class Encoder {
     private static final long CACHEABLE = Groups.BASE | Groups.CRED | Groups.STAT;
 
     Message process(ProcessInfo p, long groups, Viewer v, int seq) {
-        boolean cacheable = (groups & ~CACHEABLE) == 0;
+        return process(p, groups, List.of(), v, seq);
+    }
+
+    /** With /proc items ({@link ProcItems}): read for this process now, private ones only if the viewer may. */
+    Message process(ProcessInfo p, long groups, List<String> items, Viewer v, int seq) {
+        boolean cacheable = (groups & ~CACHEABLE) == 0 && items.isEmpty();
         if (cacheable) {
             byte[] cached = p.cachedEncoding(groups);
             if (cached != null) {
@@ -51,6 +58,10 @@ final class Encoder {
         MessageBuilder m = new MessageBuilder();
         m.u32(Wire.P_PID, p.pid());
         processAttrs(m, p, groups, v);
+        if (!items.isEmpty()) {
+            boolean priv = items.stream().anyMatch(ProcItems::isPrivate) && v.canSeePrivate(p);
+            m.strings(Wire.P_ITEMS, ProcItems.read(proc.root(), p.pid(), items, priv));
+        }
         Message built = m.build(Wire.PROCESS, 0, seq);
         if (cacheable) {
             p.cacheEncoding(groups, built.body());

@@ -67,6 +67,8 @@ public final class Wire {
     public static final int A_WAIT_PID = 9;       // u32, repeated
     public static final int A_TIMEOUT_MS = 10;    // u32
     public static final int A_SAMPLE_INTERVAL_MS = 11; // u32: SUBSCRIBE asks the daemon to sample this often
+    /** SNAPSHOT: strings, /proc items to send with each process (procfs.ProcItems names them), at most 64. */
+    public static final int A_ITEMS = 20;
 
     // selector attributes (inside A_SELECTOR); several kinds AND, repeated values of one kind OR
     public static final int S_ALL = 1;            // empty
@@ -123,6 +125,8 @@ public final class Wire {
     public static final int P_TS_NIVCSW = 76;
     public static final int P_CGROUP = 80;
     public static final int P_WCHAN = 81;
+    /** The A_ITEMS asked for, as strings name, value, name, value...; unreadable or private ones left out. */
+    public static final int P_ITEMS = 85;
     // exit and event attributes
     public static final int E_KIND = 90;          // u32 EventType bit, or 0 for "resynced"
     public static final int E_TIME_MS = 91;       // u64 epoch ms of the event
