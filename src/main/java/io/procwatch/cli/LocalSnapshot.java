@@ -20,6 +20,11 @@ final class LocalSnapshot {
     }
 
     static List<ProcRow> read(long groups, boolean threads) throws IOException {
+        return read(groups, threads, List.of());
+    }
+
+    /** With /proc items, read as this user may (the kernel refuses what it must). */
+    static List<ProcRow> read(long groups, boolean threads, List<String> items) throws IOException {
         ProcFs proc = ProcFs.system();
         SystemInfo sys = SystemInfo.get();
         List<ProcRow> rows = new ArrayList<>();
@@ -51,6 +56,14 @@ final class LocalSnapshot {
             }
             if ((groups & Groups.WCHAN) != 0) {
                 base.wchan = proc.wchan(pid).orElse(null);
+            }
+            if (!items.isEmpty()) {
+                List<String> kv = io.procwatch.procfs.ProcItems.read(proc.root(), pid, items, true);
+                java.util.Map<String, String> m = new java.util.HashMap<>();
+                for (int i = 0; i + 1 < kv.size(); i += 2) {
+                    m.put(kv.get(i), kv.get(i + 1));
+                }
+                base.items = m;
             }
             if (!threads) {
                 rows.add(base);

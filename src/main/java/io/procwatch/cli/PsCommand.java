@@ -367,7 +367,7 @@ final class PsCommand {
         long groups = Fields.groupsFor(new ArrayList<>(needed)) | Groups.CRED;
         List<ProcRow> rows;
         if (local) {
-            rows = LocalSnapshot.read(groups | Groups.STAT, threads);
+            rows = LocalSnapshot.read(groups | Groups.STAT, threads, Fields.itemsFor(new ArrayList<>(needed)));
         } else {
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {
                 // always fresh: state, process group and terminal change without an event
@@ -376,7 +376,7 @@ final class PsCommand {
             } catch (DaemonUnavailableException e) {
                 err.println("procwatch ps: " + e.getMessage());
                 err.println("procwatch ps: reading /proc directly instead (slower; sees no exited processes)");
-                rows = LocalSnapshot.read(groups | Groups.STAT, threads);
+                rows = LocalSnapshot.read(groups | Groups.STAT, threads, Fields.itemsFor(new ArrayList<>(needed)));
             }
         }
         rows = select(rows);
