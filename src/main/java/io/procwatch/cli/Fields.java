@@ -1,5 +1,8 @@
 package io.procwatch.cli;
 
+import io.procwatch.cgroup.CgroupPaths;
+import io.procwatch.cgroup.Containers;
+import io.procwatch.cgroup.SystemdNames;
 import io.procwatch.client.ProcRow;
 import io.procwatch.protocol.Groups;
 
@@ -265,6 +268,7 @@ public final class Fields {
         add(num("read_bytes", "READ", 8, Groups.IO, "io_read_bytes", r -> r.ioReadBytes));
         add(num("write_bytes", "WRITE", 8, Groups.IO, "io_write_bytes", r -> r.ioWriteBytes));
         procItems();
+        cgroupViews();
     }
 
     // ---- fields from /proc items (procfs.ProcItems): each names the items it needs, nothing more is read ----
@@ -438,6 +442,37 @@ public final class Fields {
             }
             return sb.isEmpty() ? "-" : sb.toString();
         }));
+    }
+
+    /** The systemd and container view of a process, from its cgroup paths (cgroup.SystemdNames, cgroup.Containers). */
+    private static void cgroupViews() {
+        List<String> cg = List.of("cgroup");
+        add(itemText("unit", "UNIT", 31, true, "unit", cg, m -> dash(SystemdNames.unit(systemdPath(m)))));
+        add(itemText("uunit", "UUNIT", 31, true, "user_unit", cg, m -> dash(SystemdNames.userUnit(systemdPath(m)))));
+        add(itemText("slice", "SLICE", 31, true, "slice", cg, m -> m.get("cgroup") == null ? null
+                : SystemdNames.slice(systemdPath(m))));
+        add(itemText("lsession", "SESSION", 11, true, "login_session", cg, m -> dash(SystemdNames.session(systemdPath(m)))));
+        add(itemText("ouid", "OWNER", 5, true, "owner_uid", cg, m -> {
+            long uid = SystemdNames.ownerUid(systemdPath(m));
+            return uid < 0 ? "-" : Long.toString(uid);
+        }));
+        add(itemText("container", "CONTAINER", 24, true, "container", cg, m -> {
+            Containers.Container c = Containers.of(CgroupPaths.lines(m.get("cgroup")));
+            return c == null ? "-" : c.shortName();
+        }));
+        add(itemText("pod", "POD", 36, true, "pod", cg, m -> dash(Containers.pod(CgroupPaths.lines(m.get("cgroup"))))));
+    }
+
+    private static String systemdPath(Map<String, String> m) {
+        String all = m.get("cgroup");
+        if (all == null) {
+            throw new IllegalStateException("no cgroup item"); // shown as "-" by the item field
+        }
+        return CgroupPaths.systemdPath(CgroupPaths.lines(all));
+    }
+
+    private static String dash(String s) {
+        return s == null ? "-" : s;
     }
 
     /** A user or group name from the n-th id of a status line, cut with '+' at 8 as procps does. */

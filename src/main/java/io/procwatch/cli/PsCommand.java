@@ -35,6 +35,10 @@ final class PsCommand {
               -p, --pid LIST    by process id              -u, --user LIST   by effective user
               -U LIST           by real user               -C LIST           by command name
               --ppid LIST       by parent id               -t LIST           by terminal (pts/0, tty1)
+            Narrowing (each one ANDs with the above; alone, it narrows all processes):
+              --cgroup PATH     in this cgroup or below it (any hierarchy's path, e.g. /system.slice)
+              --container ID    in a container (id prefix, docker:0123456789ab, or an lxc name)
+              --unit NAME       in a systemd unit or user unit (cron.service)   --pod UID  in a pod
             Format:
               -f  full   -F  extra full   -l  long   -j  jobs   u  BSD user   j  BSD jobs
               -o, --format FMT  columns, e.g. -o pid,ppid,user,stat,rss,comm,args   (pid= hides a header,
@@ -66,6 +70,8 @@ final class PsCommand {
     private final List<String> commands = new ArrayList<>();
     private final List<Integer> ttys = new ArrayList<>();
     private final List<String> formats = new ArrayList<>();
+    /** --cgroup, --container, --unit, --pod: narrowing by cgroup membership (CgroupFilter). */
+    private final CgroupFilter cgroupFilter = new CgroupFilter();
     private String preset;
     private boolean threads;
     private boolean threadsSpid;
@@ -122,6 +128,8 @@ final class PsCommand {
                 switch (name) {
                     case "--pid" -> pids.addAll(ints("--pid", val != null ? val : arg(args, ++i, a)));
                     case "--ppid" -> ppids.addAll(ints("--ppid", val != null ? val : arg(args, ++i, a)));
+                    case "--cgroup", "--container", "--unit", "--pod" ->
+                            cgroupFilter.add(name.substring(2), val != null ? val : arg(args, ++i, a));
                     case "--user" -> euids.addAll(users("--user", val != null ? val : arg(args, ++i, a)));
                     case "--User" -> ruids.addAll(users("--User", val != null ? val : arg(args, ++i, a)));
                     case "--format" -> formats.add(val != null ? val : arg(args, ++i, a));
@@ -364,6 +372,9 @@ final class PsCommand {
                 needed.add(f);
             }
         }
+        if (cgroupFilter.active()) {
+            needed.add(Fields.get("cgroup")); // the filter reads the membership, shown or not
+        }
         long groups = Fields.groupsFor(new ArrayList<>(needed)) | Groups.CRED;
         List<ProcRow> rows;
         if (local) {
@@ -473,7 +484,9 @@ final class PsCommand {
         List<ProcRow> out = new ArrayList<>();
         for (ProcRow r : rows) {
             boolean keep;
-            if (all || (bsdA && bsdX)) {
+            if (cgroupFilter.active() && !cgroupFilter.matches(r)) {
+                keep = false;
+            } else if (all || (bsdA && bsdX) || (cgroupFilter.active() && !lists && !bsdA && !bsdX)) {
                 keep = true;
             } else if (lists || bsdA || bsdX) {
                 keep = pids.contains(r.pid) || ppids.contains(r.ppid) || euids.contains(r.euid)
