@@ -572,7 +572,7 @@ public final class Fields {
         return 39 - r.priority;
     }
 
-    /** BSD STAT: state plus <, N (priority), s (session leader), l (threads), + (foreground). */
+    /** BSD STAT: state plus <, N (priority), L (locked memory), s (session leader), l (threads), + (foreground). */
     static String bsdStat(ProcRow r) {
         StringBuilder sb = new StringBuilder().append(r.state);
         if (r.nice != Integer.MIN_VALUE) {
@@ -581,6 +581,9 @@ public final class Fields {
             } else if (r.nice > 0) {
                 sb.append('N');
             }
+        }
+        if (r.lockedKiB > 0) {
+            sb.append('L');
         }
         if (r.sid == r.pid && r.pid > 0) {
             sb.append('s');

@@ -42,6 +42,10 @@ final class LocalSnapshot {
                     base.rgid = s.rgid();
                     base.egid = s.egid();
                     base.tracer = s.tracerPid();
+                    if (s.vmRssKiB() >= 0) {
+                        base.rssKiB = s.vmRssKiB(); // exact, as procps shows it (stat's rss is approximate)
+                    }
+                    base.lockedKiB = Math.max(0, s.vmLckKiB());
                 }
             }
             if ((groups & Groups.CMDLINE) != 0) {

@@ -57,6 +57,8 @@ public final class ProcRow {
     public long tsNivcsw = -1;
     public String cgroup;
     public String wchan;
+    /** Locked memory in KiB (0 when none or not sent). */
+    public long lockedKiB;
     /** /proc items asked for with A_ITEMS (name to the file's text); absent when unreadable or private. */
     public java.util.Map<String, String> items = java.util.Map.of();
     // exits and events
@@ -121,6 +123,7 @@ public final class ProcRow {
                 case Wire.P_TS_NIVCSW -> r.tsNivcsw = a.u64();
                 case Wire.P_CGROUP -> r.cgroup = a.string();
                 case Wire.P_WCHAN -> r.wchan = a.string();
+                case Wire.P_LOCKED_KIB -> r.lockedKiB = a.u64();
                 case Wire.P_ITEMS -> {
                     List<String> kv = a.strings();
                     java.util.Map<String, String> m = new java.util.HashMap<>();

@@ -110,6 +110,9 @@ final class Encoder {
         if ((groups & Groups.STAT) != 0) {
             stat(m, p.utime(), p.stime(), p.vsize(), p.rss(), p.minflt(), p.majflt(), p.priority(), p.nice(),
                     p.processor());
+            if (p.lockedKiB() > 0) {
+                m.u64(Wire.P_LOCKED_KIB, p.lockedKiB());
+            }
         }
         if ((groups & Groups.IO) != 0 && priv) {
             proc.io(p.pid()).ifPresent(io -> m.u64(Wire.P_IO_RCHAR, io[0]).u64(Wire.P_IO_WCHAR, io[1])

@@ -112,6 +112,8 @@ public final class Wire {
     public static final int P_PRIORITY = 56;      // i32
     public static final int P_NICE = 57;          // i32
     public static final int P_PROCESSOR = 58;
+    /** u64 KiB of locked memory (status VmLck), sent in STAT only when above 0 (ps STAT 'L'). */
+    public static final int P_LOCKED_KIB = 59;
     public static final int P_IO_RCHAR = 60;
     public static final int P_IO_WCHAR = 61;
     public static final int P_IO_READ_BYTES = 62;

@@ -2,6 +2,7 @@ package io.procwatch.table;
 
 import io.procwatch.bpf.TaskScan;
 import io.procwatch.procfs.PidStat;
+import io.procwatch.procfs.PidStatus;
 import io.procwatch.sys.Libc;
 import io.procwatch.sys.SyscallException;
 
@@ -58,6 +59,7 @@ public final class Sampler implements AutoCloseable {
     private final ProcessTable table;
     private final String procRoot;
     private final io.procwatch.procfs.ProcFs proc;
+    private final int pageSize;
     private final int maxOpen;
     private final Map<Integer, Handle> handles = new HashMap<>();
     private final Arena arena = Arena.ofShared();
@@ -99,6 +101,7 @@ public final class Sampler implements AutoCloseable {
         this.table = table;
         this.procRoot = procRoot;
         this.proc = new io.procwatch.procfs.ProcFs(java.nio.file.Path.of(procRoot));
+        this.pageSize = io.procwatch.procfs.SystemInfo.get().pageSize();
         this.maxOpen = Math.max(0, openFileLimit() - 1024);
         TaskScan scan = null;
         String problem = "turned off (--task-scan off)";
@@ -360,6 +363,9 @@ public final class Sampler implements AutoCloseable {
                 confirm(p, t0);
                 continue;
             }
+            // stat's rss is the kernel's approximation; status has the exact sum (what procps shows)
+            // and the locked size: read it for the processes whose stat moved, outside the lock
+            PidStatus memory = proc.status(p.pid).orElse(null);
             table.writeLock.lock();
             try {
                 ProcessInfo old = table.get(p.pid);
@@ -369,6 +375,9 @@ public final class Sampler implements AutoCloseable {
                         && ProcReader.sameStart(old.startTicks, s.starttime())) {
                     ProcessInfo.Builder n = old.toBuilder();
                     ProcReader.applyStat(n, s, t0);
+                    if (memory != null) {
+                        ProcReader.applyMemory(n, memory, pageSize);
+                    }
                     if (argvNow != null) {
                         n.argv = argvNow;
                     }
