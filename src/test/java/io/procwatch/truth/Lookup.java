@@ -1,0 +1,69 @@
+package io.procwatch.truth;
+
+import io.procwatch.client.ProcRow;
+import io.procwatch.client.ProcwatchClient;
+import io.procwatch.protocol.Groups;
+import io.procwatch.protocol.Selector;
+import io.procwatch.protocol.Wire;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/** What procwatch says about the workload's processes, through the client API. */
+final class Lookup {
+    private Lookup() {
+    }
+
+    /** Live rows by pid (a fresh answer), for pids in chunks the selector takes. */
+    static Map<Integer, ProcRow> live(ProcwatchClient c, List<Integer> pids, long groups) throws IOException {
+        Map<Integer, ProcRow> out = new HashMap<>();
+        for (int i = 0; i < pids.size(); i += Selector.MAX_PIDS) {
+            List<Integer> chunk = pids.subList(i, Math.min(pids.size(), i + Selector.MAX_PIDS));
+            for (ProcRow r : c.snapshot(Selector.all().withPids(chunk), groups, Wire.F_FRESH).rows()) {
+                out.put(r.pid, r);
+            }
+        }
+        return out;
+    }
+
+    /** Every history entry of {@code pid}, oldest first. */
+    static List<ProcRow> history(ProcwatchClient c, int pid) throws IOException {
+        return c.history(Selector.all().withPids(List.of(pid)), 0, Long.MAX_VALUE, 1000, false).rows();
+    }
+
+    /** The whole history, oldest first. */
+    static List<ProcRow> history(ProcwatchClient c) throws IOException {
+        return c.history(Selector.all(), 0, Long.MAX_VALUE, 1_000_000, false).rows();
+    }
+
+    /**
+     * History entries of {@code pid} that {@code mine} accepts (e.g. its parent is the workload),
+     * waiting up to {@code timeoutMs} until there are at least {@code want}: the exit reaches the
+     * history when the daemon has read the event.
+     */
+    static List<ProcRow> awaitHistory(ProcwatchClient c, int pid, Predicate<ProcRow> mine, int want, long timeoutMs)
+            throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        List<ProcRow> got;
+        do {
+            got = new ArrayList<>(history(c, pid).stream().filter(mine).toList());
+            if (got.size() >= want) {
+                return got;
+            }
+            Thread.sleep(20);
+        } while (System.nanoTime() < deadline);
+        return got;
+    }
+
+    static Map<String, Long> stats(ProcwatchClient c) throws IOException {
+        return c.stats();
+    }
+
+    static long groupsAll() {
+        return Groups.BASE | Groups.CMDLINE;
+    }
+}
