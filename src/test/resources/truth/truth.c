@@ -389,6 +389,7 @@ static int role_reuse(int argc, char **argv) {
     }
     srand(getpid());
     record("workload\tpid=%d", getpid());
+    static unsigned char used[4194305]; /* a pid is picked once: its three lives are all it has */
     for (int i = 0; i < npids; i++) {
         pid_t want = 0;
         char parg[32] = "";
@@ -402,7 +403,12 @@ static int role_reuse(int argc, char **argv) {
             if (want == 0) {
                 /* a free pid in the upper half, away from where new pids are handed out now */
                 do {
-                    want = (pid_t) (pid_max / 2 + rand() % (pid_max / 2 - 1));
+                    do {
+                        want = (pid_t) (pid_max / 2 + rand() % (pid_max / 2 - 1));
+                    } while (want < (pid_t) sizeof used && used[want]);
+                    if (want < (pid_t) sizeof used) {
+                        used[want] = 1;
+                    }
                     snprintf(parg, sizeof parg, "p%d", want);
                     c = clone3_tid(want);
                 } while (c < 0 && errno == EEXIST);

@@ -99,11 +99,16 @@ public final class HistoryWriter implements AutoCloseable {
         }
     }
 
-    /** The latest version of each exit (an exit and its taskstats completion often share a batch). */
+    /**
+     * The latest version of each exit (an exit and its taskstats completion often share a batch).
+     * A life is its pid and start to the nanosecond, as the table's UNIQUE key: two lives of one
+     * pid often start within the same millisecond (pid reuse), and keyed by the millisecond the
+     * earlier one was dropped from the batch, so it never reached the database.
+     */
     private static List<ExitedProcess> coalesce(List<ExitedProcess> in) {
         Map<String, ExitedProcess> byKey = new LinkedHashMap<>();
         for (ExitedProcess e : in) {
-            byKey.put(e.pid() + "/" + e.startEpochMs(), e);
+            byKey.put(e.pid() + "/" + e.startNs() + "/" + e.startEpochMs(), e);
         }
         return new ArrayList<>(byKey.values());
     }

@@ -59,6 +59,26 @@ final class Lookup {
         return got;
     }
 
+    /** History entries whose parent was {@code ppid}. */
+    static List<ProcRow> children(ProcwatchClient c, int ppid) throws IOException {
+        return history(c).stream().filter(r -> r.ppid == ppid).toList();
+    }
+
+    /** As {@link #children}, waiting up to {@code timeoutMs} until there are at least {@code want}. */
+    static List<ProcRow> awaitChildren(ProcwatchClient c, int ppid, int want, long timeoutMs)
+            throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        List<ProcRow> got;
+        do {
+            got = children(c, ppid);
+            if (got.size() >= want) {
+                return got;
+            }
+            Thread.sleep(100);
+        } while (System.nanoTime() < deadline);
+        return got;
+    }
+
     static Map<String, Long> stats(ProcwatchClient c) throws IOException {
         return c.stats();
     }
