@@ -59,6 +59,25 @@ final class Lookup {
         return got;
     }
 
+    /**
+     * Waits until the daemon has applied every kernel event sent before this call: the events
+     * come in order, so once the exit of a process started now is in the history, so is
+     * everything the workload did before. (The table follows the kernel as soon as the event is
+     * read; this takes the event's delivery out of a first-look comparison.)
+     */
+    static void sync(ProcwatchClient c) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("/bin/true").start();
+        p.waitFor();
+        int pid = (int) p.pid();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (history(c, pid).isEmpty()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the daemon did not apply the exit of " + pid + " within 10 s");
+            }
+            Thread.sleep(5);
+        }
+    }
+
     /** History entries whose parent was {@code ppid}. */
     static List<ProcRow> children(ProcwatchClient c, int ppid) throws IOException {
         return history(c).stream().filter(r -> r.ppid == ppid).toList();

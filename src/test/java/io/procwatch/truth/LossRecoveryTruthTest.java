@@ -138,7 +138,8 @@ class LossRecoveryTruthTest {
                 Report.line("loss_recovery", (firstGoneServed == 0 ? 1 : 0) + (firstLiveMissing == 0 ? 1 : 0), 2,
                         "a fresh ps -e takes " + baselineMs + " ms before the storm; hello answered " + helloMs + " ms after SIGCONT; first answer " + firstAnswerMs + " ms after SIGCONT: gone served " + firstGoneServed
                                 + " of " + gone.size() + ", live missing " + firstLiveMissing + " of " + live
-                                + "; right after " + rightAfterMs + " ms (" + answers + " answers); losses " + losses
+                                + "; right after " + rightAfterMs + " ms, " + (rightAfterMs - helloMs) + " ms after the hello ("
+                                + answers + " answers); losses " + losses
                                 + ", events known lost " + lostKnown + "; keepers' exits in history with their name "
                                 + named + " of " + keepers + " (" + unobserved + " not observed)");
                 assertThat(losses).as("stats report the loss").isPositive();

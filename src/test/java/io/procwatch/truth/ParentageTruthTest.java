@@ -45,18 +45,18 @@ class ParentageTruthTest {
 
     @Test
     void orphanGoesToInit() throws Exception {
-        checkOrphans("orphan_to_init", "init", 40);
+        checkOrphans("orphan_to_init", "init", 100);
     }
 
     @Test
     void orphanGoesToSubreaper() throws Exception {
-        checkOrphans("orphan_to_subreaper", "subreaper", 40);
+        checkOrphans("orphan_to_subreaper", "subreaper", 100);
     }
 
     /** Case 2, second half: the orphan's group is its job-control shell's, not the workload's. */
     @Test
     void orphanKeepsItsOwnGroup() throws Exception {
-        checkOrphans("orphan_pgid", "pgid", 40);
+        checkOrphans("orphan_pgid", "pgid", 100);
     }
 
     /** Case 2: a child that the daemon already has calls setpgid(0,0); ps -o pgid follows. */
@@ -166,6 +166,7 @@ class ParentageTruthTest {
         List<Integer> pids = truth.stream().map(Truth::pid).toList();
         Map<Integer, ProcRow> out = new HashMap<>();
         try (ProcwatchClient c = daemon.client()) {
+            Lookup.sync(c);
             for (ProcRow r : c.snapshot(Selector.all().withPids(pids), Groups.BASE, Wire.F_FRESH).rows()) {
                 out.put(r.pid, r);
             }

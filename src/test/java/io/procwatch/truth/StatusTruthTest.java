@@ -47,7 +47,7 @@ class StatusTruthTest {
     /** Case 3: main thread pthread_exit, the other thread exit(5). */
     @Test
     void leaderExitsFirstThenExit5() throws Exception {
-        int n = 5;
+        int n = 10;
         try (Workload w = Workload.start("zleader", Integer.toString(n))) {
             w.await("ready");
             List<Integer> pids = new ArrayList<>();
@@ -58,6 +58,9 @@ class StatusTruthTest {
             assertThat(pids).hasSize(n);
             String list = String.join(",", pids.stream().map(String::valueOf).toList());
             // while it runs: procwatch's ps against procps's, for the pids unchanged across both reads
+            try (ProcwatchClient c = daemon.client()) {
+                Lookup.sync(c);
+            }
             StableProcesses before = StableProcesses.read();
             String procps = Spawn.output("ps", "-o", "pid=,stat=,nlwp=,args=", "-p", list);
             Cli.Result ours = Cli.run(daemon.socket(), "ps", "-o", "pid=,stat=,nlwp=,args=", "-p", list);
