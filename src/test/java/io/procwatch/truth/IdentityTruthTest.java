@@ -51,12 +51,59 @@ class IdentityTruthTest {
         ReusedLives.Counts n = ReusedLives.run(daemon, 200, true);
         Report.line("pid_reuse_3_lives", n.lives() - n.extraOrMissing() - n.wrongStatus(), n.lives(), "extra or missing "
                 + n.extraOrMissing() + ", wrong statuses " + n.wrongStatus() + ", history --pid unchanged after the ring"
-                + " rolled into SQLite " + n.sameAfterRollover() + " of " + n.pids() + "; exec data: argv unknown "
+                + " rolled into SQLite " + n.sameAfterRollover() + " of " + n.pids() + " (at once: "
+                + n.sameAtOnceAfterRollover() + " of " + n.pids() + "); exec data: argv unknown "
                 + n.argvUnknown() + ", another life's argv or comm " + n.otherLifeArgvOrComm()
                 + (n.example().isEmpty() ? "" : "; e.g. " + n.example()));
         assertThat(n.extraOrMissing()).isZero();
         assertThat(n.wrongStatus()).isZero();
         assertThat(n.sameAfterRollover()).isEqualTo(n.pids());
+        assertThat(n.sameAtOnceAfterRollover()).isEqualTo(n.pids());
+    }
+
+    /**
+     * Case 5, continued: while exits come faster than the 100-entry ring holds them, the history
+     * (ring and SQLite merged) never has a hole. Every exit gets the next seq, so a hole in the seq
+     * numbers of an answer is an exit that answer lost.
+     */
+    @Test
+    void historyHasNoHoleWhileTheRingRollsOver() throws Exception {
+        int queries = 0;
+        int withHole = 0;
+        long missing = 0;
+        String example = "";
+        try (ProcwatchClient c = daemon.client()) {
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread storm = Thread.ofPlatform().start(() -> {
+                try {
+                    io.procwatch.testing.ForkStorm.run(2, 1500, pid -> { });
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                } finally {
+                    done.set(true);
+                }
+            });
+            while (!done.get()) {
+                List<Long> seqs = Lookup.history(c).stream().map(r -> r.seq).sorted().toList();
+                queries++;
+                long holes = 0;
+                for (int i = 1; i < seqs.size(); i++) {
+                    holes += Math.max(0, seqs.get(i) - seqs.get(i - 1) - 1);
+                }
+                if (holes > 0) {
+                    withHole++;
+                    missing += holes;
+                    if (example.isEmpty()) {
+                        example = holes + " exits missing from an answer of " + seqs.size();
+                    }
+                }
+            }
+            storm.join();
+        }
+        Report.line("history_no_hole_while_ring_rolls", queries - withHole, queries, "answers with a hole " + withHole
+                + ", exits missing in them " + missing + (example.isEmpty() ? "" : "; e.g. " + example));
+        assertThat(queries).isPositive();
+        assertThat(withHole).isZero();
     }
 
     /** Case 6: 300 threads named STALEn exit, their ids become pids of a tiny program. */

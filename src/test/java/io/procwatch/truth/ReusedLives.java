@@ -21,7 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 final class ReusedLives {
     /** What one run found; "another life" means a field equal to a sibling life's value. */
     record Counts(int lives, int pids, int exact, int argvUnknown, int otherLifeArgvOrComm, int wrongComm,
-                  int wrongArgv, int wrongStatus, int extraOrMissing, int sameAfterRollover, String example) {
+                  int wrongArgv, int wrongStatus, int extraOrMissing, int sameAfterRollover, int sameAtOnceAfterRollover,
+                  String example) {
     }
 
     /** What identifies one history entry's content, to compare two answers for the same pid. */
@@ -92,25 +93,33 @@ final class ReusedLives {
                     }
                 }
                 int same = -1;
+                int sameAtOnce = -1;
                 if (rollRing) {
                     Spawn.run("/bin/sh", "-c", "i=0; while [ $i -lt 150 ]; do /bin/true; i=$((i+1)); done");
-                    Thread.sleep(1500); // the writer's batches reach SQLite
-                    Map<Integer, List<ProcRow>> again = byPid(Lookup.children(c, workload));
-                    same = 0;
-                    for (int pid : byPid.keySet()) {
-                        List<Entry> a = first.getOrDefault(pid, List.of()).stream().map(Entry::of).toList();
-                        List<Entry> b = again.getOrDefault(pid, List.of()).stream().map(Entry::of).toList();
-                        if (a.equals(b)) {
-                            same++;
-                        } else {
-                            example = "pid " + pid + " answered " + a + " then " + b;
-                        }
+                    Lookup.sync(c); // the 150 exits are in the ring: the workload's entries left it just now
+                    sameAtOnce = sameAnswers(byPid.keySet(), first, byPid(Lookup.children(c, workload)));
+                    Thread.sleep(1500); // and once the writer's batches surely reached SQLite
+                    same = sameAnswers(byPid.keySet(), first, byPid(Lookup.children(c, workload)));
+                    if (same < npids || sameAtOnce < npids) {
+                        example = "history answers changed after the ring rolled over: " + sameAtOnce + " of " + npids
+                                + " pids the same at once, " + same + " after 1.5 s";
                     }
                 }
                 return new Counts(lives.size(), npids, exact, argvUnknown, otherLife, wrongComm, wrongArgv, wrongStatus,
-                        extraOrMissing, same, example);
+                        extraOrMissing, same, sameAtOnce, example);
             }
         }
+    }
+
+    private static int sameAnswers(Iterable<Integer> pids, Map<Integer, List<ProcRow>> first,
+                                   Map<Integer, List<ProcRow>> again) {
+        int same = 0;
+        for (int pid : pids) {
+            List<Entry> a = first.getOrDefault(pid, List.of()).stream().map(Entry::of).toList();
+            List<Entry> b = again.getOrDefault(pid, List.of()).stream().map(Entry::of).toList();
+            same += a.equals(b) ? 1 : 0;
+        }
+        return same;
     }
 
     private static Map<Integer, List<ProcRow>> byPid(List<ProcRow> rows) {
