@@ -40,6 +40,15 @@ record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean faile
         for (ExitedProcess e : fromMemory) {
             merged.put(key(e), e);
         }
+        // Exits the ring has dropped already but the writer has not stored yet (a small ring
+        // during a burst): without these an answer would have a hole until the next batch.
+        if (ctx.writer() != null) {
+            for (ExitedProcess e : ctx.writer().inFlight()) {
+                if (wanted.test(e)) {
+                    merged.putIfAbsent(key(e), e);
+                }
+            }
+        }
         int page = Math.max(1000, limit + fromMemory.size());
         for (int offset = 0; offset < MAX_SCANNED; offset += page) {
             List<ExitedProcess> stored = store.query(new HistoryStore.Query(sinceMs, untilMs, uid, selector.name(), pid,
