@@ -30,15 +30,44 @@ class ProcpsSpecifierTest {
             "oom", "oomadj", "rtprio", "policy", "class", "cls", "sched", "rops", "wops", "rchars", "wchars",
             "rbytes", "wbytes", "size", "trs", "drs", "majflt", "minflt", "lastcpu", "luid", "cgroup");
     private static DaemonProcess daemon;
+    /** Processes in namespaces of their own (made with unshare) and in a cgroup of their own, so those columns vary. */
+    private static final List<Process> placed = new ArrayList<>();
+    private static java.nio.file.Path cgroup;
 
     @BeforeAll
     static void start() throws Exception {
+        // every namespace type new (pid, net, mount, uts, ipc, cgroup, time), and a user namespace
+        placed.add(new ProcessBuilder("unshare", "--pid", "--net", "--mount", "--uts", "--ipc", "--cgroup", "--time",
+                "--fork", "sleep", "300").start());
+        placed.add(new ProcessBuilder("unshare", "--user", "--map-root-user", "--net", "sleep", "300").start());
+        placed.add(new ProcessBuilder("sleep", "300").start());
+        cgroup = cgroupRoot().resolve("pwspec" + ProcessHandle.current().pid() + ".slice");
+        java.nio.file.Files.createDirectories(cgroup);
+        java.nio.file.Files.writeString(cgroup.resolve("cgroup.procs"), Long.toString(placed.getLast().pid()));
+        // a real-time process (SCHED_FIFO 10) and one that blocks and ignores signals
+        placed.add(new ProcessBuilder("chrt", "-f", "10", "sleep", "300").start());
+        placed.add(new ProcessBuilder("perl", "-e", "$SIG{INT}='IGNORE'; $SIG{USR1}=sub{}; sleep 300").start());
+        Thread.sleep(300);
         daemon = DaemonProcess.start();
     }
 
     @AfterAll
     static void stop() throws Exception {
         daemon.close();
+        for (Process p : placed) {
+            p.destroyForcibly().waitFor();
+        }
+        java.nio.file.Files.deleteIfExists(cgroup);
+    }
+
+    private static java.nio.file.Path cgroupRoot() throws Exception {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/mountinfo"))) {
+            int dash = line.indexOf(" - ");
+            if (dash > 0 && line.substring(dash + 3).startsWith("cgroup2 ")) {
+                return java.nio.file.Path.of(line.split(" ")[4]);
+            }
+        }
+        throw new IllegalStateException("no cgroup2 hierarchy");
     }
 
     private static String procps(String spec) throws Exception {
@@ -87,6 +116,12 @@ class ProcpsSpecifierTest {
                 }
             }
             totalRows += compared;
+            for (Process p : placed) { // the processes made to vary these columns are among those compared
+                String pid = Long.toString(p.pid());
+                if (spec.endsWith("ns") || spec.equals("cgroup")) {
+                    assertThat(a).as(spec + " shows pid " + pid).containsKey(pid);
+                }
+            }
             assertThat(compared).as(spec + ": rows compared").isPositive();
         }
         System.out.printf("TRUTH ps specifiers: %d specifiers, %d rows compared with procps, %d mismatches%n",
