@@ -1,9 +1,10 @@
 package io.procwatch.cli;
 
+import io.procwatch.cgroup.CgroupMatch;
 import io.procwatch.cgroup.CgroupPaths;
 import io.procwatch.cgroup.Containers;
-import io.procwatch.cgroup.SystemdNames;
 import io.procwatch.client.ProcRow;
+import io.procwatch.protocol.Membership;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -44,30 +45,19 @@ final class CgroupFilter {
         return !cgroups.isEmpty() || !containers.isEmpty() || !units.isEmpty() || !pods.isEmpty();
     }
 
+    /** The part the daemon can apply too (S_CGROUP, S_CONTAINER, S_UNIT); --pod is applied here only. */
+    Membership membership() {
+        return new Membership(cgroups, containers, units);
+    }
+
     boolean matches(ProcRow r) {
         String all = r.items.get("cgroup");
         if (all == null) {
             return false; // membership unknown (gone, unreadable): not shown as a member
         }
         List<String> lines = CgroupPaths.lines(all);
-        if (!cgroups.isEmpty() && cgroups.stream().noneMatch(c -> lines.stream().map(CgroupPaths::path)
-                .anyMatch(p -> p != null && (c.equals("/") || p.equals(c) || p.startsWith(c + "/"))))) {
+        if (!CgroupMatch.matches(lines, membership())) {
             return false;
-        }
-        if (!containers.isEmpty()) {
-            Containers.Container c = Containers.of(lines);
-            if (c == null || containers.stream().noneMatch(want -> c.id().startsWith(want) || c.shortName().equals(want)
-                    || (want.startsWith(c.runtime() + ":") && c.id().startsWith(want.substring(c.runtime().length() + 1))))) {
-                return false;
-            }
-        }
-        if (!units.isEmpty()) {
-            String path = CgroupPaths.systemdPath(lines);
-            String unit = SystemdNames.unit(path);
-            String userUnit = SystemdNames.userUnit(path);
-            if (units.stream().noneMatch(u -> u.equals(unit) || u.equals(userUnit))) {
-                return false;
-            }
         }
         if (!pods.isEmpty()) {
             String pod = Containers.pod(lines);

@@ -454,7 +454,12 @@ final class PsCommand {
     }
 
     /** Narrows the daemon's work where one criterion alone decides (a pid list, one user...). */
+    /** What the daemon can narrow by (the membership always ANDs, so it always narrows), then the rest here. */
     private Selector serverSelector() {
+        return plainServerSelector().withMember(cgroupFilter.membership());
+    }
+
+    private Selector plainServerSelector() {
         boolean onlyPids = !pids.isEmpty() && ppids.isEmpty() && euids.isEmpty() && ruids.isEmpty()
                 && commands.isEmpty() && ttys.isEmpty() && !all;
         if (onlyPids) {

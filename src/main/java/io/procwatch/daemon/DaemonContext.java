@@ -44,7 +44,7 @@ final class DaemonContext {
         this.store = store;
         this.writer = writer;
         this.live = live;
-        this.query = new QueryEngine(live.table());
+        this.query = new QueryEngine(live.table(), proc.root());
         this.proc = proc;
         this.mount = mount;
     }

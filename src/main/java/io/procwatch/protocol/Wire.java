@@ -79,6 +79,9 @@ public final class Wire {
     public static final int S_STATE = 6;          // string of state letters, e.g. "RD"
     public static final int S_NAME = 7;           // string: exact comm
     public static final int S_MATCH = 8;          // string: substring of comm or command line
+    public static final int S_CGROUP = 12;        // string, repeated: a cgroup path from /, and everything below it
+    public static final int S_CONTAINER = 13;     // string, repeated: container id prefix, runtime:shortid, or LXC name
+    public static final int S_UNIT = 14;          // string, repeated: systemd unit or user unit
     public static final int S_THREADS_OF = 9;     // u32: the threads of one process
 
     // process and event attributes (in PROCESS, EVENT and EXITED)

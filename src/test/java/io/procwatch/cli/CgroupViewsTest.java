@@ -150,4 +150,50 @@ class CgroupViewsTest {
         assertThat(bad.exit()).isEqualTo(2);
         assertThat(bad.err()).contains("--cgroup takes a path from /");
     }
+
+    /** The same selectors in the protocol: the daemon narrows, and refuses malformed ones. */
+    @Test
+    void daemonSideSelectorsAndTheirLimits() throws Exception {
+        try (io.procwatch.client.ProcwatchClient c = daemon.client()) {
+            io.procwatch.protocol.Selector sel = io.procwatch.protocol.Selector.all().withMember(
+                    new io.procwatch.protocol.Membership(List.of("/" + top + "/user-1000.slice"), List.of(), List.of()));
+            List<String> got = c.snapshot(sel, io.procwatch.protocol.Groups.BASE, 0).rows().stream()
+                    .map(r -> Integer.toString(r.pid)).sorted().toList();
+            assertThat(got).isEqualTo(pidsOf(1, 2));
+            sel = io.procwatch.protocol.Selector.all().withMember(
+                    new io.procwatch.protocol.Membership(List.of(), List.of("podman:aaaa456789ab", "web1"), List.of("pwtest.service")));
+            assertThat(c.snapshot(sel, io.procwatch.protocol.Groups.BASE, 0).rows()).isEmpty(); // kinds AND: none is both
+            sel = io.procwatch.protocol.Selector.all().withMember(
+                    new io.procwatch.protocol.Membership(List.of(), List.of("podman:aaaa456789ab", "web1"), List.of()));
+            assertThat(c.snapshot(sel, io.procwatch.protocol.Groups.BASE, 0).rows().stream()
+                    .map(r -> Integer.toString(r.pid)).sorted().toList()).isEqualTo(pidsOf(5, 6));
+            io.procwatch.protocol.Selector relative = io.procwatch.protocol.Selector.all().withMember(
+                    new io.procwatch.protocol.Membership(List.of("system.slice"), List.of(), List.of()));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.snapshot(relative, io.procwatch.protocol.Groups.BASE, 0))
+                    .hasMessageContaining("not a path from /");
+            List<String> many = new ArrayList<>();
+            for (int i = 0; i < 65; i++) {
+                many.add("c" + i);
+            }
+            io.procwatch.protocol.Selector tooMany = io.procwatch.protocol.Selector.all().withMember(
+                    new io.procwatch.protocol.Membership(List.of(), many, List.of()));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.snapshot(tooMany, io.procwatch.protocol.Groups.BASE, 0))
+                    .hasMessageContaining("at most 64");
+        }
+    }
+
+    /** events --container: an exec inside the container's cgroup is streamed, one outside is not. */
+    @Test
+    void eventsForAContainerOnly() throws Exception {
+        Process events = Cli.start(daemon.socket(), "events", "--type", "exec", "--container", "docker:0123456789ab",
+                "--json", "--count", "1");
+        Thread.sleep(1500); // subscribed
+        Path procs = root.resolve(top + "/docker-" + DOCKER + ".scope/cgroup.procs");
+        new ProcessBuilder("sh", "-c", "exec /bin/echo pw-outside").start().waitFor();
+        Process inside = new ProcessBuilder("sh", "-c", "echo $$ > " + procs + "; exec /bin/echo pw-inside").start();
+        inside.waitFor();
+        assertThat(events.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).as("one event came").isTrue();
+        String out = new String(events.getInputStream().readAllBytes());
+        assertThat(out).contains("pw-inside").doesNotContain("pw-outside");
+    }
 }
