@@ -196,4 +196,25 @@ class CgroupViewsTest {
         String out = new String(events.getInputStream().readAllBytes());
         assertThat(out).contains("pw-inside").doesNotContain("pw-outside");
     }
+
+    /** No event says a process moved to another cgroup; the next answer still says where it is now. */
+    @Test
+    void aMoveBetweenCgroupsShowsWithoutAnEvent() throws Exception {
+        Path a = root.resolve(top + "/pwmove-a.service");
+        Path b = root.resolve(top + "/pwmove-b.service");
+        Files.createDirectories(a);
+        Files.createDirectories(b);
+        Process p = new ProcessBuilder("sleep", "120").start();
+        try {
+            String pid = Long.toString(p.pid());
+            Files.writeString(a.resolve("cgroup.procs"), pid);
+            assertThat(selected("--unit", "pwmove-a.service")).containsExactly(pid);
+            Files.writeString(b.resolve("cgroup.procs"), pid); // a sleeping process, moved by someone else
+            assertThat(selected("--unit", "pwmove-a.service")).isEmpty();
+            assertThat(selected("--unit", "pwmove-b.service")).containsExactly(pid);
+            assertThat(Cli.run(daemon.socket(), "ps", "-o", "unit=", "-p", pid).out().strip()).isEqualTo("pwmove-b.service");
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+    }
 }
