@@ -49,6 +49,8 @@ final class Connection implements Runnable {
 
     private final SocketChannel channel;
     private final DaemonContext ctx;
+    /** The peer's uid and the clocks the watchdog keeps on this client. */
+    private final ClientWatch watch;
     private final Encoder encoder;
     /** What this connection's last SNAPSHOT with F_DELTA sent (top asks for the same set every refresh). */
     private final SnapshotDelta delta = new SnapshotDelta();
@@ -56,9 +58,10 @@ final class Connection implements Runnable {
     private InputStream in;
     private OutputStream out;
 
-    Connection(SocketChannel channel, DaemonContext ctx) {
+    Connection(SocketChannel channel, DaemonContext ctx, ClientWatch watch) {
         this.channel = channel;
         this.ctx = ctx;
+        this.watch = watch;
         this.encoder = new Encoder(ctx.proc());
     }
 
@@ -84,10 +87,9 @@ final class Connection implements Runnable {
     @Override
     public void run() {
         try (channel) {
-            int[] cred = Peer.credentials(channel);
-            viewer = new Viewer(cred[0], cred[1], ctx.procMount());
-            in = new BufferedInputStream(Channels.newInputStream(channel), 16384);
-            out = new BufferedOutputStream(Channels.newOutputStream(channel), 65536);
+            viewer = new Viewer(watch.uid(), watch.gid(), ctx.procMount());
+            in = watch.input(new BufferedInputStream(Channels.newInputStream(channel), 16384));
+            out = new BufferedOutputStream(watch.output(Channels.newOutputStream(channel)), 65536);
             Thread reader = Thread.ofVirtual().start(this::readRequests);
             try {
                 serve();
@@ -119,6 +121,7 @@ final class Connection implements Runnable {
         try {
             Message m;
             while ((m = Message.read(in, Wire.MAX_REQUEST)) != null) {
+                watch.requestReceived();
                 if (queuedBytes.addAndGet(Wire.HEADER + m.body().length) > MAX_QUEUED_BYTES) {
                     last = new ProtocolException(Wire.E_TOO_LARGE, "more than " + MAX_QUEUED_BYTES
                             + " bytes of requests queued behind an unfinished one");
@@ -163,6 +166,7 @@ final class Connection implements Runnable {
             queuedBytes.addAndGet(-(Wire.HEADER + req.body().length));
             ctx.counters().requests.increment();
             long t0 = System.nanoTime();
+            watch.handling();
             try {
                 if (!handle(req)) {
                     return;
@@ -178,6 +182,8 @@ final class Connection implements Runnable {
                     return;
                 }
                 out.flush();
+            } finally {
+                watch.handled();
             }
         }
     }

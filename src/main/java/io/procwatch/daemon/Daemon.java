@@ -31,10 +31,24 @@ public final class Daemon implements AutoCloseable {
      * @param retention   how long and how many exits the database keeps
      * @param http        host:port of the HTTP listener (metrics and JSON API), or null for none
      * @param httpPublic  allow a non-loopback http address, which then serves /metrics only
+     * @param limits      per-uid shares, root's reserve, timeouts (null: the defaults for maxClients)
      */
     public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                           HistoryWriter.Retention retention, String http, boolean taskScan,
-                          int receiveBufferBytes, boolean httpPublic) {
+                          int receiveBufferBytes, boolean httpPublic, Limits limits) {
+        public Options {
+            if (limits == null) {
+                limits = Limits.forClients(maxClients);
+            }
+        }
+
+        public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
+                       HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
+                       boolean httpPublic) {
+            this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
+                    receiveBufferBytes, httpPublic, null);
+        }
+
         public static Options defaults() {
             String env = System.getenv("PROCWATCH_SOCKET");
             return new Options(Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET), 100_000, 256,
@@ -95,7 +109,7 @@ public final class Daemon implements AutoCloseable {
                     }
                 }
             });
-            return new Daemon(o, live, new Server(ch, ctx, o.maxClients()), writer, api);
+            return new Daemon(o, live, new Server(ch, ctx, o.limits()), writer, api);
         } catch (IOException | RuntimeException e) {
             if (live != null) {
                 live.close();

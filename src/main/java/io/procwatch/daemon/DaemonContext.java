@@ -27,6 +27,12 @@ final class DaemonContext {
     static final class Counters {
         final LongAdder connections = new LongAdder();
         final LongAdder rejectedConnections = new LongAdder();
+        /** Of those, refused because the uid held its share already. */
+        final LongAdder rejectedPerUid = new LongAdder();
+        /** Closed by the watchdog: a request not whole in time, nothing asked for too long, an answer not read. */
+        final LongAdder readTimeouts = new LongAdder();
+        final LongAdder idleClosed = new LongAdder();
+        final LongAdder writeTimeouts = new LongAdder();
         final LongAdder requests = new LongAdder();
         final LongAdder malformed = new LongAdder();
         final LongAdder internalErrors = new LongAdder();
@@ -201,6 +207,10 @@ final class DaemonContext {
         s.put("subscribers", (long) counters.subscribers.get());
         s.put("connections_total", counters.connections.sum());
         s.put("connections_rejected", counters.rejectedConnections.sum());
+        s.put("connections_rejected_per_uid", counters.rejectedPerUid.sum());
+        s.put("connections_read_timeouts", counters.readTimeouts.sum());
+        s.put("connections_idle_closed", counters.idleClosed.sum());
+        s.put("connections_write_timeouts", counters.writeTimeouts.sum());
         s.put("requests", counters.requests.sum());
         s.put("requests_malformed", counters.malformed.sum());
         s.put("internal_errors", counters.internalErrors.sum());

@@ -46,6 +46,9 @@ final class HttpApi implements AutoCloseable {
     private static final int SSE_QUEUE = 8192;
     /** Requests served at once, event streams included. */
     static final int MAX_IN_FLIGHT = 64;
+    /** Event streams at once (all users), and per uid other than root; see {@link Limits}. */
+    static final int MAX_STREAMS = 32;
+    static final int MAX_STREAMS_PER_UID = 8;
     private final java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(MAX_IN_FLIGHT);
 
     private final HttpServer server;
