@@ -9,28 +9,42 @@ import java.util.Map;
  * user's stalled connections refuse that user, not everyone, and never root.
  */
 final class Admission {
-    private final Limits limits;
+    private final int max;
+    private final int perUid;
+    private final int rootReserve;
+    /** What is counted ("clients", "event streams"), and the option that sets the per-user share. */
+    private final String what;
+    private final String perUidOption;
     private final Map<Integer, Integer> byUid = new HashMap<>();
     private int total;
     private int nonRoot;
 
+    Admission(int max, int perUid, int rootReserve, String what, String perUidOption) {
+        this.max = max;
+        this.perUid = perUid;
+        this.rootReserve = Math.min(rootReserve, max - 1);
+        this.what = what;
+        this.perUidOption = perUidOption;
+    }
+
+    /** The Unix socket's connections. */
     Admission(Limits limits) {
-        this.limits = limits;
+        this(limits.maxClients(), limits.perUid(), limits.rootReserve(), "clients", "--max-clients-per-uid");
     }
 
     /** Takes a slot for this uid and returns null, or returns why not (the refused client's message). */
     synchronized String admit(int uid) {
-        if (total >= limits.maxClients()) {
-            return "too many clients (limit " + limits.maxClients() + "); try again later";
+        if (total >= max) {
+            return "too many " + what + " (limit " + max + "); try again later";
         }
         if (uid != 0) {
             int mine = byUid.getOrDefault(uid, 0);
-            if (mine >= limits.perUid()) {
-                return "too many connections from uid " + uid + " (limit " + limits.perUid()
-                        + " per user, --max-clients-per-uid); close some and try again";
+            if (mine >= perUid) {
+                return "too many " + (what.equals("clients") ? "connections" : what) + " from uid " + uid
+                        + " (limit " + perUid + " per user, " + perUidOption + "); close some and try again";
             }
-            if (nonRoot >= limits.maxClients() - limits.rootReserve()) {
-                return "too many clients (limit " + limits.maxClients() + ", of which " + limits.rootReserve()
+            if (nonRoot >= max - rootReserve) {
+                return "too many " + what + " (limit " + max + ", of which " + rootReserve
                         + " are kept for root); try again later";
             }
             byUid.put(uid, mine + 1);

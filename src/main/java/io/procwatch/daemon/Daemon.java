@@ -96,7 +96,7 @@ public final class Daemon implements AutoCloseable {
             });
             DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()),
                     store, writer);
-            HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), o.httpPublic(), ctx);
+            HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), o.httpPublic(), ctx, o.limits());
             Thread.ofPlatform().name("procwatch-encoding-sweep").daemon(true).start(() -> {
                 while (true) {
                     try {

@@ -33,6 +33,8 @@ final class DaemonContext {
         final LongAdder readTimeouts = new LongAdder();
         final LongAdder idleClosed = new LongAdder();
         final LongAdder writeTimeouts = new LongAdder();
+        /** HTTP requests answered 429/503 because their user's share (or the whole) was in use. */
+        final LongAdder httpRefused = new LongAdder();
         final LongAdder requests = new LongAdder();
         final LongAdder malformed = new LongAdder();
         final LongAdder internalErrors = new LongAdder();
@@ -211,6 +213,7 @@ final class DaemonContext {
         s.put("connections_read_timeouts", counters.readTimeouts.sum());
         s.put("connections_idle_closed", counters.idleClosed.sum());
         s.put("connections_write_timeouts", counters.writeTimeouts.sum());
+        s.put("http_refused", counters.httpRefused.sum());
         s.put("requests", counters.requests.sum());
         s.put("requests_malformed", counters.malformed.sum());
         s.put("internal_errors", counters.internalErrors.sum());

@@ -12,7 +12,8 @@ package io.procwatch.daemon;
  *                         whole within this; else the connection is closed
  * @param idleTimeoutMs    a connection with nothing in progress is closed after this long
  * @param writeTimeoutMs   an answer the client does not read for this long closes the connection
- * @param httpStreams      HTTP event streams (SSE) at once, all users together
+ * @param httpStreams      HTTP event streams (SSE) at once, all users together; a sixth (at least
+ *                         one) is kept for root
  * @param httpStreamsPerUid HTTP event streams at once for one uid other than root
  */
 public record Limits(int maxClients, int perUid, int rootReserve, long readTimeoutMs, long idleTimeoutMs,
