@@ -374,25 +374,21 @@ final class Connection implements Runnable {
     private boolean history(Message req) throws IOException {
         Args a = args(req);
         HistoryQuery q = new HistoryQuery(a.selector(), a.sinceMs(), a.untilMs(), req.has(Wire.F_FAILED), a.limit());
-        List<ExitedProcess> rows;
-        List<HistoryStore.Gap> gaps;
+        int count;
         try {
-            rows = q.newest(ctx, viewer);
-            gaps = q.gaps(ctx);
+            for (HistoryStore.Gap g : q.gaps(ctx)) {
+                MessageBuilder m = new MessageBuilder().u64(Wire.R_GAP_FROM_MS, g.fromMs()).u64(Wire.R_GAP_UNTIL_MS, g.untilMs());
+                if (g.cleanStop()) {
+                    m.flag(Wire.R_GAP_CLEAN);
+                }
+                m.build(Wire.GAP, 0, req.seq()).write(out);
+            }
+            // streamed as read, oldest first like a log: never the whole answer in memory
+            count = q.forEach(ctx, viewer, true, e -> encoder.exited(e, viewer, Wire.EXITED, req.seq()).write(out));
         } catch (java.sql.SQLException e) {
             throw new ProtocolException(Wire.E_INTERNAL, "history database: " + e.getMessage());
         }
-        for (HistoryStore.Gap g : gaps) {
-            MessageBuilder m = new MessageBuilder().u64(Wire.R_GAP_FROM_MS, g.fromMs()).u64(Wire.R_GAP_UNTIL_MS, g.untilMs());
-            if (g.cleanStop()) {
-                m.flag(Wire.R_GAP_CLEAN);
-            }
-            m.build(Wire.GAP, 0, req.seq()).write(out);
-        }
-        for (int i = rows.size() - 1; i >= 0; i--) { // oldest first, like a log
-            encoder.exited(rows.get(i), viewer, Wire.EXITED, req.seq()).write(out);
-        }
-        done(req.seq(), rows.size(), -1);
+        done(req.seq(), count, -1);
         return true;
     }
 

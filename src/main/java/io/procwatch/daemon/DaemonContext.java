@@ -228,6 +228,7 @@ final class DaemonContext {
         var heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
         s.put("heap_used_bytes", heap.getUsed());
         s.put("heap_committed_bytes", heap.getCommitted());
+        s.put("heap_max_bytes", heap.getMax()); // the budget (-Xmx): bin/procwatch sets it
         return s;
     }
 }

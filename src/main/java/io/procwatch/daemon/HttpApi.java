@@ -226,7 +226,7 @@ final class HttpApi implements AutoCloseable {
             switch (path) {
                 case "/metrics" -> sendMetrics(x);
                 case "/api/v1/processes" -> json(x, processes(q, viewer));
-                case "/api/v1/history" -> json(x, history(q, viewer));
+                case "/api/v1/history" -> history(x, q, viewer);
                 case "/api/v1/tree" -> json(x, tree(q, viewer));
                 case "/api/v1/stats" -> json(x, ctx.stats());
                 case "/api/v1/events" -> events(x, viewer);
@@ -313,27 +313,51 @@ final class HttpApi implements AutoCloseable {
         return out;
     }
 
-    private List<Map<String, Object>> history(Map<String, String> q, Viewer v) {
+    /**
+     * A JSON array of the gaps, then the exits newest first, written as they are read (chunked):
+     * never the whole answer in memory. A database error after the first row cuts the answer
+     * short (the status was sent already); the array is then not closed.
+     */
+    private void history(HttpExchange x, Map<String, String> q, Viewer v) throws IOException {
         HistoryQuery hq = new HistoryQuery(selector(q), number(q, "since_ms", 0, 0, Long.MAX_VALUE),
                 number(q, "until_ms", Long.MAX_VALUE, 0, Long.MAX_VALUE), q.containsKey("failed"),
                 (int) Math.min(Connection.MAX_ROWS_PER_REPLY, number(q, "limit", 1000, 0, Long.MAX_VALUE)));
-        List<Map<String, Object>> out = new ArrayList<>();
+        List<HistoryStore.Gap> gaps;
         try {
-            for (HistoryStore.Gap g : hq.gaps(ctx)) {
+            gaps = hq.gaps(ctx);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException("history database: " + e.getMessage(), e);
+        }
+        x.getResponseHeaders().set("Content-Type", "application/json");
+        x.sendResponseHeaders(200, 0);
+        try (OutputStream out = new java.io.BufferedOutputStream(x.getResponseBody(), 65536)) {
+            boolean[] first = {true};
+            HistoryQuery.Sink element = e -> element(out, first, ApiJson.exited(e, v));
+            out.write('[');
+            for (HistoryStore.Gap g : gaps) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("type", "gap");
                 m.put("from_ms", g.fromMs());
                 m.put("until_ms", g.untilMs());
                 m.put("clean_stop", g.cleanStop());
-                out.add(m);
+                element(out, first, m);
             }
-            for (ExitedProcess e : hq.newest(ctx, v)) {
-                out.add(ApiJson.exited(e, v));
+            try {
+                hq.forEach(ctx, v, false, element);
+            } catch (java.sql.SQLException e) {
+                ctx.counters().internalErrors.increment();
+                return; // an unclosed array: the client sees that the answer is incomplete
             }
-        } catch (java.sql.SQLException e) {
-            throw new IllegalStateException("history database: " + e.getMessage(), e);
+            out.write("]\n".getBytes(StandardCharsets.UTF_8));
         }
-        return out;
+    }
+
+    private static void element(OutputStream out, boolean[] first, Map<String, Object> m) throws IOException {
+        if (!first[0]) {
+            out.write(',');
+        }
+        first[0] = false;
+        out.write(Json.value(m).getBytes(StandardCharsets.UTF_8));
     }
 
     private Object tree(Map<String, String> q, Viewer v) {
