@@ -197,6 +197,8 @@ final class DaemonContext {
             s.put("history_db_dropped", writer.dropped.sum());
             s.put("history_db_failures", writer.failures.sum());
             s.put("history_db_retired", writer.retired.sum());
+            // 1: the database was corrupt at start, moved aside (see the log) and a new one begun
+            s.put("history_db_recovered", store != null && store.movedAside() != null ? 1L : 0L);
         }
         s.put("sampler_passes", live.sampler().passes());
         s.put("sampler_last_pass_us", live.sampler().lastPassDurationNanos() / 1000);

@@ -119,14 +119,75 @@ public final class HistoryStore implements AutoCloseable {
         this.bootId = bootId;
     }
 
+    /** Where a corrupt database found at open was moved, or null. */
+    private Path movedAside;
+
+    /**
+     * Opens (or creates) the database: its files 0600 in a directory of root's (see
+     * {@link DbFiles}). A database that SQLite finds corrupt or not a database at all (checked
+     * with quick_check at open) is moved aside to {@code NAME.corrupt-<time>}, said on stderr, and
+     * a new one started: the daemon runs on rather than exit, and under systemd crash-loop, on
+     * the same bad file.
+     */
     public static HistoryStore open(Path file) throws IOException {
+        Path abs = file.toAbsolutePath();
+        boolean empty = !DbFiles.prepare(abs) && Files.size(abs) == 0;
         try {
-            Path dir = file.toAbsolutePath().getParent();
-            if (dir != null) {
-                Files.createDirectories(dir);
+            HistoryStore s = openChecked(abs);
+            if (empty) {
+                // not a database we wrote (it would have a header): say so rather than start empty silently
+                System.err.println("procwatch daemon: history database " + abs + " was an empty file (0 bytes),"
+                        + " not a database; started a new one there");
             }
-            Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+            return s;
+        } catch (CorruptDatabase e) {
+            Path aside = DbFiles.moveAside(abs);
+            System.err.println("procwatch daemon: history database " + abs + " is corrupt (" + e.getMessage()
+                    + "); moved it to " + aside + " (kept for inspection) and started a new, empty database");
+            DbFiles.prepare(abs);
+            try {
+                HistoryStore s = openChecked(abs);
+                s.movedAside = aside;
+                return s;
+            } catch (CorruptDatabase again) {
+                throw new IOException("cannot open the history database " + file + ": " + again.getMessage(), again);
+            }
+        }
+    }
+
+    /** The database is damaged or not a database: SQLITE_CORRUPT, SQLITE_NOTADB or a failed quick_check. */
+    private static final class CorruptDatabase extends Exception {
+        CorruptDatabase(String m, Throwable cause) {
+            super(m, cause);
+        }
+    }
+
+    private static final int SQLITE_CORRUPT = 11;
+    private static final int SQLITE_NOTADB = 26;
+
+    private static boolean corrupt(SQLException e) {
+        int code = e.getErrorCode() & 0xff; // extended codes carry the primary one in the low byte
+        String m = String.valueOf(e.getMessage());
+        return code == SQLITE_CORRUPT || code == SQLITE_NOTADB || m.contains("SQLITE_CORRUPT")
+                || m.contains("SQLITE_NOTADB");
+    }
+
+    private static HistoryStore openChecked(Path file) throws IOException, CorruptDatabase {
+        Connection c = null;
+        try {
+            c = DriverManager.getConnection("jdbc:sqlite:" + file);
             try (Statement st = c.createStatement()) {
+                // Reads every page's structure (not the index contents): a damaged page anywhere
+                // is found now, not later by a query, as an "internal error" that ends the daemon.
+                try (ResultSet r = st.executeQuery("PRAGMA quick_check(3)")) {
+                    StringBuilder found = new StringBuilder();
+                    while (r.next()) {
+                        found.append(found.isEmpty() ? "" : "; ").append(r.getString(1).replace('\n', ' '));
+                    }
+                    if (!found.toString().equals("ok")) {
+                        throw new CorruptDatabase("quick_check: " + found, null);
+                    }
+                }
                 st.execute("PRAGMA journal_mode=WAL");
                 st.execute("PRAGMA synchronous=NORMAL"); // WAL: a crash loses at most the last commits, never corrupts
                 st.execute("PRAGMA busy_timeout=5000");
@@ -144,15 +205,37 @@ public final class HistoryStore implements AutoCloseable {
                           id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL, pid INTEGER NOT NULL,
                           started_ms INTEGER NOT NULL, alive_ms INTEGER NOT NULL, stopped_ms INTEGER)""");
             }
-            Connection r = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+            Connection r = DriverManager.getConnection("jdbc:sqlite:" + file);
             try (Statement st = r.createStatement()) {
                 st.execute("PRAGMA busy_timeout=5000");
                 st.execute("PRAGMA query_only=1");
             }
             return new HistoryStore(c, r, bootId());
         } catch (SQLException e) {
+            closeQuietly(c);
+            if (corrupt(e)) {
+                throw new CorruptDatabase(e.getMessage(), e);
+            }
             throw new IOException("cannot open the history database " + file + ": " + e.getMessage(), e);
+        } catch (CorruptDatabase e) {
+            closeQuietly(c);
+            throw e;
         }
+    }
+
+    private static void closeQuietly(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // closing a connection we give up on
+            }
+        }
+    }
+
+    /** Where a corrupt database found at open was moved (NAME.corrupt-TIME), or null. */
+    public Path movedAside() {
+        return movedAside;
     }
 
     /** This boot's identity: pids and start times repeat across boots, never within one. */
