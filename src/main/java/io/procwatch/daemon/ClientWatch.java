@@ -21,10 +21,16 @@ final class ClientWatch {
     private final SocketChannel channel;
     private final int uid;
     private final int gid;
-    /** When the request being received began (its first byte; the connect for the first one), or 0. */
+    /**
+     * When the request being received began (its first byte; for the first request, when the
+     * connection's reader started: a daemon slow to get to it does not count against the
+     * client), or 0.
+     */
     private volatile long readingSince;
-    /** When the last request was finished, or 0 while one is being handled (WAIT and SUBSCRIBE included). */
-    private volatile long idleSince;
+    /** When a request last arrived whole or was finished: the idle clock. */
+    private volatile long lastActivity;
+    /** A request is being handled (WAIT and SUBSCRIBE included): never idle then. */
+    private volatile boolean handling;
     /** When the write in progress began, or 0. */
     private volatile long writingSince;
 
@@ -32,9 +38,7 @@ final class ClientWatch {
         this.channel = channel;
         this.uid = uid;
         this.gid = gid;
-        long now = System.nanoTime();
-        this.readingSince = now;
-        this.idleSince = now;
+        this.lastActivity = System.nanoTime();
     }
 
     int uid() {
@@ -45,17 +49,24 @@ final class ClientWatch {
         return gid;
     }
 
+    /** The connection's reader starts: the first request's clock starts now. */
+    void readerStarted() {
+        readingSince = System.nanoTime();
+    }
+
     /** A whole request arrived: the next one's clock starts at its first byte. */
     void requestReceived() {
+        lastActivity = System.nanoTime();
         readingSince = 0;
     }
 
     void handling() {
-        idleSince = 0;
+        handling = true;
     }
 
     void handled() {
-        idleSince = System.nanoTime();
+        lastActivity = System.nanoTime();
+        handling = false;
     }
 
     /** What expired at {@code now}, or null. */
@@ -68,8 +79,7 @@ final class ClientWatch {
         if (w != 0 && now - w > l.writeTimeoutMs() * 1_000_000L) {
             return Expiry.WRITE;
         }
-        long i = idleSince;
-        if (r == 0 && i != 0 && now - i > l.idleTimeoutMs() * 1_000_000L) {
+        if (r == 0 && !handling && now - lastActivity > l.idleTimeoutMs() * 1_000_000L) {
             return Expiry.IDLE;
         }
         return null;

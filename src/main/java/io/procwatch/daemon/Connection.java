@@ -118,6 +118,7 @@ final class Connection implements Runnable {
      */
     private void readRequests() {
         Object last = END;
+        watch.readerStarted();
         try {
             Message m;
             while ((m = Message.read(in, Wire.MAX_REQUEST)) != null) {

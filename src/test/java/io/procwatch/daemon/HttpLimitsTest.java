@@ -90,14 +90,15 @@ class HttpLimitsTest {
                 Map<String, String> rh = half.result();
                 Map<String, String> rs = sse.result();
                 System.out.printf("http limits: root /metrics+API p50 %d µs, p99 %d µs, max %d µs over %d requests;"
-                                + " daemon sockets %d before, at most %d during; subscribers %d, http_refused %d%n",
+                                + " daemon sockets %d before, at most %d during; subscribers %d, http_refused %d; heap used %d of %d KiB%n",
                         micros.get(micros.size() / 2), p99, micros.getLast(), micros.size(), fdsBefore, fdsMax,
-                        during.get("subscribers"), during.get("http_refused"));
+                        during.get("subscribers"), during.get("http_refused"), during.get("heap_used_bytes") / 1024,
+                        during.get("heap_max_bytes") / 1024);
                 System.out.println("http limits: half-sent requests of uid 65534: " + rh);
                 System.out.println("http limits: event streams of uid 65534: " + rs);
                 // Served, but not fast: each request reads all of /proc/net/tcp6 to identify its peer,
                 // and the attack fills it with thousands of TIME_WAIT lines (docs/security.md)
-                assertThat(p99).as("p99 of root's requests, µs").isLessThan(3_000_000);
+                assertThat(p99).as("p99 of root's requests, µs").isLessThan(5_000_000);
                 assertThat(during.get("subscribers")).as("uid 65534 holds its share of streams, 8").isLessThanOrEqualTo(8);
                 assertThat(during.get("http_refused")).isPositive();
                 assertThat(Long.parseLong(rs.get("refused"))).isPositive();
