@@ -1,6 +1,7 @@
 package io.procwatch.cli;
 
 import io.procwatch.daemon.Daemon;
+import io.procwatch.daemon.Limits;
 import io.procwatch.store.HistoryWriter;
 
 import java.io.IOException;
@@ -28,7 +29,16 @@ final class DaemonCommand {
               --http HOST:PORT       serve Prometheus /metrics and the JSON API (loopback addresses only)
               --http-public          allow a non-loopback --http address (e.g. 0.0.0.0:9587); it then
                                      serves /metrics alone: no JSON API, nothing per user
-              --max-clients N        concurrent clients (default 256)
+              --max-clients N        concurrent clients (default 256); an eighth of them are kept
+                                     for root, so other users never lock root out
+              --max-clients-per-uid N  concurrent clients of one user other than root
+                                     (default a quarter of --max-clients)
+              --read-timeout SECONDS a request must arrive whole within this, counted from its
+                                     first byte (from connect for the first one; default 5)
+              --idle-timeout SECONDS close a connection that asks nothing for this long (default 600)
+              --http-streams N       HTTP event streams (/api/v1/events) at once (default 32; a sixth
+                                     kept for root); they never take the capacity of other requests
+              --http-streams-per-uid N  event streams of one user other than root (default 8)
               --proc-root PATH       the proc filesystem to read (default /proc)
               --task-scan on|off     find the processes that changed with one BPF task iterator
                                      read, and read /proc/PID/stat only for those (default on;
@@ -48,7 +58,8 @@ final class DaemonCommand {
 
     private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
             "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan", "exec-capture",
-            "receive-buffer");
+            "receive-buffer", "max-clients-per-uid", "read-timeout", "idle-timeout",
+            "http-streams", "http-streams-per-uid");
 
     private DaemonCommand() {
     }
@@ -93,12 +104,21 @@ final class DaemonCommand {
             // days * 86,400,000 ms must not overflow: at most ~292,000 years
             long days = o.longValue("retention-days", d.retention().maxAgeMs() / 86_400_000L, 1, 100_000_000L);
             long rows = o.longValue("retention-rows", d.retention().maxRows(), 1, Long.MAX_VALUE);
+            int maxClients = o.intValue("max-clients", d.maxClients(), 1, 1_000_000);
+            Limits limits = Limits.forClients(maxClients);
+            limits = limits.withPerUid(o.intValue("max-clients-per-uid", limits.perUid(), 1, maxClients))
+                    .withTimeouts(o.longValue("read-timeout", limits.readTimeoutMs() / 1000, 1, 86_400) * 1000,
+                            o.longValue("idle-timeout", limits.idleTimeoutMs() / 1000, 1, 100_000_000L) * 1000);
+            int streams = o.intValue("http-streams", limits.httpStreams(), 1, 100_000);
+            limits = limits.withHttpStreams(streams,
+                    o.intValue("http-streams-per-uid", Math.min(streams, limits.httpStreamsPerUid()), 1, streams));
             Daemon.Options opts = new Daemon.Options(socket, o.intValue("history", d.historyCapacity(), 1, 100_000_000),
-                    o.intValue("max-clients", d.maxClients(), 1, 1_000_000),
+                    maxClients,
                     o.get("proc-root") != null ? Path.of(o.get("proc-root")) : d.procRoot(),
                     o.get("history-db") != null ? Path.of(o.get("history-db")) : null,
                     new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"), scan,
-                    o.intValue("receive-buffer", d.receiveBufferBytes(), 4096, 1 << 30), o.has("http-public"), capture);
+                    o.intValue("receive-buffer", d.receiveBufferBytes(), 4096, 1 << 30), o.has("http-public"), limits,
+                    capture);
             if (o.has("http-public") && opts.http() == null) {
                 throw new UsageException("--http-public goes with --http HOST:PORT");
             }

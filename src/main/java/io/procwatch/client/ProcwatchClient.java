@@ -426,8 +426,29 @@ public final class ProcwatchClient implements AutoCloseable {
     }
 
     public void send(Message m) throws IOException {
-        m.write(out);
-        out.flush();
+        try {
+            m.write(out);
+            out.flush();
+        } catch (IOException e) {
+            throw refusal(e);
+        }
+    }
+
+    /**
+     * A write failed (EPIPE, ECONNRESET): the daemon may have refused this connection (too many
+     * clients) or closed it for a reason, with an ERROR that is still in our receive buffer. That
+     * ERROR says what happened; "Broken pipe" does not.
+     */
+    private IOException refusal(IOException writeFailed) {
+        try {
+            Message m = Message.read(in, Wire.MAX_MESSAGE);
+            if (m != null && m.type() == Wire.ERROR) {
+                return error(m);
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // nothing readable: the write's own error is all there is
+        }
+        return writeFailed;
     }
 
     public Message receive() throws IOException {

@@ -50,6 +50,8 @@ final class Connection implements Runnable {
 
     private final SocketChannel channel;
     private final DaemonContext ctx;
+    /** The peer's uid and the clocks the watchdog keeps on this client. */
+    private final ClientWatch watch;
     private final Encoder encoder;
     /** What this connection's last SNAPSHOT with F_DELTA sent (top asks for the same set every refresh). */
     private final SnapshotDelta delta = new SnapshotDelta();
@@ -57,9 +59,10 @@ final class Connection implements Runnable {
     private InputStream in;
     private OutputStream out;
 
-    Connection(SocketChannel channel, DaemonContext ctx) {
+    Connection(SocketChannel channel, DaemonContext ctx, ClientWatch watch) {
         this.channel = channel;
         this.ctx = ctx;
+        this.watch = watch;
         this.encoder = new Encoder(ctx.proc());
     }
 
@@ -85,10 +88,9 @@ final class Connection implements Runnable {
     @Override
     public void run() {
         try (channel) {
-            int[] cred = Peer.credentials(channel);
-            viewer = new Viewer(cred[0], cred[1], ctx.procMount());
-            in = new BufferedInputStream(Channels.newInputStream(channel), 16384);
-            out = new BufferedOutputStream(Channels.newOutputStream(channel), 65536);
+            viewer = new Viewer(watch.uid(), watch.gid(), ctx.procMount());
+            in = watch.input(new BufferedInputStream(Channels.newInputStream(channel), 16384));
+            out = new BufferedOutputStream(watch.output(Channels.newOutputStream(channel)), 65536);
             Thread reader = Thread.ofVirtual().start(this::readRequests);
             try {
                 serve();
@@ -117,9 +119,11 @@ final class Connection implements Runnable {
      */
     private void readRequests() {
         Object last = END;
+        watch.readerStarted();
         try {
             Message m;
             while ((m = Message.read(in, Wire.MAX_REQUEST)) != null) {
+                watch.requestReceived();
                 if (queuedBytes.addAndGet(Wire.HEADER + m.body().length) > MAX_QUEUED_BYTES) {
                     last = new ProtocolException(Wire.E_TOO_LARGE, "more than " + MAX_QUEUED_BYTES
                             + " bytes of requests queued behind an unfinished one");
@@ -164,6 +168,7 @@ final class Connection implements Runnable {
             queuedBytes.addAndGet(-(Wire.HEADER + req.body().length));
             ctx.counters().requests.increment();
             long t0 = System.nanoTime();
+            watch.handling();
             try {
                 if (!handle(req)) {
                     return;
@@ -179,6 +184,8 @@ final class Connection implements Runnable {
                     return;
                 }
                 out.flush();
+            } finally {
+                watch.handled();
             }
         }
     }
@@ -384,25 +391,21 @@ final class Connection implements Runnable {
     private boolean history(Message req) throws IOException {
         Args a = args(req);
         HistoryQuery q = new HistoryQuery(a.selector(), a.sinceMs(), a.untilMs(), req.has(Wire.F_FAILED), a.limit());
-        List<ExitedProcess> rows;
-        List<HistoryStore.Gap> gaps;
+        int count;
         try {
-            rows = q.newest(ctx, viewer);
-            gaps = q.gaps(ctx);
+            for (HistoryStore.Gap g : q.gaps(ctx)) {
+                MessageBuilder m = new MessageBuilder().u64(Wire.R_GAP_FROM_MS, g.fromMs()).u64(Wire.R_GAP_UNTIL_MS, g.untilMs());
+                if (g.cleanStop()) {
+                    m.flag(Wire.R_GAP_CLEAN);
+                }
+                m.build(Wire.GAP, 0, req.seq()).write(out);
+            }
+            // streamed as read, oldest first like a log: never the whole answer in memory
+            count = q.forEach(ctx, viewer, true, e -> encoder.exited(e, viewer, Wire.EXITED, req.seq()).write(out));
         } catch (java.sql.SQLException e) {
             throw new ProtocolException(Wire.E_INTERNAL, "history database: " + e.getMessage());
         }
-        for (HistoryStore.Gap g : gaps) {
-            MessageBuilder m = new MessageBuilder().u64(Wire.R_GAP_FROM_MS, g.fromMs()).u64(Wire.R_GAP_UNTIL_MS, g.untilMs());
-            if (g.cleanStop()) {
-                m.flag(Wire.R_GAP_CLEAN);
-            }
-            m.build(Wire.GAP, 0, req.seq()).write(out);
-        }
-        for (int i = rows.size() - 1; i >= 0; i--) { // oldest first, like a log
-            encoder.exited(rows.get(i), viewer, Wire.EXITED, req.seq()).write(out);
-        }
-        done(req.seq(), rows.size(), -1);
+        done(req.seq(), count, -1);
         return true;
     }
 

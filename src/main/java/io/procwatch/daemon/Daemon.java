@@ -31,22 +31,36 @@ public final class Daemon implements AutoCloseable {
      * @param retention   how long and how many exits the database keeps
      * @param http        host:port of the HTTP listener (metrics and JSON API), or null for none
      * @param httpPublic  allow a non-loopback http address, which then serves /metrics only
+     * @param limits      per-uid shares, root's reserve, timeouts (null: the defaults for maxClients)
      */
     public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                           HistoryWriter.Retention retention, String http, boolean taskScan,
-                          int receiveBufferBytes, boolean httpPublic, boolean execCapture) {
+                          int receiveBufferBytes, boolean httpPublic, Limits limits, boolean execCapture) {
+        public Options {
+            if (limits == null) {
+                limits = Limits.forClients(maxClients);
+            }
+        }
+
         public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
-                       HistoryWriter.Retention retention, String http, boolean taskScan,
-                       int receiveBufferBytes, boolean httpPublic) {
+                       HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
+                       boolean httpPublic, Limits limits) {
             this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
-                    receiveBufferBytes, httpPublic, true);
+                    receiveBufferBytes, httpPublic, limits, true);
+        }
+
+        public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
+                       HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
+                       boolean httpPublic) {
+            this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
+                    receiveBufferBytes, httpPublic, null, true);
         }
 
         public static Options defaults() {
             String env = System.getenv("PROCWATCH_SOCKET");
             return new Options(Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET), 100_000, 256,
                     Path.of("/proc"), null, new HistoryWriter.Retention(30L * 86_400_000L, 10_000_000L), null, true,
-                    64 << 20, false, true);
+                    64 << 20, false, null, true);
         }
     }
 
@@ -90,7 +104,7 @@ public final class Daemon implements AutoCloseable {
             });
             DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()),
                     store, writer);
-            HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), o.httpPublic(), ctx);
+            HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), o.httpPublic(), ctx, o.limits());
             Thread.ofPlatform().name("procwatch-encoding-sweep").daemon(true).start(() -> {
                 while (true) {
                     try {
@@ -103,7 +117,7 @@ public final class Daemon implements AutoCloseable {
                     }
                 }
             });
-            return new Daemon(o, live, new Server(ch, ctx, o.maxClients()), writer, api);
+            return new Daemon(o, live, new Server(ch, ctx, o.limits()), writer, api);
         } catch (IOException | RuntimeException e) {
             if (live != null) {
                 live.close();

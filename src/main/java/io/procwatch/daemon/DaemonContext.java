@@ -27,6 +27,14 @@ final class DaemonContext {
     static final class Counters {
         final LongAdder connections = new LongAdder();
         final LongAdder rejectedConnections = new LongAdder();
+        /** Of those, refused because the uid held its share already. */
+        final LongAdder rejectedPerUid = new LongAdder();
+        /** Closed by the watchdog: a request not whole in time, nothing asked for too long, an answer not read. */
+        final LongAdder readTimeouts = new LongAdder();
+        final LongAdder idleClosed = new LongAdder();
+        final LongAdder writeTimeouts = new LongAdder();
+        /** HTTP requests answered 429/503 because their user's share (or the whole) was in use. */
+        final LongAdder httpRefused = new LongAdder();
         final LongAdder requests = new LongAdder();
         final LongAdder malformed = new LongAdder();
         final LongAdder internalErrors = new LongAdder();
@@ -194,6 +202,8 @@ final class DaemonContext {
             s.put("history_db_dropped", writer.dropped.sum());
             s.put("history_db_failures", writer.failures.sum());
             s.put("history_db_retired", writer.retired.sum());
+            // 1: the database was corrupt at start, moved aside (see the log) and a new one begun
+            s.put("history_db_recovered", store != null && store.movedAside() != null ? 1L : 0L);
         }
         s.put("sampler_passes", live.sampler().passes());
         s.put("sampler_last_pass_us", live.sampler().lastPassDurationNanos() / 1000);
@@ -206,6 +216,11 @@ final class DaemonContext {
         s.put("subscribers", (long) counters.subscribers.get());
         s.put("connections_total", counters.connections.sum());
         s.put("connections_rejected", counters.rejectedConnections.sum());
+        s.put("connections_rejected_per_uid", counters.rejectedPerUid.sum());
+        s.put("connections_read_timeouts", counters.readTimeouts.sum());
+        s.put("connections_idle_closed", counters.idleClosed.sum());
+        s.put("connections_write_timeouts", counters.writeTimeouts.sum());
+        s.put("http_refused", counters.httpRefused.sum());
         s.put("requests", counters.requests.sum());
         s.put("requests_malformed", counters.malformed.sum());
         s.put("internal_errors", counters.internalErrors.sum());
@@ -220,6 +235,7 @@ final class DaemonContext {
         var heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
         s.put("heap_used_bytes", heap.getUsed());
         s.put("heap_committed_bytes", heap.getCommitted());
+        s.put("heap_max_bytes", heap.getMax()); // the budget (-Xmx): bin/procwatch sets it
         return s;
     }
 }

@@ -44,9 +44,30 @@ import java.util.function.Consumer;
  */
 final class HttpApi implements AutoCloseable {
     private static final int SSE_QUEUE = 8192;
-    /** Requests served at once, event streams included. */
+    /**
+     * Ordinary requests (not event streams) served at once: all users, one user other than root,
+     * and the share kept for root. Streams have their own count, so that they never use up the
+     * capacity that /metrics and the API need.
+     */
     static final int MAX_IN_FLIGHT = 64;
-    private final java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(MAX_IN_FLIGHT);
+    static final int MAX_IN_FLIGHT_PER_UID = 16;
+    static final int IN_FLIGHT_ROOT_RESERVE = 8;
+    /** Event streams at once (all users), and per uid other than root; see {@link Limits}. */
+    static final int MAX_STREAMS = 32;
+    static final int MAX_STREAMS_PER_UID = 8;
+    /**
+     * TCP connections the listener keeps open at once (the JDK server closes any beyond, at
+     * accept): with the request deadline, what bounds the daemon's descriptors for HTTP.
+     */
+    static final int MAX_CONNECTIONS = 1024;
+    /** Idle keep-alive connections are closed after this (the JDK's default, made explicit). */
+    static final int KEEP_ALIVE_IDLE_S = 30;
+
+    private final Admission requests = new Admission(MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_UID, IN_FLIGHT_ROOT_RESERVE,
+            "HTTP requests in progress", "a fixed share");
+    private final Admission streams;
+    /** The public listener (/metrics only, no identity): a plain count. */
+    private final java.util.concurrent.Semaphore publicInFlight = new java.util.concurrent.Semaphore(MAX_IN_FLIGHT);
 
     private final HttpServer server;
     private final DaemonContext ctx;
@@ -55,23 +76,25 @@ final class HttpApi implements AutoCloseable {
     /** Listening on a non-loopback address: /metrics only, no per-user data. */
     private final boolean metricsOnly;
 
-    private HttpApi(HttpServer server, DaemonContext ctx, boolean metricsOnly) {
+    private HttpApi(HttpServer server, DaemonContext ctx, boolean metricsOnly, Limits limits) {
         this.server = server;
         this.ctx = ctx;
+        this.streams = new Admission(limits.httpStreams(), limits.httpStreamsPerUid(),
+                Math.max(1, limits.httpStreams() / 6), "event streams", "--http-streams-per-uid");
         this.metrics = new Metrics(ctx);
         this.metricsOnly = metricsOnly;
     }
 
     /** Listens on a loopback host:port (e.g. 127.0.0.1:9587; port 0 picks a free one). */
     static HttpApi start(String hostPort, DaemonContext ctx) throws IOException {
-        return start(hostPort, false, ctx);
+        return start(hostPort, false, ctx, Limits.forClients(256));
     }
 
     /**
      * Listens on host:port. A host that is not a loopback address is refused unless
      * {@code allowPublic}; then only /metrics is served.
      */
-    static HttpApi start(String hostPort, boolean allowPublic, DaemonContext ctx) throws IOException {
+    static HttpApi start(String hostPort, boolean allowPublic, DaemonContext ctx, Limits limits) throws IOException {
         int colon = hostPort.lastIndexOf(':');
         if (colon < 0) {
             throw new IOException("--http wants HOST:PORT, not '" + hostPort + "'");
@@ -99,12 +122,27 @@ final class HttpApi implements AutoCloseable {
                     + " 127.0.0.1, ::1 or localhost only. To serve /metrics alone (no per-user data) on "
                     + hostPort + ", add --http-public");
         }
+        serverLimits(limits);
         HttpServer s = HttpServer.create(new InetSocketAddress(addr, port), 64);
-        HttpApi api = new HttpApi(s, ctx, !loopback);
+        HttpApi api = new HttpApi(s, ctx, !loopback, limits);
         s.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         s.createContext("/", api::handle);
         s.start();
         return api;
+    }
+
+    /**
+     * The JDK server's own limits, which it reads once, when its first server is made: a request
+     * whose line and headers are not all in within the read deadline is closed (so is a
+     * connection that sends nothing for that long), checked every second, and at most
+     * MAX_CONNECTIONS are open. The response time stays unlimited: an event stream lasts.
+     */
+    private static void serverLimits(Limits limits) {
+        System.setProperty("sun.net.httpserver.maxReqTime", String.valueOf(Math.max(1, limits.readTimeoutMs() / 1000)));
+        System.setProperty("sun.net.httpserver.clockTick", "1000");
+        System.setProperty("sun.net.httpserver.timerMillis", "1000");
+        System.setProperty("sun.net.httpserver.idleInterval", String.valueOf(KEEP_ALIVE_IDLE_S));
+        System.setProperty("jdk.httpserver.maxConnections", String.valueOf(MAX_CONNECTIONS));
     }
 
     /** The bound address (tests ask for port 0). */
@@ -114,16 +152,28 @@ final class HttpApi implements AutoCloseable {
 
     private void handle(HttpExchange x) {
         try (x) {
-            if (!inFlight.tryAcquire()) {
-                // like the Unix socket's connection limit: bounded threads and buffers, a clear answer
-                send(x, 503, "text/plain", "too many requests in progress (" + MAX_IN_FLIGHT + "); try again\n");
-                return;
-            }
-            try {
-                serve(x); // the error answers below are sent before the exchange is closed
-            } finally {
-                inFlight.release();
-            }
+            serve(x); // the error answers below are sent before the exchange is closed
+        }
+    }
+
+    /**
+     * Serves one identified request within its user's share (like the Unix socket's connection
+     * limit: bounded threads and buffers, and a clear answer past it): event streams count
+     * against the stream limits (429), everything else against the in-flight limits (503).
+     */
+    private void admitted(HttpExchange x, Viewer viewer, boolean stream, Runnable serve) {
+        Admission a = stream ? streams : requests;
+        String why = a.admit(viewer.uid());
+        if (why != null) {
+            ctx.counters().httpRefused.increment();
+            x.getResponseHeaders().set("Retry-After", "5");
+            send(x, stream ? 429 : 503, "text/plain", why + "\n");
+            return;
+        }
+        try {
+            serve.run();
+        } finally {
+            a.release(viewer.uid());
         }
     }
 
@@ -135,10 +185,17 @@ final class HttpApi implements AutoCloseable {
             }
             String path = x.getRequestURI().getPath();
             if (metricsOnly) {
-                if (path.equals("/metrics")) {
-                    sendMetrics(x);
-                } else {
+                if (!path.equals("/metrics")) {
                     send(x, 404, "text/plain", "this listener is public (--http-public): only /metrics is served\n");
+                } else if (!publicInFlight.tryAcquire()) {
+                    ctx.counters().httpRefused.increment();
+                    send(x, 503, "text/plain", "too many requests in progress (" + MAX_IN_FLIGHT + "); try again\n");
+                } else {
+                    try {
+                        sendMetrics(x);
+                    } finally {
+                        publicInFlight.release();
+                    }
                 }
                 return;
             }
@@ -153,23 +210,31 @@ final class HttpApi implements AutoCloseable {
                 return;
             }
             Map<String, String> q = query(x.getRequestURI().getRawQuery());
+            admitted(x, viewer, path.equals("/api/v1/events"), () -> route(x, path, q, viewer));
+        } catch (BadRequest e) {
+            send(x, 400, "text/plain", e.getMessage() + "\n");
+        } catch (IOException | java.io.UncheckedIOException e) {
+            // the client went away
+        } catch (RuntimeException e) {
+            ctx.counters().internalErrors.increment();
+            send(x, 500, "text/plain", "internal error: " + e + "\n");
+        }
+    }
+
+    private void route(HttpExchange x, String path, Map<String, String> q, Viewer viewer) {
+        try {
             switch (path) {
                 case "/metrics" -> sendMetrics(x);
                 case "/api/v1/processes" -> json(x, processes(q, viewer));
-                case "/api/v1/history" -> json(x, history(q, viewer));
+                case "/api/v1/history" -> history(x, q, viewer);
                 case "/api/v1/tree" -> json(x, tree(q, viewer));
                 case "/api/v1/stats" -> json(x, ctx.stats());
                 case "/api/v1/events" -> events(x, viewer);
                 default -> send(x, 404, "text/plain",
                         "not found; try /metrics, /api/v1/processes, /api/v1/history, /api/v1/tree, /api/v1/stats, /api/v1/events\n");
             }
-        } catch (BadRequest e) {
-            send(x, 400, "text/plain", e.getMessage() + "\n");
         } catch (IOException e) {
-            // the client went away
-        } catch (RuntimeException e) {
-            ctx.counters().internalErrors.increment();
-            send(x, 500, "text/plain", "internal error: " + e + "\n");
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
@@ -248,27 +313,51 @@ final class HttpApi implements AutoCloseable {
         return out;
     }
 
-    private List<Map<String, Object>> history(Map<String, String> q, Viewer v) {
+    /**
+     * A JSON array of the gaps, then the exits newest first, written as they are read (chunked):
+     * never the whole answer in memory. A database error after the first row cuts the answer
+     * short (the status was sent already); the array is then not closed.
+     */
+    private void history(HttpExchange x, Map<String, String> q, Viewer v) throws IOException {
         HistoryQuery hq = new HistoryQuery(selector(q), number(q, "since_ms", 0, 0, Long.MAX_VALUE),
                 number(q, "until_ms", Long.MAX_VALUE, 0, Long.MAX_VALUE), q.containsKey("failed"),
                 (int) Math.min(Connection.MAX_ROWS_PER_REPLY, number(q, "limit", 1000, 0, Long.MAX_VALUE)));
-        List<Map<String, Object>> out = new ArrayList<>();
+        List<HistoryStore.Gap> gaps;
         try {
-            for (HistoryStore.Gap g : hq.gaps(ctx)) {
+            gaps = hq.gaps(ctx);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException("history database: " + e.getMessage(), e);
+        }
+        x.getResponseHeaders().set("Content-Type", "application/json");
+        x.sendResponseHeaders(200, 0);
+        try (OutputStream out = new java.io.BufferedOutputStream(x.getResponseBody(), 65536)) {
+            boolean[] first = {true};
+            HistoryQuery.Sink element = e -> element(out, first, ApiJson.exited(e, v));
+            out.write('[');
+            for (HistoryStore.Gap g : gaps) {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("type", "gap");
                 m.put("from_ms", g.fromMs());
                 m.put("until_ms", g.untilMs());
                 m.put("clean_stop", g.cleanStop());
-                out.add(m);
+                element(out, first, m);
             }
-            for (ExitedProcess e : hq.newest(ctx, v)) {
-                out.add(ApiJson.exited(e, v));
+            try {
+                hq.forEach(ctx, v, false, element);
+            } catch (java.sql.SQLException e) {
+                ctx.counters().internalErrors.increment();
+                return; // an unclosed array: the client sees that the answer is incomplete
             }
-        } catch (java.sql.SQLException e) {
-            throw new IllegalStateException("history database: " + e.getMessage(), e);
+            out.write("]\n".getBytes(StandardCharsets.UTF_8));
         }
-        return out;
+    }
+
+    private static void element(OutputStream out, boolean[] first, Map<String, Object> m) throws IOException {
+        if (!first[0]) {
+            out.write(',');
+        }
+        first[0] = false;
+        out.write(Json.value(m).getBytes(StandardCharsets.UTF_8));
     }
 
     private Object tree(Map<String, String> q, Viewer v) {
@@ -333,8 +422,10 @@ final class HttpApi implements AutoCloseable {
                     }
                     ev = queue.poll();
                 }
-                if (sb.isEmpty() && System.nanoTime() - lastWrite > 15_000_000_000L) {
-                    sb.append(": keep-alive\n\n"); // also finds out that a client has gone
+                if (sb.isEmpty() && System.nanoTime() - lastWrite > 5_000_000_000L) {
+                    // also finds out that a client has gone: a stream held by nobody is released
+                    // within 5 s, not left counting against its user's share of streams
+                    sb.append(": keep-alive\n\n");
                 }
                 if (!sb.isEmpty()) {
                     out.write(sb.toString().getBytes(StandardCharsets.UTF_8));

@@ -56,45 +56,81 @@ final class PeerIdentity {
      * or -1 when /proc does not list exactly one ESTABLISHED socket with both ends matching.
      */
     static int tcpPeerUid(InetSocketAddress remote, InetSocketAddress local) {
-        List<String> lines = new ArrayList<>();
+        TcpMatch m = TcpMatch.of(remote, local);
+        if (m == null) {
+            return -1;
+        }
+        // Read line by line: under load the tables hold thousands of lines (TIME_WAIT sockets
+        // above all), and a request must not hold them all in memory at once.
         for (Path table : TABLES) {
-            try {
-                lines.addAll(Files.readAllLines(table));
+            try (java.io.BufferedReader r = Files.newBufferedReader(table, java.nio.charset.StandardCharsets.US_ASCII)) {
+                for (String line = r.readLine(); line != null; line = r.readLine()) {
+                    m.line(line);
+                }
             } catch (IOException e) {
                 // no IPv6 (or no IPv4) on this machine: the other table still counts
             }
         }
-        return tcpPeerUid(lines, remote, local);
+        return m.uid();
     }
 
     /** As above over the lines of /proc/net/tcp and tcp6 (for tests of the matching itself). */
     static int tcpPeerUid(List<String> lines, InetSocketAddress remote, InetSocketAddress local) {
-        if (remote == null || local == null || remote.getAddress() == null || local.getAddress() == null) {
+        TcpMatch m = TcpMatch.of(remote, local);
+        if (m == null) {
             return -1;
         }
-        Set<String> peerEnd = forms(remote);
-        Set<String> ourEnd = forms(local);
-        long uid = -1;
-        int matches = 0;
         for (String line : lines) {
+            m.line(line);
+        }
+        return m.uid();
+    }
+
+    /** The matching of one connection's ends against /proc/net/tcp lines, fed one line at a time. */
+    private static final class TcpMatch {
+        private final Set<String> peerEnd;
+        private final Set<String> ourEnd;
+        private long uid = -1;
+        private int matches;
+        private boolean broken;
+
+        private TcpMatch(Set<String> peerEnd, Set<String> ourEnd) {
+            this.peerEnd = peerEnd;
+            this.ourEnd = ourEnd;
+        }
+
+        static TcpMatch of(InetSocketAddress remote, InetSocketAddress local) {
+            if (remote == null || local == null || remote.getAddress() == null || local.getAddress() == null) {
+                return null;
+            }
+            return new TcpMatch(forms(remote), forms(local));
+        }
+
+        void line(String line) {
+            if (!line.contains(" " + ESTABLISHED + " ")) {
+                return; // cheap: most lines under load are other states (the split below is not)
+            }
             String[] f = line.trim().split("\\s+");
             // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
             if (f.length < 8 || !f[3].equals(ESTABLISHED)) {
-                continue;
+                return;
             }
             if (peerEnd.contains(f[1].toUpperCase(Locale.ROOT)) && ourEnd.contains(f[2].toUpperCase(Locale.ROOT))) {
                 matches++;
                 try {
                     uid = Long.parseLong(f[7]);
                 } catch (NumberFormatException e) {
-                    return -1;
+                    broken = true;
                 }
             }
         }
-        if (matches != 1 || uid < 0 || uid > UID_MAX) {
-            return -1;
+
+        int uid() {
+            if (broken || matches != 1 || uid < 0 || uid > UID_MAX) {
+                return -1;
+            }
+            return (int) uid;
         }
-        return (int) uid;
     }
 
     /** How /proc/net/tcp{,6} writes an address:port: IPv4 as itself, and as ::ffff:a.b.c.d in tcp6. */

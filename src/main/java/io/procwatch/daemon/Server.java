@@ -13,20 +13,24 @@ import java.util.concurrent.Executors;
 
 /**
  * Accepts clients on the Unix socket; each connection runs on its own virtual thread (they block on
- * socket I/O only). Past the connection limit a client gets ERROR (busy) and is closed.
+ * socket I/O only). A client past its limits (all clients, its uid's share, root's reserve: see
+ * {@link Admission}) gets ERROR (busy) with the reason and is closed; one that keeps the daemon
+ * waiting is closed by the {@link Watchdog}.
  */
 final class Server implements AutoCloseable {
     private final ServerSocketChannel server;
     private final DaemonContext ctx;
-    private final int maxClients;
+    private final Admission admission;
+    private final Watchdog watchdog;
     private final ExecutorService connections = Executors.newVirtualThreadPerTaskExecutor();
     private final Thread acceptor;
     private volatile boolean closing;
 
-    Server(ServerSocketChannel server, DaemonContext ctx, int maxClients) {
+    Server(ServerSocketChannel server, DaemonContext ctx, Limits limits) {
         this.server = server;
         this.ctx = ctx;
-        this.maxClients = maxClients;
+        this.admission = new Admission(limits);
+        this.watchdog = new Watchdog(limits, ctx.counters());
         this.acceptor = Thread.ofPlatform().name("procwatch-accept").unstarted(this::acceptLoop);
         acceptor.start();
     }
@@ -42,26 +46,47 @@ final class Server implements AutoCloseable {
                 continue;
             }
             ctx.counters().connections.increment();
-            if (ctx.counters().clients.incrementAndGet() > maxClients) {
-                ctx.counters().clients.decrementAndGet();
-                ctx.counters().rejectedConnections.increment();
-                refuse(ch);
+            int[] cred;
+            try {
+                cred = Peer.credentials(ch); // who asks decides which share it takes
+            } catch (IOException e) {
+                refuse(ch, "cannot identify this client: " + e.getMessage());
                 continue;
             }
+            int uid = cred[0];
+            String why = admission.admit(uid);
+            if (why != null) {
+                ctx.counters().rejectedConnections.increment();
+                if (uid != 0 && why.contains("per user")) {
+                    ctx.counters().rejectedPerUid.increment();
+                }
+                refuse(ch, why);
+                continue;
+            }
+            ctx.counters().clients.incrementAndGet();
+            ClientWatch watch = new ClientWatch(ch, uid, cred[1]);
+            watchdog.add(watch);
             connections.submit(() -> {
                 try {
-                    new Connection(ch, ctx).run();
+                    new Connection(ch, ctx, watch).run();
                 } finally {
+                    watchdog.remove(watch);
+                    admission.release(uid);
                     ctx.counters().clients.decrementAndGet();
                 }
             });
         }
     }
 
-    private void refuse(SocketChannel ch) {
+    /**
+     * ERROR (busy) and close. The message is small and the socket new, so the write does not block
+     * the acceptor. A client whose request is still unread gets EPIPE on a later write; the ERROR
+     * stays readable, and ProcwatchClient reads it then (rather than report "Broken pipe").
+     */
+    private void refuse(SocketChannel ch, String why) {
         try (ch) {
             new MessageBuilder().u32(Wire.R_ERROR_CODE, Wire.E_BUSY)
-                    .string(Wire.R_ERROR_TEXT, "too many clients (limit " + maxClients + "); try again later")
+                    .string(Wire.R_ERROR_TEXT, why)
                     .build(Wire.ERROR, 0, 0).write(Channels.newOutputStream(ch));
         } catch (IOException ignored) {
             // the client is refused either way
@@ -76,6 +101,7 @@ final class Server implements AutoCloseable {
         } catch (IOException ignored) {
             // closing
         }
+        watchdog.close();
         connections.shutdownNow();
     }
 }

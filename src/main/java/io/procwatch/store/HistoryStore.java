@@ -23,7 +23,9 @@ import java.util.List;
  * or a batch is retried) updates the row instead of adding one. The daemon's runs are recorded
  * too, so the time while no daemon was watching is known and shown as a gap.
  *
- * <p>Used by one writer thread and by request threads for queries; the connection is serialized.
+ * <p>Used by one writer thread and by request threads for queries. They have a connection each
+ * (WAL mode: readers do not block the writer, nor it them), each serialized by its own lock, so a
+ * client's history query never holds up the writer; queries read in pages (see {@link #page}).
  */
 public final class HistoryStore implements AutoCloseable {
     /** A time when no daemon was recording exits. */
@@ -92,33 +94,100 @@ public final class HistoryStore implements AutoCloseable {
     }
 
     /** The highest seq stored, or -1 when empty: new entries are numbered after it. */
-    public synchronized long maxSeq() throws SQLException {
-        try (Statement st = db.createStatement(); ResultSet r = st.executeQuery("SELECT MAX(seq) FROM exits")) {
-            if (r.next()) {
-                long v = r.getLong(1);
-                return r.wasNull() ? -1 : v;
+    public long maxSeq() throws SQLException {
+        synchronized (readLock) {
+            try (Statement st = reader.createStatement(); ResultSet r = st.executeQuery("SELECT MAX(seq) FROM exits")) {
+                if (r.next()) {
+                    long v = r.getLong(1);
+                    return r.wasNull() ? -1 : v;
+                }
+                return -1;
             }
-            return -1;
         }
     }
 
     private final Connection db;
+    /** For queries: its own connection and lock, never the writer's. */
+    private final Connection reader;
+    private final Object readLock = new Object();
     private final String bootId;
     private long runId = -1;
 
-    private HistoryStore(Connection db, String bootId) {
+    private HistoryStore(Connection db, Connection reader, String bootId) {
         this.db = db;
+        this.reader = reader;
         this.bootId = bootId;
     }
 
+    /** Where a corrupt database found at open was moved, or null. */
+    private Path movedAside;
+
+    /**
+     * Opens (or creates) the database: its files 0600 in a directory of root's (see
+     * {@link DbFiles}). A database that SQLite finds corrupt or not a database at all (checked
+     * with quick_check at open) is moved aside to {@code NAME.corrupt-<time>}, said on stderr, and
+     * a new one started: the daemon runs on rather than exit, and under systemd crash-loop, on
+     * the same bad file.
+     */
     public static HistoryStore open(Path file) throws IOException {
+        Path abs = file.toAbsolutePath();
+        boolean empty = !DbFiles.prepare(abs) && Files.size(abs) == 0;
         try {
-            Path dir = file.toAbsolutePath().getParent();
-            if (dir != null) {
-                Files.createDirectories(dir);
+            HistoryStore s = openChecked(abs);
+            if (empty) {
+                // not a database we wrote (it would have a header): say so rather than start empty silently
+                System.err.println("procwatch daemon: history database " + abs + " was an empty file (0 bytes),"
+                        + " not a database; started a new one there");
             }
-            Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+            return s;
+        } catch (CorruptDatabase e) {
+            Path aside = DbFiles.moveAside(abs);
+            System.err.println("procwatch daemon: history database " + abs + " is corrupt (" + e.getMessage()
+                    + "); moved it to " + aside + " (kept for inspection) and started a new, empty database");
+            DbFiles.prepare(abs);
+            try {
+                HistoryStore s = openChecked(abs);
+                s.movedAside = aside;
+                return s;
+            } catch (CorruptDatabase again) {
+                throw new IOException("cannot open the history database " + file + ": " + again.getMessage(), again);
+            }
+        }
+    }
+
+    /** The database is damaged or not a database: SQLITE_CORRUPT, SQLITE_NOTADB or a failed quick_check. */
+    private static final class CorruptDatabase extends Exception {
+        CorruptDatabase(String m, Throwable cause) {
+            super(m, cause);
+        }
+    }
+
+    private static final int SQLITE_CORRUPT = 11;
+    private static final int SQLITE_NOTADB = 26;
+
+    private static boolean corrupt(SQLException e) {
+        int code = e.getErrorCode() & 0xff; // extended codes carry the primary one in the low byte
+        String m = String.valueOf(e.getMessage());
+        return code == SQLITE_CORRUPT || code == SQLITE_NOTADB || m.contains("SQLITE_CORRUPT")
+                || m.contains("SQLITE_NOTADB");
+    }
+
+    private static HistoryStore openChecked(Path file) throws IOException, CorruptDatabase {
+        Connection c = null;
+        try {
+            c = DriverManager.getConnection("jdbc:sqlite:" + file);
             try (Statement st = c.createStatement()) {
+                // Reads every page's structure (not the index contents): a damaged page anywhere
+                // is found now, not later by a query, as an "internal error" that ends the daemon.
+                try (ResultSet r = st.executeQuery("PRAGMA quick_check(3)")) {
+                    StringBuilder found = new StringBuilder();
+                    while (r.next()) {
+                        found.append(found.isEmpty() ? "" : "; ").append(r.getString(1).replace('\n', ' '));
+                    }
+                    if (!found.toString().equals("ok")) {
+                        throw new CorruptDatabase("quick_check: " + found, null);
+                    }
+                }
                 st.execute("PRAGMA journal_mode=WAL");
                 st.execute("PRAGMA synchronous=NORMAL"); // WAL: a crash loses at most the last commits, never corrupts
                 st.execute("PRAGMA busy_timeout=5000");
@@ -136,10 +205,37 @@ public final class HistoryStore implements AutoCloseable {
                           id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL, pid INTEGER NOT NULL,
                           started_ms INTEGER NOT NULL, alive_ms INTEGER NOT NULL, stopped_ms INTEGER)""");
             }
-            return new HistoryStore(c, bootId());
+            Connection r = DriverManager.getConnection("jdbc:sqlite:" + file);
+            try (Statement st = r.createStatement()) {
+                st.execute("PRAGMA busy_timeout=5000");
+                st.execute("PRAGMA query_only=1");
+            }
+            return new HistoryStore(c, r, bootId());
         } catch (SQLException e) {
+            closeQuietly(c);
+            if (corrupt(e)) {
+                throw new CorruptDatabase(e.getMessage(), e);
+            }
             throw new IOException("cannot open the history database " + file + ": " + e.getMessage(), e);
+        } catch (CorruptDatabase e) {
+            closeQuietly(c);
+            throw e;
         }
+    }
+
+    private static void closeQuietly(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // closing a connection we give up on
+            }
+        }
+    }
+
+    /** Where a corrupt database found at open was moved (NAME.corrupt-TIME), or null. */
+    public Path movedAside() {
+        return movedAside;
     }
 
     /** This boot's identity: pids and start times repeat across boots, never within one. */
@@ -255,8 +351,25 @@ public final class HistoryStore implements AutoCloseable {
     }
 
     /** Newest first, at most {@code q.limit()}. */
-    public synchronized List<ExitedProcess> query(Query q) throws SQLException {
-        StringBuilder sql = new StringBuilder("SELECT * FROM exits WHERE end_ms >= ? AND end_ms <= ?");
+    public List<ExitedProcess> query(Query q) throws SQLException {
+        return select(q, Long.MIN_VALUE, Long.MAX_VALUE, false, false);
+    }
+
+    /**
+     * One page of a query by seq instead of offset: at most {@code q.limit()} rows with
+     * {@code fromSeq <= seq < untilSeq}, newest first or (ascending) oldest first. A caller pages
+     * on by moving the bound past the last row it got; it never holds more than a page.
+     */
+    public List<ExitedProcess> page(Query q, long fromSeq, long untilSeq, boolean ascending) throws SQLException {
+        return select(q, fromSeq, untilSeq, ascending, true);
+    }
+
+    private List<ExitedProcess> select(Query q, long fromSeq, long untilSeq, boolean ascending, boolean bySeq)
+            throws SQLException {
+        // Paging by seq: "+end_ms" keeps SQLite off the end_ms index, which would make it sort the
+        // whole time range for every page; the seq index gives the order and the page directly.
+        StringBuilder sql = new StringBuilder(bySeq ? "SELECT * FROM exits WHERE +end_ms >= ? AND +end_ms <= ?"
+                : "SELECT * FROM exits WHERE end_ms >= ? AND end_ms <= ?");
         List<Object> args = new ArrayList<>(List.of(q.sinceMs(), q.untilMs()));
         if (q.uid() != null) {
             sql.append(" AND uid = ?");
@@ -273,20 +386,30 @@ public final class HistoryStore implements AutoCloseable {
         if (q.failedOnly()) {
             sql.append(" AND failed = 1");
         }
-        sql.append(" ORDER BY seq DESC LIMIT ? OFFSET ?");
+        if (fromSeq != Long.MIN_VALUE) {
+            sql.append(" AND seq >= ?");
+            args.add(fromSeq);
+        }
+        if (untilSeq != Long.MAX_VALUE) {
+            sql.append(" AND seq < ?");
+            args.add(untilSeq);
+        }
+        sql.append(ascending ? " ORDER BY seq ASC" : " ORDER BY seq DESC").append(" LIMIT ? OFFSET ?");
         args.add(q.limit());
         args.add(q.offset());
-        try (PreparedStatement ps = db.prepareStatement(sql.toString())) {
-            for (int i = 0; i < args.size(); i++) {
-                ps.setObject(i + 1, args.get(i));
-            }
-            List<ExitedProcess> out = new ArrayList<>();
-            try (ResultSet r = ps.executeQuery()) {
-                while (r.next()) {
-                    out.add(row(r));
+        synchronized (readLock) {
+            try (PreparedStatement ps = reader.prepareStatement(sql.toString())) {
+                for (int i = 0; i < args.size(); i++) {
+                    ps.setObject(i + 1, args.get(i));
                 }
+                List<ExitedProcess> out = new ArrayList<>();
+                try (ResultSet r = ps.executeQuery()) {
+                    while (r.next()) {
+                        out.add(row(r));
+                    }
+                }
+                return out;
             }
-            return out;
         }
     }
 
@@ -312,9 +435,15 @@ public final class HistoryStore implements AutoCloseable {
      * The times between two daemon runs that overlap [since, until]: from when the earlier run was
      * last seen alive (or stopped) to when the next one started.
      */
-    public synchronized List<Gap> gaps(long sinceMs, long untilMs) throws SQLException {
+    public List<Gap> gaps(long sinceMs, long untilMs) throws SQLException {
+        synchronized (readLock) {
+            return gapsLocked(sinceMs, untilMs);
+        }
+    }
+
+    private List<Gap> gapsLocked(long sinceMs, long untilMs) throws SQLException {
         List<Gap> out = new ArrayList<>();
-        try (Statement st = db.createStatement();
+        try (Statement st = reader.createStatement();
              ResultSet r = st.executeQuery("SELECT started_ms, alive_ms, stopped_ms FROM runs ORDER BY started_ms")) {
             long prevEnd = -1;
             boolean prevClean = false;
@@ -346,9 +475,11 @@ public final class HistoryStore implements AutoCloseable {
         return n;
     }
 
-    public synchronized long count() throws SQLException {
-        try (Statement st = db.createStatement(); ResultSet r = st.executeQuery("SELECT count(*) FROM exits")) {
-            return r.next() ? r.getLong(1) : 0;
+    public long count() throws SQLException {
+        synchronized (readLock) {
+            try (Statement st = reader.createStatement(); ResultSet r = st.executeQuery("SELECT count(*) FROM exits")) {
+                return r.next() ? r.getLong(1) : 0;
+            }
         }
     }
 
@@ -358,6 +489,13 @@ public final class HistoryStore implements AutoCloseable {
             db.close();
         } catch (SQLException ignored) {
             // closing
+        }
+        synchronized (readLock) {
+            try {
+                reader.close();
+            } catch (SQLException ignored) {
+                // closing
+            }
         }
     }
 }

@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The SQLite store on a real database file: upsert, queries, retention, run gaps, bad files. */
 class HistoryStoreTest {
@@ -111,10 +110,15 @@ class HistoryStoreTest {
     }
 
     @Test
-    void aFileThatIsNotADatabaseIsAClearError() throws Exception {
+    void aFileThatIsNotADatabaseIsMovedAsideAndANewOneStarted() throws Exception {
         Path junk = dir.resolve("junk.db");
-        Files.writeString(junk, "this is not a database, just text that is long enough to look like one....");
-        assertThatThrownBy(() -> HistoryStore.open(junk)).hasMessageContaining("cannot open the history database")
-                .hasMessageContaining(junk.toString());
+        String text = "this is not a database, just text that is long enough to look like one....";
+        Files.writeString(junk, text);
+        try (HistoryStore s = HistoryStore.open(junk)) {
+            assertThat(s.movedAside()).isNotNull();
+            assertThat(s.movedAside().getFileName().toString()).startsWith("junk.db.corrupt-");
+            assertThat(Files.readString(s.movedAside())).isEqualTo(text);
+            assertThat(s.count()).isZero();
+        }
     }
 }

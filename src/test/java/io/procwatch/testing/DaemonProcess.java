@@ -40,8 +40,9 @@ public final class DaemonProcess implements AutoCloseable {
             throws IOException, InterruptedException {
         Path dir = socket.getParent();
         Path log = Files.createTempFile("pw-daemon", ".log");
-        List<String> cmd = new ArrayList<>(List.of(Spawn.javaBinary(), "--enable-native-access=ALL-UNNAMED",
-                "-XX:+UseSerialGC", "-Xmx512m", "-cp", Spawn.projectClasspath(), "io.procwatch.cli.Main", "daemon",
+        List<String> cmd = new ArrayList<>(List.of(Spawn.javaBinary(), "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(productionHeap());
+        cmd.addAll(List.of("-cp", Spawn.projectClasspath(), "io.procwatch.cli.Main", "daemon",
                 "--socket", socket.toString()));
         cmd.addAll(List.of(extraArgs));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
@@ -61,6 +62,30 @@ public final class DaemonProcess implements AutoCloseable {
         }
         p.destroyForcibly();
         throw new IOException("daemon did not answer within 30 s: " + Files.readString(log));
+    }
+
+    /**
+     * The daemon's heap options as bin/procwatch gives them (its {@code daemon_heap=(...)} line), so
+     * that every test daemon runs within the budget a real one has.
+     */
+    public static List<String> productionHeap() throws IOException {
+        for (String line : Files.readAllLines(Path.of("bin/procwatch"))) {
+            String l = line.strip();
+            if (l.startsWith("daemon_heap=(") && l.endsWith(")")) {
+                return List.of(l.substring("daemon_heap=(".length(), l.length() - 1).split(" "));
+            }
+        }
+        throw new IOException("bin/procwatch has no daemon_heap=(...) line");
+    }
+
+    /** VmRSS of the daemon, in KiB. */
+    public long rssKiB() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/" + process.pid() + "/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return -1;
     }
 
     public Path socket() {
