@@ -60,6 +60,23 @@ final class Connection implements Runnable {
         this.channel = channel;
         this.ctx = ctx;
         this.encoder = new Encoder(ctx.proc());
+        this.givenCred = null;
+    }
+
+    /** SO_PEERCRED's numbers of an in-daemon peer (see RunSession), which has no socket. */
+    private final int[] givenCred;
+
+    /**
+     * A peer inside the daemon: a command run for a thin client (RunSession) talks to this over
+     * in-process pipes, seen as the thin client's user.
+     */
+    Connection(DaemonContext ctx, int[] cred, InputStream in, OutputStream out) {
+        this.channel = null;
+        this.ctx = ctx;
+        this.encoder = new Encoder(ctx.proc());
+        this.givenCred = cred.clone();
+        this.in = in;
+        this.out = out;
     }
 
     /** Marks the end of the client's stream in the request queue. */
@@ -84,10 +101,12 @@ final class Connection implements Runnable {
     @Override
     public void run() {
         try (channel) {
-            int[] cred = Peer.credentials(channel);
+            int[] cred = channel == null ? givenCred : Peer.credentials(channel);
             viewer = new Viewer(cred[0], cred[1], ctx.procMount());
-            in = new BufferedInputStream(Channels.newInputStream(channel), 16384);
-            out = new BufferedOutputStream(Channels.newOutputStream(channel), 65536);
+            if (channel != null) {
+                in = new BufferedInputStream(Channels.newInputStream(channel), 16384);
+                out = new BufferedOutputStream(Channels.newOutputStream(channel), 65536);
+            }
             Thread reader = Thread.ofVirtual().start(this::readRequests);
             try {
                 serve();
@@ -168,7 +187,7 @@ final class Connection implements Runnable {
                     return;
                 }
                 out.flush();
-                if (req.type() != Wire.WAIT && req.type() != Wire.SUBSCRIBE) {
+                if (req.type() != Wire.WAIT && req.type() != Wire.SUBSCRIBE && req.type() != Wire.RUN) {
                     ctx.counters().latency.record(System.nanoTime() - t0);
                 }
             } catch (ProtocolException e) {
@@ -211,17 +230,27 @@ final class Connection implements Runnable {
             case Wire.WAIT -> waitFor(req);
             case Wire.STATS -> stats(req);
             case Wire.SUBSCRIBE -> subscribe(req);
-            default -> {
-                sendError(req.seq(), Wire.E_UNKNOWN_REQUEST, "unknown request type " + req.type());
-                yield true;
-            }
+            case Wire.RUN -> channel == null ? unknown(req) : new RunSession(ctx, viewer, out).serve(req, this::nextCancel);
+            default -> unknown(req);
         };
+    }
+
+    /** For a RUN: blocks until the client sends CANCEL or hangs up (or breaks the framing). */
+    private void nextCancel() throws InterruptedException {
+        while (requests.take() instanceof Message m && m.type() != Wire.CANCEL) {
+            // any other request during a run is ignored
+        }
+    }
+
+    private boolean unknown(Message req) throws IOException {
+        sendError(req.seq(), Wire.E_UNKNOWN_REQUEST, "unknown request type " + req.type());
+        return true;
     }
 
     private boolean hello(Message req) throws IOException {
         checkAttrs(req.attrs());
         long caps = 1L << Wire.HELLO | 1L << Wire.SNAPSHOT | 1L << Wire.SUBSCRIBE | 1L << Wire.HISTORY
-                | 1L << Wire.WAIT | 1L << Wire.STATS;
+                | 1L << Wire.WAIT | 1L << Wire.STATS | (channel != null ? 1L << Wire.RUN : 0);
         new MessageBuilder().u32(Wire.A_VERSION, Wire.VERSION).string(Wire.R_DAEMON_VERSION, DaemonContext.VERSION)
                 .u64(Wire.R_CAPABILITIES, caps).u32(Wire.R_PEER_UID, viewer.uid())
                 .build(Wire.HELLO_REPLY, 0, req.seq()).write(out);
@@ -487,7 +516,7 @@ final class Connection implements Runnable {
     }
 
     private boolean channelOpen() {
-        return channel.isOpen() && channel.isConnected();
+        return channel == null ? !clientGone : channel.isOpen() && channel.isConnected();
     }
 
     private boolean stats(Message req) throws IOException {
