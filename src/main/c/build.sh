@@ -12,5 +12,8 @@ if ! command -v "$cc" >/dev/null 2>&1; then
     exit 0
 fi
 mkdir -p "$(dirname "$out")"
-"$cc" -std=c11 -O2 -Wall -Wextra -Werror -o "$out.tmp" "$src"
+# Static when the C library allows it: no dynamic loader at every start (about 0.3 ms of each run).
+if ! "$cc" -std=c11 -O2 -Wall -Wextra -Werror -static -o "$out.tmp" "$src" 2>/dev/null; then
+    "$cc" -std=c11 -O2 -Wall -Wextra -Werror -o "$out.tmp" "$src"
+fi
 mv -f "$out.tmp" "$out"

@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.channels.Channels;
-import java.nio.channels.Pipe;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -242,15 +241,15 @@ final class RunSession {
     }
 
     /**
-     * A daemon connection for the command: two in-process pipes and a Connection of this daemon,
+     * A daemon connection for the command: two in-memory pipes and a Connection of this daemon,
      * credited to the thin client's user, on its own virtual thread. The socket path is ignored.
      */
     private ProcwatchClient connect(Path socketPath) throws IOException {
         if (cancelled) {
             throw new IOException("the run was cancelled");
         }
-        Pipe toDaemon = Pipe.open();
-        Pipe toClient = Pipe.open();
+        MemoryPipe toDaemon = new MemoryPipe();
+        MemoryPipe toClient = new MemoryPipe();
         Connection conn = new Connection(ctx, new int[] {viewer.uid(), viewer.gid()},
                 Channels.newInputStream(toDaemon.source()),
                 new BufferedOutputStream(Channels.newOutputStream(toClient.sink()), 65536));
