@@ -18,7 +18,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * read what was written; closing the source makes writes fail. Blocked calls end on interrupt.
  */
 final class MemoryPipe {
-    static final int CAPACITY = 256 * 1024;
+    static final int CAPACITY = 64 * 1024;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition readable = lock.newCondition();
