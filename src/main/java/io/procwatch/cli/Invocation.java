@@ -68,8 +68,10 @@ public record Invocation(Map<String, String> env, boolean consoleTerminal, int t
         Invocation p = process;
         if (p == null) {
             java.io.Console c = System.console();
-            p = of(System.getenv(), c != null && c.isTerminal(), ownTty(),
-                    DaemonLink.currentUid(), ProcwatchClient::connect, true);
+            // the JVM's own zone, which it took from TZ at start: the JVM path prints as it always did
+            Map<String, String> env = filter(System.getenv());
+            p = new Invocation(env, c != null && c.isTerminal(), ownTty(), DaemonLink.currentUid(),
+                    ProcwatchClient::connect, true, Printable.utf8Locale(env), ZoneId.systemDefault());
             process = p;
         }
         return p;
@@ -92,8 +94,9 @@ public record Invocation(Map<String, String> env, boolean consoleTerminal, int t
     }
 
     /**
-     * The time zone as the JVM would take it from TZ: the zone TZ names (a leading ':' dropped),
-     * the system's zone when TZ is unset, UTC when it names no zone the JVM knows.
+     * The time zone as the JVM takes it from TZ (for a client's TZ in the daemon): the zone TZ
+     * names (a leading ':' dropped),
+     * the system's zone when TZ is unset, GMT (as the JVM falls back) when it names no zone.
      */
     private static ZoneId zoneOf(Map<String, String> env) {
         String tz = env.get("TZ");
@@ -103,6 +106,7 @@ public record Invocation(Map<String, String> env, boolean consoleTerminal, int t
         if (tz.startsWith(":")) {
             tz = tz.substring(1);
         }
+        tz = tz.replaceFirst("^/.*/zoneinfo/", ""); // a path into the zone database, as glibc takes it
         try {
             return ZoneId.of(tz);
         } catch (DateTimeException e) {

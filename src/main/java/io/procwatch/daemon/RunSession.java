@@ -273,13 +273,14 @@ final class RunSession {
     }
 
     /**
-     * A command's stdout or stderr: bytes gathered into frames of at most FRAME_DATA, sent when full
-     * or flushed. After a cancel nothing more is sent (the client is gone or going).
+     * A command's stdout or stderr: gathered 64 KiB at a time, as the JVM CLI buffers its stdout
+     * (so stdout and stderr interleave the same way when both go to one file), and sent when full
+     * or flushed, in frames of at most FRAME_DATA. After a cancel nothing more is sent.
      */
     private final class Frames extends OutputStream {
         private final int type;
         private final int seq;
-        private final byte[] buf = new byte[FRAME_DATA];
+        private final byte[] buf = new byte[2 * FRAME_DATA];
         private int n;
 
         Frames(int type, int seq) {
@@ -322,9 +323,11 @@ final class RunSession {
             if (cancelled) {
                 throw new IOException("the run was cancelled");
             }
-            byte[] data = java.util.Arrays.copyOf(buf, len);
             synchronized (socket) {
-                new MessageBuilder().bytes(Wire.R_DATA, data).build(type, 0, seq).write(socket);
+                for (int from = 0; from < len; from += FRAME_DATA) {
+                    byte[] data = java.util.Arrays.copyOfRange(buf, from, Math.min(len, from + FRAME_DATA));
+                    new MessageBuilder().bytes(Wire.R_DATA, data).build(type, 0, seq).write(socket);
+                }
                 socket.flush();
             }
         }

@@ -286,7 +286,10 @@ class ThinClientEndToEndTest {
             assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(10));
             awaitNoRuns();
 
-            Process events = Thin.start(daemon.socket(), "events");
+            // SIGINT back to its default first: a test run from a background job inherits it ignored
+            // (as sh sets it for `cmd &`), and the client, like the JVM, keeps an ignored SIGINT ignored
+            Process events = Thin.builder(daemon.socket(),
+                    List.of("perl", "-e", "$SIG{INT} = 'DEFAULT'; exec @ARGV or die"), Map.of(), "events").start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (stat("runs_active") < 1 && System.nanoTime() < deadline) {
                 Thread.sleep(50);
