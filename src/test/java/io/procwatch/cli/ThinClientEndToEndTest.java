@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -154,6 +155,95 @@ class ThinClientEndToEndTest {
         same(Map.of(), column(1), "ps", "axjf");
         same(Map.of(), JSON_ROWS, "ps", "-eo", "pid,ppid,user,comm,args", "--json");
         same(Map.of(), JSON_ROWS, "ps", "aux", "--json");
+    }
+
+    @Test
+    void formatMatrixPrintsTheSame() throws Exception {
+        List<String> formats = List.of("pid,comm", "pid,ppid,pgid,sid,tpgid,comm", "pid,user,ruser,euser,uid,ruid,gid,group",
+                "pid,tty,tname,tt,comm", "pid,stat,state,comm", "pid,nlwp,ni,pri,opri,psr,comm", "pid,rss,vsz,sz,%mem,comm",
+                "pid,start,lstart,bsdstart,stime,comm", "pid,time,cputime,bsdtime,comm", "pid,f,addr,wchan,comm",
+                "pid,exe,cwd", "pid,maj_flt,min_flt,comm", "pid,cgroup", "pid,tracer,comm", "pid,args", "pid,cmd",
+                "pid,command", "pid=,comm=", "pid=PROCESS,comm=NAME", "pid:10,comm:30", "pid,comm:4,args:12",
+                "pid,pr,virt,res,comm", "uid,pid,user:20,comm", "pid,lwp,nlwp,comm", "pid,rchar,wchar,comm",
+                "pid,read_bytes,write_bytes,comm", "pid,spid,tid,comm", "ppid,pid,c,comm", "pid,nlwp,comm:9");
+        for (String fmt : formats) {
+            String[] names = fmt.split(",");
+            int pidColumn = 0;
+            while (!names[pidColumn].split("[:=]")[0].equals("pid")) {
+                pidColumn++;
+            }
+            same(Map.of(), column(pidColumn), "ps", "-e", "-o", fmt);
+        }
+        same(Map.of(), column(0), "ps", "-e", "-o", "pid,comm,rss", "--sort=-rss,+pid");
+        same(Map.of(), column(0), "ps", "-e", "-o", "pid,user,comm", "--sort=user,-pid");
+        same(Map.of(), column(0), "ps", "-e", "-o", "pid,comm", "--no-headers");
+        same(Map.of(), column(0), "ps", "-u", "root", "-o", "pid,user,comm");
+        same(Map.of(), column(0), "ps", "-p", "1,2,3", "-o", "pid,comm");
+        same(Map.of(), column(0), "ps", "--ppid", "2", "-o", "pid,comm");
+        same(Map.of(), column(0), "ps", "-e", "-o", "pid,comm", "-H");
+        same(Map.of(), column(0), "ps", "-ejH");
+        same(Map.of(), column(1), "ps", "axu", "--sort=-pid");
+        same(Map.of(), column(0), "ps", "ax");
+        same(Map.of(), column(0), "ps", "x");
+        same(Map.of(), column(1), "ps", "-eLf");
+        same(Map.of(), column(0), "ps", "-eT", "-o", "pid,spid,comm");
+        same(Map.of(), JSON_ROWS, "ps", "-eL", "-o", "pid,lwp,comm", "--json");
+    }
+
+    /** A shell word: the command for script(1), which runs its command through a shell. */
+    private static String quote(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
+    }
+
+    /** Runs a command on a new pseudo-terminal (script(1)) with COLUMNS set: what it printed, \r\n as \n. */
+    private static String onTerminal(List<String> command, int columns) throws Exception {
+        StringBuilder line = new StringBuilder("stty cols " + columns + "; COLUMNS=" + columns + " exec");
+        for (String w : command) {
+            line.append(' ').append(quote(w));
+        }
+        Process p = new ProcessBuilder("script", "-qec", line.toString(), "/dev/null").redirectErrorStream(true).start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        return out.replace("\r\n", "\n");
+    }
+
+    @Test
+    void onATerminalLinesAreCutAndBarePsIsThisTerminals() throws Exception {
+        List<String> jvm = new ArrayList<>(List.of(Spawn.javaBinary(), "--enable-native-access=ALL-UNNAMED",
+                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", Spawn.projectClasspath(), "io.procwatch.cli.Main"));
+        List<String> thin = new ArrayList<>(List.of("env", "PROCWATCH_SOCKET=" + daemon.socket(), "PROCWATCH_JVM=/bin/false",
+                Thin.BINARY.toString()));
+        jvm.addAll(0, List.of("env", "PROCWATCH_SOCKET=" + daemon.socket()));
+        String last = null;
+        boolean ok = false;
+        for (int i = 0; i < TRIES && !ok; i++) {
+            StableProcesses before = StableProcesses.read();
+            Map<Integer, String> stats = statLines();
+            String a = onTerminal(concat(jvm, "ps", "-eo", "pid,user,args"), 50);
+            String b = onTerminal(concat(thin, "ps", "-eo", "pid,user,args"), 50);
+            Set<Integer> stable = stableAndQuiet(before, stats);
+            String fa = column(0).filter(a, stable);
+            String fb = column(0).filter(b, stable);
+            assertThat(fa.lines().mapToInt(String::length).max().orElse(0)).as("cut to the terminal").isLessThanOrEqualTo(50);
+            assertThat(fa.lines().count()).isGreaterThan(10);
+            ok = fa.equals(fb);
+            last = fa + "\n---\n" + fb;
+        }
+        assertThat(ok).as("on a terminal:\n%s", last).isTrue();
+        // bare ps: this user's processes on this terminal, i.e. the shell-less client itself
+        String mine = onTerminal(concat(thin, "ps", "-o", "tty,comm"), 80);
+        List<String> rows = mine.lines().skip(1).toList();
+        assertThat(rows).isNotEmpty().allMatch(r -> r.startsWith("pts/"));
+        assertThat(mine).contains("procwatch-nativ");
+        assertThat(onTerminal(concat(jvm, "ps", "-o", "tty,comm"), 80).lines().skip(1).toList())
+                .hasSameSizeAs(rows).allMatch(r -> r.startsWith("pts/"));
+    }
+
+    private static List<String> concat(List<String> a, String... b) {
+        List<String> out = new ArrayList<>(a);
+        out.addAll(List.of(b));
+        return out;
     }
 
     @Test
