@@ -408,7 +408,7 @@ final class PsCommand {
             out.println(Json.value(Columns.json(fields, rows, ctx)));
             return rows.isEmpty() ? 1 : 0;
         }
-        int maxWidth = !wide && System.console() != null && System.console().isTerminal() ? terminalWidth() : 0;
+        int maxWidth = !wide && Invocation.current().consoleTerminal() ? terminalWidth() : 0;
         List<Columns.Col> cols = Columns.of(fields);
         StringBuilder buf = new StringBuilder();
         if (!noHeaders && Columns.anyHeader(cols)) {
@@ -484,8 +484,8 @@ final class PsCommand {
         Set<Integer> ruids = new HashSet<>(this.ruids);
         Set<String> commands = new HashSet<>(this.commands);
         Set<Integer> ttys = new HashSet<>(this.ttys);
-        int myUid = DaemonLink.currentUid();
-        int myTty = myTty();
+        int myUid = Invocation.current().uid();
+        int myTty = Invocation.current().ttyNr();
         List<ProcRow> out = new ArrayList<>();
         for (ProcRow r : rows) {
             boolean keep;
@@ -509,19 +509,9 @@ final class PsCommand {
         return out;
     }
 
-    private static int myTty() {
-        try {
-            String s = Files.readString(Path.of("/proc/self/stat"));
-            String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
-            return Integer.parseInt(f[4]);
-        } catch (IOException | RuntimeException e) {
-            return 0;
-        }
-    }
-
     private static int terminalWidth() {
         try {
-            String c = System.getenv("COLUMNS");
+            String c = Invocation.current().getenv("COLUMNS");
             if (c != null) {
                 return Integer.parseInt(c.trim());
             }

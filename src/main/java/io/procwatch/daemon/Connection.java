@@ -64,6 +64,24 @@ final class Connection implements Runnable {
         this.ctx = ctx;
         this.watch = watch;
         this.encoder = new Encoder(ctx.proc());
+        this.givenCred = null;
+    }
+
+    /** SO_PEERCRED's numbers of an in-daemon peer (see RunSession), which has no socket. */
+    private final int[] givenCred;
+
+    /**
+     * A peer inside the daemon: a command run for a thin client (RunSession) talks to this over
+     * in-process pipes, seen as the thin client's user.
+     */
+    Connection(DaemonContext ctx, int[] cred, InputStream in, OutputStream out) {
+        this.channel = null;
+        this.ctx = ctx;
+        this.watch = null;
+        this.encoder = new Encoder(ctx.proc());
+        this.givenCred = cred.clone();
+        this.in = in;
+        this.out = out;
     }
 
     /** Marks the end of the client's stream in the request queue. */
@@ -88,9 +106,13 @@ final class Connection implements Runnable {
     @Override
     public void run() {
         try (channel) {
-            viewer = new Viewer(watch.uid(), watch.gid(), ctx.procMount());
-            in = watch.input(new BufferedInputStream(Channels.newInputStream(channel), 16384));
-            out = new BufferedOutputStream(watch.output(Channels.newOutputStream(channel)), 65536);
+            if (channel == null) { // in the daemon: a RunSession's pipes, no socket and no watchdog
+                viewer = new Viewer(givenCred[0], givenCred[1], ctx.procMount());
+            } else {
+                viewer = new Viewer(watch.uid(), watch.gid(), ctx.procMount());
+                in = watch.input(new BufferedInputStream(Channels.newInputStream(channel), 16384));
+                out = new BufferedOutputStream(watch.output(Channels.newOutputStream(channel)), 65536);
+            }
             Thread reader = Thread.ofVirtual().start(this::readRequests);
             try {
                 serve();
@@ -119,11 +141,23 @@ final class Connection implements Runnable {
      */
     private void readRequests() {
         Object last = END;
-        watch.readerStarted();
+        if (watch != null) {
+            if (watch != null) {
+                if (watch != null) {
+                    watch.readerStarted();
+                }
+            }
+        }
         try {
             Message m;
             while ((m = Message.read(in, Wire.MAX_REQUEST)) != null) {
-                watch.requestReceived();
+                if (watch != null) {
+            if (watch != null) {
+                if (watch != null) {
+                    watch.requestReceived();
+                }
+            }
+        }
                 if (queuedBytes.addAndGet(Wire.HEADER + m.body().length) > MAX_QUEUED_BYTES) {
                     last = new ProtocolException(Wire.E_TOO_LARGE, "more than " + MAX_QUEUED_BYTES
                             + " bytes of requests queued behind an unfinished one");
@@ -168,13 +202,19 @@ final class Connection implements Runnable {
             queuedBytes.addAndGet(-(Wire.HEADER + req.body().length));
             ctx.counters().requests.increment();
             long t0 = System.nanoTime();
-            watch.handling();
+            if (watch != null) {
+            if (watch != null) {
+                if (watch != null) {
+                    watch.handling();
+                }
+            }
+        }
             try {
                 if (!handle(req)) {
                     return;
                 }
                 out.flush();
-                if (req.type() != Wire.WAIT && req.type() != Wire.SUBSCRIBE) {
+                if (req.type() != Wire.WAIT && req.type() != Wire.SUBSCRIBE && req.type() != Wire.RUN) {
                     ctx.counters().latency.record(System.nanoTime() - t0);
                 }
             } catch (ProtocolException e) {
@@ -185,7 +225,13 @@ final class Connection implements Runnable {
                 }
                 out.flush();
             } finally {
-                watch.handled();
+                if (watch != null) {
+            if (watch != null) {
+                if (watch != null) {
+                    watch.handled();
+                }
+            }
+        }
             }
         }
     }
@@ -219,17 +265,27 @@ final class Connection implements Runnable {
             case Wire.WAIT -> waitFor(req);
             case Wire.STATS -> stats(req);
             case Wire.SUBSCRIBE -> subscribe(req);
-            default -> {
-                sendError(req.seq(), Wire.E_UNKNOWN_REQUEST, "unknown request type " + req.type());
-                yield true;
-            }
+            case Wire.RUN -> channel == null ? unknown(req) : new RunSession(ctx, viewer, out).serve(req, this::nextCancel);
+            default -> unknown(req);
         };
+    }
+
+    /** For a RUN: blocks until the client sends CANCEL or hangs up (or breaks the framing). */
+    private void nextCancel() throws InterruptedException {
+        while (requests.take() instanceof Message m && m.type() != Wire.CANCEL) {
+            // any other request during a run is ignored
+        }
+    }
+
+    private boolean unknown(Message req) throws IOException {
+        sendError(req.seq(), Wire.E_UNKNOWN_REQUEST, "unknown request type " + req.type());
+        return true;
     }
 
     private boolean hello(Message req) throws IOException {
         checkAttrs(req.attrs());
         long caps = 1L << Wire.HELLO | 1L << Wire.SNAPSHOT | 1L << Wire.SUBSCRIBE | 1L << Wire.HISTORY
-                | 1L << Wire.WAIT | 1L << Wire.STATS;
+                | 1L << Wire.WAIT | 1L << Wire.STATS | (channel != null ? 1L << Wire.RUN : 0);
         new MessageBuilder().u32(Wire.A_VERSION, Wire.VERSION).string(Wire.R_DAEMON_VERSION, DaemonContext.VERSION)
                 .u64(Wire.R_CAPABILITIES, caps).u32(Wire.R_PEER_UID, viewer.uid())
                 .build(Wire.HELLO_REPLY, 0, req.seq()).write(out);
@@ -506,7 +562,7 @@ final class Connection implements Runnable {
     }
 
     private boolean channelOpen() {
-        return channel.isOpen() && channel.isConnected();
+        return channel == null ? !clientGone : channel.isOpen() && channel.isConnected();
     }
 
     private boolean stats(Message req) throws IOException {

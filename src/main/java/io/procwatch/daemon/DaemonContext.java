@@ -192,6 +192,8 @@ final class DaemonContext {
         s.put("taskstats_unjoined", t.history().taskstatsUnjoined());
         s.put("taskstats_ok", live.taskstatsProblem() == null ? 1L : 0L);
         s.put("taskstats_overruns", live.taskstatsOverruns());
+        s.put("runs_active", RunSession.active());
+        s.put("runs_total", RunSession.total());
         s.put("history_size", (long) t.history().size());
         s.put("history_capacity", (long) t.history().capacity());
         s.put("history_added", t.history().added());
