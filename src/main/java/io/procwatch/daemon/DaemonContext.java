@@ -98,6 +98,9 @@ final class DaemonContext {
         // No event says when a parent reaps a zombie: check the recent exits (a short set) now
         // rather than at the reaper's next tick, so an answer never lists a process already reaped.
         live.applier().reap();
+        if (fresh) {
+            live.applier().resyncForQuery(); // after a loss, the processes whose forks were lost too
+        }
         var rows = selectNow(s, v, fresh);
         if (live.applier().mayBeStale()) {
             // Events were lost and the rescan is still to come: a row may be a process whose exit

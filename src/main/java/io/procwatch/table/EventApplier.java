@@ -204,7 +204,29 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         }
     }
 
+    private final Object resyncGate = new Object();
+
+    /**
+     * A request came while the table is stale: rescan now rather than after the backlog (whose
+     * events apply idempotently after a scan), so the answer has the processes whose forks were
+     * lost, not only fewer of the gone ones. One rescan at a time; later callers find it done.
+     */
+    public void resyncForQuery() {
+        if (stale && resyncPending) {
+            resyncNow();
+        }
+    }
+
     private void resyncNow() {
+        synchronized (resyncGate) {
+            if (!resyncPending) {
+                return; // another thread's rescan, started after the loss, has just done it
+            }
+            resyncGuarded();
+        }
+    }
+
+    private void resyncGuarded() {
         try {
             resync(false);
         } catch (IOException e) {

@@ -28,8 +28,8 @@ class IdentityTruthTest {
 
     @BeforeAll
     static void startDaemon() throws Exception {
-        db = Files.createTempFile("pw-truth-history", ".db");
-        Files.delete(db);
+        // a directory of its own (0700, as createTempDirectory makes it): the daemon refuses one others may write
+        db = Files.createTempDirectory("pw-truth-history").resolve("history.db");
         daemon = DaemonProcess.start("--history", "100", "--history-db", db.toString());
     }
 
@@ -39,6 +39,7 @@ class IdentityTruthTest {
         Files.deleteIfExists(db);
         Files.deleteIfExists(Path.of(db + "-wal"));
         Files.deleteIfExists(Path.of(db + "-shm"));
+        Files.deleteIfExists(db.getParent());
     }
 
     /**

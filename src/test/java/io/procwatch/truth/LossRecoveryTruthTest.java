@@ -146,11 +146,12 @@ class LossRecoveryTruthTest {
                 assertThat(firstGoneServed).as("gone processes served at the first answer").isZero();
                 assertThat(rightAfterMs).as("ps -e right within 10 s").isNotNegative();
                 assertThat(named).isEqualTo(keepers);
+                // a fresh answer while the table is stale rescans first, so it has the processes
+                // whose fork events were lost as well as none of the gone ones
+                assertThat(firstLiveMissing).as("live processes missing at the first answer").isZero();
                 if (Goals.ALL) {
-                    // not met yet: while the rescan is pending, an answer drops gone rows but
-                    // lacks processes whose fork events were lost; and under load the resumed
-                    // daemon answers even a hello 150-650 ms after SIGCONT
-                    assertThat(firstLiveMissing).as("live processes missing at the first answer").isZero();
+                    // not met on a loaded 2-core machine: the resumed daemon answers even a hello
+                    // 150-650 ms after SIGCONT (its threads work off the backlog of the stop)
                     assertThat(rightAfterMs).isBetween(0L, 100L);
                 }
             }
