@@ -149,6 +149,16 @@ public final class ProcConnector implements AutoCloseable {
      * Runs {@code r} on the polling thread whenever every event received so far has been handed to
      * the sink and the connector is about to wait for more (the reader has caught up).
      */
+    /** Times the reader has applied everything queued (see NetlinkSocket.drainedCount). */
+    public long caughtUpCount() {
+        return socket.drainedCount();
+    }
+
+    /** True while the reader waits with nothing queued. */
+    public boolean readerIdle() {
+        return socket.readerWaiting();
+    }
+
     public void onCaughtUp(Runnable r) {
         socket.onDrained(r);
     }

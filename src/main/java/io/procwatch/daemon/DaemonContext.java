@@ -99,6 +99,7 @@ final class DaemonContext {
         // rather than at the reaper's next tick, so an answer never lists a process already reaped.
         live.applier().reap();
         if (fresh) {
+            live.awaitCaughtUp(200); // the events queued before this request, and any overrun among them
             live.applier().resyncForQuery(); // after a loss, the processes whose forks were lost too
         }
         var rows = selectNow(s, v, fresh);

@@ -172,6 +172,20 @@ public final class NetlinkSocket implements AutoCloseable {
     }
 
     private volatile Runnable onDrained = () -> { };
+    /** Times the reader found nothing left and ran onDrained (written by the reader thread only). */
+    private volatile long drained;
+    /** The reader is waiting for the next datagram: everything queued before has been handed out. */
+    private volatile boolean waiting;
+
+    /** How many times the reader has emptied the socket (after onDrained ran). */
+    public long drainedCount() {
+        return drained;
+    }
+
+    /** True while the reader waits with nothing left to read. */
+    public boolean readerWaiting() {
+        return waiting;
+    }
 
     /**
      * Runs {@code r} on the reader's thread each time {@link #receive} finds nothing left to read
@@ -214,7 +228,15 @@ public final class NetlinkSocket implements AutoCloseable {
                 }
                 case Errno.EAGAIN -> {
                     onDrained.run();
-                    if (!awaitReadable(waitMillis)) {
+                    drained++;
+                    waiting = true;
+                    boolean readable;
+                    try {
+                        readable = awaitReadable(waitMillis);
+                    } finally {
+                        waiting = false;
+                    }
+                    if (!readable) {
                         return TIMEOUT;
                     }
                 }

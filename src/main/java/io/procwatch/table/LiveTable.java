@@ -198,6 +198,26 @@ public final class LiveTable implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits (at most {@code maxMillis}) until the event reader has applied every event the kernel
+     * had queued when this was called, so a fresh answer reflects them: after a stall (the daemon
+     * stopped, a burst) the socket may hold forks the table has not seen yet, or the overrun that
+     * says some were lost, which the reader only learns by reading. Returns at once when the reader
+     * is idle (the normal case).
+     */
+    public void awaitCaughtUp(long maxMillis) {
+        ConnectorReader r = reader;
+        ProcConnector c = r.connector();
+        if (c.readerIdle() || !r.isRunning()) {
+            return;
+        }
+        long seen = c.caughtUpCount();
+        long deadline = System.nanoTime() + maxMillis * 1_000_000L;
+        while (c.caughtUpCount() == seen && !c.readerIdle() && System.nanoTime() - deadline < 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+        }
+    }
+
     /** Why exec argv comes from /proc instead of the BPF capture; null when the capture runs. */
     public String execCaptureProblem() {
         return execCaptureProblem;
