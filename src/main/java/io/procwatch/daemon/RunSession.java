@@ -225,9 +225,13 @@ final class RunSession {
     }
 
     private void cancel(Thread runner) {
-        cancelled = true;
+        cancelled = true; // before the lock: no frame is written after this
         closeClients();
-        runner.interrupt();
+        // Under the socket's lock: an interrupt that reached the runner inside a write to the
+        // socket channel would close the channel, and the EXIT could not follow.
+        synchronized (socket) {
+            runner.interrupt();
+        }
     }
 
     private void closeClients() {
