@@ -22,9 +22,14 @@ record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean faile
 
     /** The exits this viewer may see, newest first. */
     List<ExitedProcess> newest(DaemonContext ctx, Viewer viewer) throws SQLException {
-        Predicate<ExitedProcess> wanted = e -> e.endEpochMs() >= sinceMs && e.endEpochMs() <= untilMs
+        Predicate<ExitedProcess> asked = e -> e.endEpochMs() >= sinceMs && e.endEpochMs() <= untilMs
                 && (!failedOnly || e.failed() || !e.exitObserved())
                 && ctx.query().matches(selector, e) && viewer.canSee(e);
+        // An answer is as of this seq: every older exit is then in the ring, the writer's in-flight
+        // set or the store (it moves from one to the next only after it is in the next), while a
+        // newer one may be caught in one place and not yet in another, which would look like a hole.
+        long asOf = ctx.table().history().lastSeq();
+        Predicate<ExitedProcess> wanted = e -> e.seq() <= asOf && asked.test(e);
         List<ExitedProcess> fromMemory = ctx.table().history().newest(wanted, limit);
         HistoryStore store = ctx.store();
         if (store == null || fromMemory.size() >= limit) {
