@@ -35,9 +35,14 @@ record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean faile
      * (for the Unix socket, like a log) oldest first; returns how many.
      */
     int forEach(DaemonContext ctx, Viewer viewer, boolean oldestFirst, Sink sink) throws SQLException, IOException {
-        Predicate<ExitedProcess> wanted = e -> e.endEpochMs() >= sinceMs && e.endEpochMs() <= untilMs
+        Predicate<ExitedProcess> asked = e -> e.endEpochMs() >= sinceMs && e.endEpochMs() <= untilMs
                 && (!failedOnly || e.failed() || !e.exitObserved())
                 && ctx.query().matches(selector, e) && viewer.canSee(e);
+        // An answer is as of this seq: every older exit is then in the ring, the writer's in-flight
+        // set or the store (it moves from one to the next only after it is in the next), while a
+        // newer one may be caught in one place and not yet in another, which would look like a hole.
+        long asOf = ctx.table().history().lastSeq();
+        Predicate<ExitedProcess> wanted = e -> e.seq() <= asOf && asked.test(e);
         // The lowest seq the ring scan visited: when the ring had fewer matches than asked for,
         // it visited all of the ring, and the database supplies what is older than that.
         long[] lowest = {Long.MAX_VALUE};

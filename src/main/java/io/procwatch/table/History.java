@@ -106,6 +106,11 @@ public final class History {
         return nextSeq;
     }
 
+    /** The seq of the newest entry so far (-1 when none): what an answer "as of now" goes up to. */
+    public synchronized long lastSeq() {
+        return nextSeq - 1;
+    }
+
     /** Adds an exit; its {@code seq} must be {@link #nextSeq()}. Joins taskstats that came early. */
     synchronized ExitedProcess add(ExitedProcess e) {
         if (e.exitObserved()) {

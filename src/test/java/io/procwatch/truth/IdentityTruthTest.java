@@ -20,7 +20,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Cases 5 and 6 of the truth suite: one identity per process life. Three lives of one pid within a
  * few ms (clone3 set_tid), and thread ids reused as pids: every history entry carries its own
  * life's name, argv, status and accounting, in the in-memory ring and after it rolled over into
- * SQLite ({@code --history 100 --history-db}).
+ * SQLite ({@code --history 100 --history-db}), and no answer has a hole while the ring rolls over.
  */
 class IdentityTruthTest {
     private static DaemonProcess daemon;

@@ -2,7 +2,6 @@ package io.procwatch.truth;
 
 import io.procwatch.client.ProcRow;
 import io.procwatch.client.ProcwatchClient;
-import io.procwatch.protocol.Groups;
 import io.procwatch.protocol.Selector;
 import io.procwatch.protocol.Wire;
 
@@ -98,11 +97,4 @@ final class Lookup {
         return got;
     }
 
-    static Map<String, Long> stats(ProcwatchClient c) throws IOException {
-        return c.stats();
-    }
-
-    static long groupsAll() {
-        return Groups.BASE | Groups.CMDLINE;
-    }
 }

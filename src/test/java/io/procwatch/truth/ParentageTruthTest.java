@@ -138,6 +138,7 @@ class ParentageTruthTest {
             }
             // the tree command itself, under the subreaper (under init it is every process)
             int treeMatched = -1;
+            int psPpidMatched = -1;
             if (mode.equals("subreaper")) {
                 Cli.Result tree = Cli.run(daemon.socket(), "tree", Integer.toString(workload), "--json");
                 assertThat(tree.exit()).as(tree.err()).isZero();
@@ -149,15 +150,26 @@ class ParentageTruthTest {
                     }
                 }
                 treeMatched = (int) orphans.stream().filter(t -> under.contains(t.pid())).count();
+                // and ps --ppid, the CLI's own selection
+                Cli.Result ps = Cli.run(daemon.socket(), "ps", "--ppid", Integer.toString(workload), "-o", "pid=");
+                assertThat(ps.exit()).as(ps.err()).isZero();
+                Set<Integer> listed = new HashSet<>();
+                for (String line : ps.out().strip().split("\n")) {
+                    if (!line.isBlank()) {
+                        listed.add(Integer.parseInt(line.strip()));
+                    }
+                }
+                psPpidMatched = (int) orphans.stream().filter(t -> listed.contains(t.pid())).count();
             }
             Report.line(name, matched, n, "wrong parents " + wrongParent + ", wrong pgids " + wrongGroup
-                    + (treeMatched >= 0 ? ", tree " + treeMatched + " of " + n : "")
+                    + (treeMatched >= 0 ? ", tree " + treeMatched + " of " + n + ", ps --ppid " + psPpidMatched + " of " + n : "")
                     + (example.isEmpty() ? "" : "; e.g. " + example));
             assertThat(wrongParent).isZero();
             assertThat(wrongGroup).isZero();
             assertThat(matched).isEqualTo(n);
             if (treeMatched >= 0) {
                 assertThat(treeMatched).isEqualTo(n);
+                assertThat(psPpidMatched).isEqualTo(n);
             }
         }
     }
