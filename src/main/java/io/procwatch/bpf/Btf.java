@@ -55,6 +55,7 @@ public final class Btf {
     private final List<Type> byId = new ArrayList<>();
     private final Map<String, Integer> structs = new HashMap<>();
     private final Map<String, Integer> funcs = new HashMap<>();
+    private final Map<String, Integer> typedefs = new HashMap<>();
 
     private Btf(ByteBuffer data) {
         data.order(ByteOrder.LITTLE_ENDIAN);
@@ -82,8 +83,8 @@ public final class Btf {
             Type t = new Type(nameOff, kind, vlen, info < 0, types.getInt(pos + 8), pos);
             int id = byId.size();
             byId.add(t);
-            if (nameOff != 0 && (kind == KIND_STRUCT || kind == KIND_FUNC)) {
-                (kind == KIND_STRUCT ? structs : funcs).putIfAbsent(name(nameOff), id);
+            if (nameOff != 0 && (kind == KIND_STRUCT || kind == KIND_FUNC || kind == KIND_TYPEDEF)) {
+                (kind == KIND_STRUCT ? structs : kind == KIND_FUNC ? funcs : typedefs).putIfAbsent(name(nameOff), id);
             }
             pos += 12 + switch (kind) {
                 case KIND_INT, KIND_VAR, KIND_DECL_TAG -> 4;
@@ -118,6 +119,14 @@ public final class Btf {
     /** The type id of a kernel function (a BPF program's attach point), or -1. */
     public int funcId(String name) {
         return funcs.getOrDefault(name, -1);
+    }
+
+    /**
+     * The type id of a typedef, or -1. A tracepoint's BTF attach point is the typedef
+     * {@code btf_trace_<name>} of its probe's prototype.
+     */
+    public int typedefId(String name) {
+        return typedefs.getOrDefault(name, -1);
     }
 
     /**

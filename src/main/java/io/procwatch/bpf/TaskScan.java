@@ -8,9 +8,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 
 /**
  * One read of every task in the system through a BPF task iterator: for each thread, a fingerprint
@@ -32,10 +29,8 @@ public final class TaskScan implements AutoCloseable {
     /** Bytes per task record written by the program. */
     static final int RECORD = 112;
 
-    private static final int BPF_PROG_LOAD = 5;
     private static final int BPF_LINK_CREATE = 28;
     private static final int BPF_ITER_CREATE = 33;
-    private static final int BPF_PROG_TYPE_TRACING = 26;
     private static final int BPF_TRACE_ITER = 28;
     private static final int BPF_FUNC_SEQ_WRITE = 127;
 
@@ -283,103 +278,7 @@ public final class TaskScan implements AutoCloseable {
     }
 
     private static int load(byte[] program, int attachId) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment insns = a.allocate(program.length, 8);
-            MemorySegment.copy(program, 0, insns, ValueLayout.JAVA_BYTE, 0, program.length);
-            MemorySegment license = a.allocateFrom("GPL");
-            MemorySegment attr = a.allocate(128, 8);
-            attr.set(ValueLayout.JAVA_INT, 0, BPF_PROG_TYPE_TRACING);
-            attr.set(ValueLayout.JAVA_INT, 4, program.length / 8);
-            attr.set(ValueLayout.JAVA_LONG, 8, insns.address());
-            attr.set(ValueLayout.JAVA_LONG, 16, license.address());
-            byte[] name = "procwatch_tasks".getBytes(StandardCharsets.US_ASCII);
-            MemorySegment.copy(name, 0, attr, ValueLayout.JAVA_BYTE, 48, name.length);
-            attr.set(ValueLayout.JAVA_INT, 68, BPF_TRACE_ITER);
-            attr.set(ValueLayout.JAVA_INT, 108, attachId);
-            try {
-                return BpfSyscall.bpf("bpf(BPF_PROG_LOAD, task iterator)", BPF_PROG_LOAD, attr);
-            } catch (SyscallException first) {
-                // Load again with the verifier's log, so the error says why.
-                MemorySegment log = a.allocate(1 << 16);
-                attr.set(ValueLayout.JAVA_INT, 24, 1);
-                attr.set(ValueLayout.JAVA_INT, 28, (int) log.byteSize());
-                attr.set(ValueLayout.JAVA_LONG, 32, log.address());
-                try {
-                    return BpfSyscall.bpf("bpf(BPF_PROG_LOAD, task iterator)", BPF_PROG_LOAD, attr);
-                } catch (SyscallException second) {
-                    String text = log.getString(0).strip();
-                    throw new IOException(first.getMessage() + (text.isEmpty() ? "" : "; verifier: "
-                            + text.substring(Math.max(0, text.length() - 600))), first);
-                }
-            }
-        }
+        return Programs.load("task iterator", "procwatch_tasks", program, BPF_TRACE_ITER, attachId);
     }
 
-    /** A tiny assembler for the eBPF instructions this program needs. */
-    static final class Asm {
-        private final ByteBuffer out = ByteBuffer.allocate(8 * 128).order(ByteOrder.LITTLE_ENDIAN);
-
-        private void insn(int code, int dst, int src, int off, int imm) {
-            out.put((byte) code).put((byte) (dst | src << 4)).putShort((short) off).putInt(imm);
-        }
-
-        private static int size(int bytes) {
-            return switch (bytes) {
-                case 4 -> 0x00;
-                case 2 -> 0x08;
-                case 1 -> 0x10;
-                case 8 -> 0x18;
-                default -> throw new IllegalArgumentException("load size " + bytes);
-            };
-        }
-
-        void ldx(int bytes, int dst, int src, int off) {
-            insn(0x61 | size(bytes), dst, src, off, 0);  // BPF_LDX | BPF_MEM
-        }
-
-        void stx(int bytes, int dst, int src, int off) {
-            insn(0x63 | size(bytes), dst, src, off, 0);  // BPF_STX | BPF_MEM
-        }
-
-        void stImm(int bytes, int dst, int off, int imm) {
-            insn(0x62 | size(bytes), dst, 0, off, imm);  // BPF_ST | BPF_MEM
-        }
-
-        void movReg(int dst, int src) {
-            insn(0xbf, dst, src, 0, 0);
-        }
-
-        void movImm(int dst, int imm) {
-            insn(0xb7, dst, 0, 0, imm);
-        }
-
-        void addImm(int dst, int imm) {
-            insn(0x07, dst, 0, 0, imm);
-        }
-
-        /** A forward "if dst == imm goto ..." whose target is set later by {@link #target}. */
-        int jeqImm(int dst, int imm) {
-            int at = out.position();
-            insn(0x15, dst, 0, 0, imm);
-            return at;
-        }
-
-        void target(int jump) {
-            out.putShort(jump + 2, (short) ((out.position() - jump) / 8 - 1));
-        }
-
-        void call(int helper) {
-            insn(0x85, 0, 0, 0, helper);
-        }
-
-        void exit() {
-            insn(0x95, 0, 0, 0, 0);
-        }
-
-        byte[] bytes() {
-            byte[] b = new byte[out.position()];
-            out.get(0, b);
-            return b;
-        }
-    }
 }

@@ -55,32 +55,47 @@ final class Columns {
         return line(cols, cells, false);
     }
 
+    /**
+     * One line, laid out as procps lays it out: each column starts where it should ("correct")
+     * unless the text so far ran past that ("actual"); then it starts one space after, and the
+     * columns that follow give up their padding until the line is back in step. A value wider
+     * than its column therefore pushes the rest right only as far as it must.
+     */
     private static String line(List<Col> cols, List<String> cells, boolean header) {
         StringBuilder sb = new StringBuilder();
+        int actual = 0;
+        int correct = 0;
+        boolean dospace = false;
         for (int i = 0; i < cols.size(); i++) {
             Col c = cols.get(i);
             String t = cells.get(i);
             boolean last = i == cols.size() - 1;
-            if (i > 0) {
-                sb.append(' ');
+            if (c.field().left() && !last && !header && t.length() > c.width() && !overflows(c.field())) {
+                t = c.field().plusTrunc() ? t.substring(0, Math.max(0, c.width() - 1)) + "+" : t.substring(0, c.width());
             }
-            if (c.field().left()) {
-                if (!last && !header && t.length() > c.width()) {
-                    if (c.field().plusTrunc()) {
-                        t = t.substring(0, Math.max(0, c.width() - 1)) + "+";
-                    } else if (!c.field().key().equals("stat")) {
-                        t = t.substring(0, c.width());
-                    }
-                }
-                sb.append(t);
-                if (!last) {
-                    sb.append(" ".repeat(Math.max(0, c.width() - t.length())));
-                }
-            } else {
-                sb.append(" ".repeat(Math.max(0, c.width() - t.length()))).append(t);
+            int leftpad = c.field().left() ? 0 : Math.max(0, c.width() - t.length());
+            int space = correct - actual + leftpad;
+            if (space < 1) {
+                space = dospace ? 1 : 0;
             }
+            space = Math.min(space, 144); // procps's limit on the padding it writes at once
+            sb.append(" ".repeat(space)).append(t);
+            actual += space + t.length();
+            correct += c.width() + 1;
+            dospace = true;
         }
         return sb.toString();
+    }
+
+    /**
+     * Text columns procps prints whole even when wider than the column (it shifts the rest):
+     * STAT and the systemd names; the others (names, terminals, commands) are cut to the column.
+     */
+    private static boolean overflows(Field f) {
+        return switch (f.json()) {
+            case "stat", "unit", "user_unit", "slice", "login_session", "owner_uid" -> true;
+            default -> false;
+        };
     }
 
     /** Rows as JSON objects keyed by each field's JSON name. */

@@ -45,6 +45,10 @@ final class DaemonCommand {
               --task-scan on|off     find the processes that changed with one BPF task iterator
                                      read, and read /proc/PID/stat only for those (default on;
                                      needs CAP_BPF and CAP_PERFMON, else every stat file is read)
+              --exec-capture on|off  take each exec's argv, program and credentials from a BPF
+                                     program at the exec itself (default on; needs CAP_BPF and
+                                     CAP_PERFMON, else /proc is read just after the exec, which
+                                     a process that ends or execs again at once can race)
               --receive-buffer BYTES the kernel event socket's receive buffer (default 67108864;
                                      4096 to 1073741824): what absorbs a burst while the daemon is busy
               --background           start detached, wait until it answers, then return
@@ -55,11 +59,19 @@ final class DaemonCommand {
             """;
 
     private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
-            "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan",
+            "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan", "exec-capture",
             "receive-buffer", "max-clients-per-uid", "read-timeout", "idle-timeout", "write-timeout",
             "http-streams", "http-streams-per-uid");
 
     private DaemonCommand() {
+    }
+
+    private static boolean onOff(Opts o, String name) throws UsageException {
+        String v = o.get(name) == null ? "on" : o.get(name);
+        if (!v.equals("on") && !v.equals("off")) {
+            throw new UsageException("--" + name + " takes on or off, not '" + v + "'");
+        }
+        return v.equals("on");
     }
 
     static int run(List<String> args, PrintStream out, PrintStream err) {
@@ -89,10 +101,8 @@ final class DaemonCommand {
                 DaemonLink.startDaemon(socket, pass, err);
                 return 0;
             }
-            String scan = o.get("task-scan") == null ? "on" : o.get("task-scan");
-            if (!scan.equals("on") && !scan.equals("off")) {
-                throw new UsageException("--task-scan takes on or off, not '" + scan + "'");
-            }
+            boolean scan = onOff(o, "task-scan");
+            boolean capture = onOff(o, "exec-capture");
             // days * 86,400,000 ms must not overflow: at most ~292,000 years
             long days = o.longValue("retention-days", d.retention().maxAgeMs() / 86_400_000L, 1, 100_000_000L);
             long rows = o.longValue("retention-rows", d.retention().maxRows(), 1, Long.MAX_VALUE);
@@ -109,8 +119,9 @@ final class DaemonCommand {
                     maxClients,
                     o.get("proc-root") != null ? Path.of(o.get("proc-root")) : d.procRoot(),
                     o.get("history-db") != null ? Path.of(o.get("history-db")) : null,
-                    new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"), scan.equals("on"),
-                    o.intValue("receive-buffer", d.receiveBufferBytes(), 4096, 1 << 30), o.has("http-public"), limits);
+                    new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"), scan,
+                    o.intValue("receive-buffer", d.receiveBufferBytes(), 4096, 1 << 30), o.has("http-public"), limits,
+                    capture);
             if (o.has("http-public") && opts.http() == null) {
                 throw new UsageException("--http-public goes with --http HOST:PORT");
             }
@@ -121,7 +132,9 @@ final class DaemonCommand {
                     + (opts.http() != null ? ", http on " + opts.http() + (opts.httpPublic() ? " (public: /metrics only"
                             + " if the address is not loopback)" : "") : "")
                     + (daemon.live().sampler().taskScanProblem() == null ? ", task scan on"
-                            : ", task scan off: " + daemon.live().sampler().taskScanProblem()));
+                            : ", task scan off: " + daemon.live().sampler().taskScanProblem())
+                    + (daemon.live().execCaptureProblem() == null ? ", exec capture on"
+                            : ", exec capture off (argv from /proc): " + daemon.live().execCaptureProblem()));
             SystemdNotify.ready();
             daemon.awaitShutdown();
             return 0;

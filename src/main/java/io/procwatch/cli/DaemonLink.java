@@ -18,10 +18,11 @@ final class DaemonLink {
     }
 
     static ProcwatchClient connect(Path socket, boolean autoStart, PrintStream err) throws IOException {
+        Invocation inv = Invocation.current();
         try {
-            return ProcwatchClient.connect(socket);
+            return inv.daemon().connect(socket);
         } catch (DaemonUnavailableException e) {
-            if (!autoStart || !isRoot()) {
+            if (!autoStart || !inv.autoStart() || !isRoot()) {
                 throw e;
             }
         }

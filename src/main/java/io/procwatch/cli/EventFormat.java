@@ -95,8 +95,10 @@ final class EventFormat {
             m.put("cpu_user_us", r.tsUtimeUs);
             m.put("cpu_system_us", r.tsStimeUs);
             m.put("max_rss_kib", r.tsMaxRssKiB);
-            m.put("read_bytes", r.tsReadBytes);
-            m.put("write_bytes", r.tsWriteBytes);
+            if (r.tsReadBytes >= 0) { // storage I/O: only where /proc/PID/io would have been readable
+                m.put("read_bytes", r.tsReadBytes);
+                m.put("write_bytes", r.tsWriteBytes);
+            }
             m.put("voluntary_switches", r.tsNvcsw);
             m.put("involuntary_switches", r.tsNivcsw);
         }

@@ -25,6 +25,7 @@ final class EventsCommand {
               --pid LIST      only these processes        --tree PID   a process and its descendants
               --user USER     only this user's            --name COMM  only this command name
               --match TEXT    command name or line contains TEXT
+              --cgroup PATH   only processes in this cgroup or below   --container ID   --unit NAME
               --count N       stop after N events         --no-threads  leave out thread clone/exit
               --json          one JSON object per line
             Examples:
@@ -38,7 +39,8 @@ final class EventsCommand {
 
     static int run(List<String> args, PrintStream out, PrintStream err) {
         try {
-            Opts o = Opts.parse(args, Set.of("socket", "type", "pid", "tree", "user", "name", "match", "count"),
+            Opts o = Opts.parse(args, Set.of("socket", "type", "pid", "tree", "user", "name", "match", "count",
+                    "cgroup", "container", "unit"),
                     Set.of("json", "no-threads", "help"));
             if (o.has("help")) {
                 out.print(HELP);
@@ -80,6 +82,13 @@ final class EventsCommand {
                 sel = sel.withSubtreeOf(Opts.pid("--tree", o.get("tree")));
             }
             sel = o.narrow(sel);
+            CgroupFilter member = new CgroupFilter();
+            for (String kind : List.of("cgroup", "container", "unit")) {
+                if (o.get(kind) != null) {
+                    member.add(kind, o.get(kind));
+                }
+            }
+            sel = sel.withMember(member.membership()); // decided by the daemon as each event comes
             int limit = o.intValue("count", 0, 0, Integer.MAX_VALUE);
             boolean json = o.has("json");
             boolean threads = !o.has("no-threads");

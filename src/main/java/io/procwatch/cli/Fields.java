@@ -1,5 +1,8 @@
 package io.procwatch.cli;
 
+import io.procwatch.cgroup.CgroupPaths;
+import io.procwatch.cgroup.Containers;
+import io.procwatch.cgroup.SystemdNames;
 import io.procwatch.client.ProcRow;
 import io.procwatch.protocol.Groups;
 
@@ -239,7 +242,6 @@ public final class Fields {
                 (r, c) -> c.cpuSecs(r) < 0 ? "-" : Long.toString(c.cpuSecs(r)),
                 (r, c) -> c.cpuSecs(r) < 0 ? null : c.cpuSecs(r)));
         add(text("wchan", "WCHAN", 6, Groups.WCHAN, "wchan", (r, c) -> r.wchan == null || r.wchan.isEmpty() ? null : r.wchan));
-        add(text("cgroup", "CGROUP", 27, Groups.CGROUP, "cgroup", (r, c) -> r.cgroup));
         add(computed("f", "F", 1, false, B, "flags", (r, c) -> "-", (r, c) -> null));
         alias("f", "flags", "F");
         add(computed("addr", "ADDR", 4, false, 0, "addr", (r, c) -> "-", (r, c) -> null));
@@ -265,6 +267,229 @@ public final class Fields {
         add(num("wchar", "WCHAR", 8, Groups.IO, "io_wchar", r -> r.ioWchar));
         add(num("read_bytes", "READ", 8, Groups.IO, "io_read_bytes", r -> r.ioReadBytes));
         add(num("write_bytes", "WRITE", 8, Groups.IO, "io_write_bytes", r -> r.ioWriteBytes));
+        procItems();
+        cgroupViews();
+    }
+
+    // ---- fields from /proc items (procfs.ProcItems): each names the items it needs, nothing more is read ----
+
+    /** A right-aligned number from items; "-" when the daemon sent none (unreadable, not permitted). */
+    private static Field itemNum(String key, String header, int width, String json, List<String> items,
+                                 Function<Map<String, String>, Long> get) {
+        BiFunction<ProcRow, Ctx, Object> v = (r, c) -> {
+            try {
+                return get.apply(r.items);
+            } catch (RuntimeException e) {
+                return null; // absent or not a number
+            }
+        };
+        return new Field(key, header, width, false, false, Groups.BASE, json,
+                (r, c) -> {
+                    Object x = v.apply(r, c);
+                    return x == null ? "-" : x.toString();
+                }, v, items);
+    }
+
+    private static Field itemText(String key, String header, int width, boolean left, String json, List<String> items,
+                                  Function<Map<String, String>, String> get) {
+        BiFunction<ProcRow, Ctx, Object> v = (r, c) -> {
+            try {
+                return get.apply(r.items);
+            } catch (RuntimeException e) {
+                return null;
+            }
+        };
+        return new Field(key, header, width, left, false, Groups.BASE, json,
+                (r, c) -> {
+                    Object x = v.apply(r, c);
+                    return x == null ? "-" : x.toString();
+                }, v, items);
+    }
+
+    /** The n-th (0-based) whitespace-separated number of a status line ("Uid:  0  0  0  0"). */
+    private static Long nth(String line, int n) {
+        return line == null ? null : Long.parseLong(line.trim().split("\\s+")[n]);
+    }
+
+    /** The first number of a value ("123 kB"), or 0 when there is none (procps's default). */
+    private static long orZero(String v) {
+        return v == null ? 0 : Long.parseLong(v.trim().split("\\s+")[0]);
+    }
+
+    /** A signal mask as procps prints it when the line is wide enough (always for a pipe): 16 hex digits. */
+    private static String signals(String mask) {
+        if (mask == null) {
+            return null;
+        }
+        return mask.length() > 8 ? mask : "00000000" + mask;
+    }
+
+    /** procps's scheduling class names (POL, CLS). */
+    private static String schedClass(Long policy) {
+        if (policy == null) {
+            return null;
+        }
+        return switch (policy.intValue()) {
+            case -1 -> "-";
+            case 0 -> "TS";
+            case 1 -> "FF";
+            case 2 -> "RR";
+            case 3 -> "B";
+            case 4 -> "ISO";
+            case 5 -> "IDL";
+            case 6 -> "DLN";
+            case 7, 8, 9 -> "#" + policy;
+            default -> "?";
+        };
+    }
+
+    private static void procItems() {
+        // namespaces: the inode of /proc/PID/ns/TYPE (private: the kernel's ptrace read check)
+        for (String ns : List.of("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")) {
+            add(itemNum(ns + "ns", ns.toUpperCase(Locale.ROOT) + "NS", 10, ns + "ns", List.of("ns." + ns),
+                    m -> m.containsKey("ns." + ns) ? Long.parseLong(m.get("ns." + ns)) : null));
+        }
+        // saved and filesystem ids (status Uid:/Gid: real, effective, saved, filesystem)
+        add(itemNum("suid", "SUID", 5, "suid", List.of("status.Uid"), m -> nth(m.get("status.Uid"), 2)));
+        alias("suid", "svuid", "SVUID");
+        add(itemNum("fuid", "FUID", 5, "fuid", List.of("status.Uid"), m -> nth(m.get("status.Uid"), 3)));
+        add(itemNum("sgid", "SGID", 5, "sgid", List.of("status.Gid"), m -> nth(m.get("status.Gid"), 2)));
+        alias("sgid", "svgid", "SVGID");
+        add(itemNum("fgid", "FGID", 5, "fgid", List.of("status.Gid"), m -> nth(m.get("status.Gid"), 3)));
+        add(nameOf("suser", "SUSER", "status.Uid", 2, true));
+        add(nameOf("fuser", "FUSER", "status.Uid", 3, true));
+        add(nameOf("sgroup", "SGROUP", "status.Gid", 2, false));
+        add(nameOf("fgroup", "FGROUP", "status.Gid", 3, false));
+        add(itemText("rgid", "RGID", 5, false, "rgid", List.of("status.Gid"), m -> String.valueOf(nth(m.get("status.Gid"), 0))));
+        add(nameOf("rgroup", "RGROUP", "status.Gid", 0, false));
+        // supplementary groups, comma-separated as procps joins them ("-" for none)
+        add(itemText("supgid", "SUPGID", 20, true, "supgid", List.of("status.Groups"), m -> {
+            String g = m.get("status.Groups");
+            return g == null ? null : g.isBlank() ? "-" : String.join(",", g.trim().split("\\s+"));
+        }));
+        add(itemText("supgrp", "SUPGRP", 40, true, "supgrp", List.of("status.Groups"), m -> {
+            String g = m.get("status.Groups");
+            if (g == null) {
+                return null;
+            }
+            if (g.isBlank()) {
+                return "-";
+            }
+            StringBuilder sb = new StringBuilder();
+            for (String id : g.trim().split("\\s+")) {
+                sb.append(sb.isEmpty() ? "" : ",").append(Names.group(Integer.parseInt(id)));
+            }
+            return sb.toString();
+        }));
+        // signal masks from status: pending to the process (ShdPnd), blocked, ignored, caught
+        for (String[] s : new String[][] {{"pending", "PENDING", "ShdPnd"}, {"blocked", "BLOCKED", "SigBlk"},
+                {"ignored", "IGNORED", "SigIgn"}, {"caught", "CAUGHT", "SigCgt"}}) {
+            add(itemText(s[0], s[1], 16, false, s[0] + "_signals", List.of("status." + s[2]), m -> signals(m.get("status." + s[2]))));
+        }
+        alias("pending", "sig", "PENDING");
+        alias("blocked", "sigmask", "BLOCKED");
+        alias("ignored", "sigignore", "IGNORED");
+        alias("caught", "sigcatch", "CAUGHT");
+        // OOM killer
+        add(itemNum("oom", "OOM", 4, "oom_score", List.of("oom_score"), m -> Long.parseLong(m.get("oom_score"))));
+        add(itemNum("oomadj", "OOMADJ", 5, "oom_adj", List.of("oom_adj"), m -> Long.parseLong(m.get("oom_adj"))));
+        // scheduling: stat field 40 rt_priority, 41 policy
+        add(itemText("rtprio", "RTPRIO", 6, false, "rtprio", List.of("stat.40", "stat.41"), m -> {
+            long pol = Long.parseLong(m.get("stat.41"));
+            return pol == 0 || pol == -1 ? "-" : m.get("stat.40");
+        }));
+        add(itemText("policy", "POL", 3, true, "policy", List.of("stat.41"), m -> schedClass(Long.parseLong(m.get("stat.41")))));
+        alias("policy", "class", "CLS");
+        add(itemText("cls", "CLS", 3, false, "policy", List.of("stat.41"), m -> schedClass(Long.parseLong(m.get("stat.41")))));
+        add(itemText("sched", "SCH", 3, false, "sched", List.of("stat.41"), m -> m.get("stat.41")));
+        // I/O counts (private, as /proc/PID/io); procps prints 0 where it cannot read the file
+        for (String[] io : new String[][] {{"rops", "ROPS", "syscr", "io_read_ops"}, {"wops", "WOPS", "syscw", "io_write_ops"},
+                {"rchars", "RCHARS", "rchar", "io_rchar"}, {"wchars", "WCHARS", "wchar", "io_wchar"},
+                {"rbytes", "RBYTES", "read_bytes", "io_read_bytes"}, {"wbytes", "WBYTES", "write_bytes", "io_write_bytes"}}) {
+            add(itemNum(io[0], io[1], 5, io[3], List.of("io." + io[2]), m -> orZero(m.get("io." + io[2]))));
+        }
+        // memory sizes procps derives: SIZE = data + stack KiB (0 for a kernel thread, which has neither);
+        // text and data resident estimates from the code bounds
+        add(itemNum("size", "SIZE", 5, "size_kib", List.of("status.VmData", "status.VmStk"),
+                m -> orZero(m.get("status.VmData")) + orZero(m.get("status.VmStk"))));
+        add(itemNum("trs", "TRS", 4, "trs_kib", List.of("stat.23", "stat.26", "stat.27"),
+                m -> Long.parseLong(m.get("stat.23")) == 0 ? 0L
+                        : (Long.parseUnsignedLong(m.get("stat.27")) - Long.parseUnsignedLong(m.get("stat.26"))) >> 10));
+        add(itemNum("drs", "DRS", 5, "drs_kib", List.of("stat.23", "stat.26", "stat.27"),
+                m -> Long.parseLong(m.get("stat.23")) == 0 ? 0L
+                        : (Long.parseLong(m.get("stat.23")) - Long.parseUnsignedLong(m.get("stat.27"))
+                                + Long.parseUnsignedLong(m.get("stat.26"))) >> 10));
+        // faults under procps's other names, the last CPU under BSD's
+        add(num("majflt", "MAJFLT", 6, S, "majflt", r -> r.majflt));
+        add(num("minflt", "MINFLT", 6, S, "minflt", r -> r.minflt));
+        alias("psr", "lastcpu", "C");
+        // login uid (audit), "-" when unset
+        add(itemText("luid", "LUID", 5, false, "loginuid", List.of("loginuid"), m -> {
+            long v = Long.parseLong(m.get("loginuid"));
+            return v == 4294967295L || v < 0 ? "-" : Long.toString(v);
+        }));
+        // every cgroup the process is in, as procps shows it: non-root lines joined by commas, "-" if none
+        add(itemText("cgroup", "CGROUP", 27, true, "cgroup", List.of("cgroup"), m -> {
+            String all = m.get("cgroup");
+            if (all == null) {
+                return null;
+            }
+            StringBuilder sb = new StringBuilder();
+            for (String line : all.split(",")) {
+                if (!line.isEmpty() && !line.endsWith("/")) {
+                    sb.append(sb.isEmpty() ? "" : ",").append(line);
+                }
+            }
+            return sb.isEmpty() ? "-" : sb.toString();
+        }));
+    }
+
+    /** The systemd and container view of a process, from its cgroup paths (cgroup.SystemdNames, cgroup.Containers). */
+    private static void cgroupViews() {
+        List<String> cg = List.of("cgroup");
+        add(itemText("unit", "UNIT", 31, true, "unit", cg, m -> dash(SystemdNames.unit(systemdPath(m)))));
+        add(itemText("uunit", "UUNIT", 31, true, "user_unit", cg, m -> dash(SystemdNames.userUnit(systemdPath(m)))));
+        add(itemText("slice", "SLICE", 31, true, "slice", cg, m -> m.get("cgroup") == null ? null
+                : SystemdNames.slice(systemdPath(m))));
+        add(itemText("lsession", "SESSION", 11, true, "login_session", cg, m -> dash(SystemdNames.session(systemdPath(m)))));
+        add(itemText("ouid", "OWNER", 5, true, "owner_uid", cg, m -> {
+            long uid = SystemdNames.ownerUid(systemdPath(m));
+            return uid < 0 ? "-" : Long.toString(uid);
+        }));
+        add(itemText("container", "CONTAINER", 24, true, "container", cg, m -> {
+            Containers.Container c = Containers.of(CgroupPaths.lines(m.get("cgroup")));
+            return c == null ? "-" : c.shortName();
+        }));
+        add(itemText("pod", "POD", 36, true, "pod", cg, m -> dash(Containers.pod(CgroupPaths.lines(m.get("cgroup"))))));
+    }
+
+    private static String systemdPath(Map<String, String> m) {
+        String all = m.get("cgroup");
+        if (all == null) {
+            throw new IllegalStateException("no cgroup item"); // shown as "-" by the item field
+        }
+        return CgroupPaths.systemdPath(CgroupPaths.lines(all));
+    }
+
+    private static String dash(String s) {
+        return s == null ? "-" : s;
+    }
+
+    /** A user or group name from the n-th id of a status line, cut with '+' at 8 as procps does. */
+    private static Field nameOf(String key, String header, String item, int n, boolean user) {
+        BiFunction<ProcRow, Ctx, Object> v = (r, c) -> {
+            try {
+                Long id = nth(r.items.get(item), n);
+                return id == null ? null : user ? Names.user(id.intValue()) : Names.group(id.intValue());
+            } catch (RuntimeException e) {
+                return null;
+            }
+        };
+        return new Field(key, header, 8, true, true, Groups.BASE, key,
+                (r, c) -> {
+                    Object x = v.apply(r, c);
+                    return x == null ? "-" : x.toString();
+                }, v, List.of(item));
     }
 
     /** The field for a ps keyword (case-insensitive), or null. */
@@ -274,6 +499,15 @@ public final class Fields {
 
     public static Map<String, Field> all() {
         return BY_KEY;
+    }
+
+    /** The /proc items to request from the daemon for these fields (each once). */
+    public static List<String> itemsFor(List<Field> fields) {
+        java.util.LinkedHashSet<String> items = new java.util.LinkedHashSet<>();
+        for (Field f : fields) {
+            items.addAll(f.items());
+        }
+        return List.copyOf(items);
     }
 
     /** The groups to request from the daemon for these fields. */
@@ -338,7 +572,7 @@ public final class Fields {
         return 39 - r.priority;
     }
 
-    /** BSD STAT: state plus <, N (priority), s (session leader), l (threads), + (foreground). */
+    /** BSD STAT: state plus <, N (priority), L (locked memory), s (session leader), l (threads), + (foreground). */
     static String bsdStat(ProcRow r) {
         StringBuilder sb = new StringBuilder().append(r.state);
         if (r.nice != Integer.MIN_VALUE) {
@@ -347,6 +581,9 @@ public final class Fields {
             } else if (r.nice > 0) {
                 sb.append('N');
             }
+        }
+        if (r.lockedKiB > 0) {
+            sb.append('L');
         }
         if (r.sid == r.pid && r.pid > 0) {
             sb.append('s');

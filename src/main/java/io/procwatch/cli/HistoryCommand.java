@@ -9,7 +9,6 @@ import io.procwatch.protocol.Selector;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.LocalDateTime;
-import java.time.ZoneId;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -180,7 +179,7 @@ final class HistoryCommand {
             if (iso.length() == 16) {
                 iso += ":00";
             }
-            return LocalDateTime.parse(iso).atZone(ZoneId.systemDefault()).toInstant().toEpochMilli();
+            return LocalDateTime.parse(iso).atZone(Invocation.current().zone()).toInstant().toEpochMilli();
         } catch (NumberFormatException | DateTimeParseException e) {
             throw new UsageException("cannot read the time '" + s + "' (use 10m, 2h, 1d, \"2026-11-24 10:00\" or epoch ms)");
         }

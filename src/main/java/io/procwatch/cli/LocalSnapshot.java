@@ -20,6 +20,11 @@ final class LocalSnapshot {
     }
 
     static List<ProcRow> read(long groups, boolean threads) throws IOException {
+        return read(groups, threads, List.of());
+    }
+
+    /** With /proc items, read as this user may (the kernel refuses what it must). */
+    static List<ProcRow> read(long groups, boolean threads, List<String> items) throws IOException {
         ProcFs proc = ProcFs.system();
         SystemInfo sys = SystemInfo.get();
         List<ProcRow> rows = new ArrayList<>();
@@ -37,6 +42,10 @@ final class LocalSnapshot {
                     base.rgid = s.rgid();
                     base.egid = s.egid();
                     base.tracer = s.tracerPid();
+                    if (s.vmRssKiB() >= 0) {
+                        base.rssKiB = s.vmRssKiB(); // exact, as procps shows it (stat's rss is approximate)
+                    }
+                    base.lockedKiB = Math.max(0, s.vmLckKiB());
                 }
             }
             if ((groups & Groups.CMDLINE) != 0) {
@@ -51,6 +60,14 @@ final class LocalSnapshot {
             }
             if ((groups & Groups.WCHAN) != 0) {
                 base.wchan = proc.wchan(pid).orElse(null);
+            }
+            if (!items.isEmpty()) {
+                List<String> kv = io.procwatch.procfs.ProcItems.read(proc.root(), pid, items, true);
+                java.util.Map<String, String> m = new java.util.HashMap<>();
+                for (int i = 0; i + 1 < kv.size(); i += 2) {
+                    m.put(kv.get(i), kv.get(i + 1));
+                }
+                base.items = m;
             }
             if (!threads) {
                 rows.add(base);

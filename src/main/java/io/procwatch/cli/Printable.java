@@ -17,17 +17,16 @@ import java.util.Locale;
  * and each non-ASCII byte '?'. In a command line a newline reads as a space in both.
  */
 final class Printable {
-    private static final boolean UTF8 = utf8Locale(System.getenv());
 
     private Printable() {
     }
 
     static String text(String s) {
-        return clean(s, false, UTF8);
+        return clean(s, false, Invocation.current().utf8());
     }
 
     static String args(String s) {
-        return clean(s, true, UTF8);
+        return clean(s, true, Invocation.current().utf8());
     }
 
     static String clean(String s, boolean args, boolean utf8) {

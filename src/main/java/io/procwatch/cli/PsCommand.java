@@ -35,6 +35,10 @@ final class PsCommand {
               -p, --pid LIST    by process id              -u, --user LIST   by effective user
               -U LIST           by real user               -C LIST           by command name
               --ppid LIST       by parent id               -t LIST           by terminal (pts/0, tty1)
+            Narrowing (each one ANDs with the above; alone, it narrows all processes):
+              --cgroup PATH     in this cgroup or below it (any hierarchy's path, e.g. /system.slice)
+              --container ID    in a container (id prefix, docker:0123456789ab, or an lxc name)
+              --unit NAME       in a systemd unit or user unit (cron.service)   --pod UID  in a pod
             Format:
               -f  full   -F  extra full   -l  long   -j  jobs   u  BSD user   j  BSD jobs
               -o, --format FMT  columns, e.g. -o pid,ppid,user,stat,rss,comm,args   (pid= hides a header,
@@ -66,6 +70,8 @@ final class PsCommand {
     private final List<String> commands = new ArrayList<>();
     private final List<Integer> ttys = new ArrayList<>();
     private final List<String> formats = new ArrayList<>();
+    /** --cgroup, --container, --unit, --pod: narrowing by cgroup membership (CgroupFilter). */
+    private final CgroupFilter cgroupFilter = new CgroupFilter();
     private String preset;
     private boolean threads;
     private boolean threadsSpid;
@@ -122,6 +128,8 @@ final class PsCommand {
                 switch (name) {
                     case "--pid" -> pids.addAll(ints("--pid", val != null ? val : arg(args, ++i, a)));
                     case "--ppid" -> ppids.addAll(ints("--ppid", val != null ? val : arg(args, ++i, a)));
+                    case "--cgroup", "--container", "--unit", "--pod" ->
+                            cgroupFilter.add(name.substring(2), val != null ? val : arg(args, ++i, a));
                     case "--user" -> euids.addAll(users("--user", val != null ? val : arg(args, ++i, a)));
                     case "--User" -> ruids.addAll(users("--User", val != null ? val : arg(args, ++i, a)));
                     case "--format" -> formats.add(val != null ? val : arg(args, ++i, a));
@@ -364,19 +372,22 @@ final class PsCommand {
                 needed.add(f);
             }
         }
+        if (cgroupFilter.active()) {
+            needed.add(Fields.get("cgroup")); // the filter reads the membership, shown or not
+        }
         long groups = Fields.groupsFor(new ArrayList<>(needed)) | Groups.CRED;
         List<ProcRow> rows;
         if (local) {
-            rows = LocalSnapshot.read(groups | Groups.STAT, threads);
+            rows = LocalSnapshot.read(groups | Groups.STAT, threads, Fields.itemsFor(new ArrayList<>(needed)));
         } else {
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {
                 // always fresh: state, process group and terminal change without an event
                 int flags = Wire.F_FRESH | (threads ? Wire.F_THREADS : 0);
-                rows = snapshot(c, serverSelector(), groups, flags);
+                rows = snapshot(c, serverSelector(), groups, flags, Fields.itemsFor(new ArrayList<>(needed)));
             } catch (DaemonUnavailableException e) {
                 err.println("procwatch ps: " + e.getMessage());
                 err.println("procwatch ps: reading /proc directly instead (slower; sees no exited processes)");
-                rows = LocalSnapshot.read(groups | Groups.STAT, threads);
+                rows = LocalSnapshot.read(groups | Groups.STAT, threads, Fields.itemsFor(new ArrayList<>(needed)));
             }
         }
         rows = select(rows);
@@ -397,7 +408,7 @@ final class PsCommand {
             out.println(Json.value(Columns.json(fields, rows, ctx)));
             return rows.isEmpty() ? 1 : 0;
         }
-        int maxWidth = !wide && System.console() != null && System.console().isTerminal() ? terminalWidth() : 0;
+        int maxWidth = !wide && Invocation.current().consoleTerminal() ? terminalWidth() : 0;
         List<Columns.Col> cols = Columns.of(fields);
         StringBuilder buf = new StringBuilder();
         if (!noHeaders && Columns.anyHeader(cols)) {
@@ -416,10 +427,15 @@ final class PsCommand {
      * and the pages merged in pid order (each pid asked for once, so no row comes twice).
      */
     static List<ProcRow> snapshot(ProcwatchClient c, Selector sel, long groups, int flags) throws IOException {
+        return snapshot(c, sel, groups, flags, List.of());
+    }
+
+    static List<ProcRow> snapshot(ProcwatchClient c, Selector sel, long groups, int flags, List<String> items)
+            throws IOException {
         List<Integer> pids = new ArrayList<>(new java.util.TreeSet<>(sel.pids()));
         List<Integer> uids = List.copyOf(new LinkedHashSet<>(sel.uids()));
         if (pids.size() <= Selector.MAX_PIDS && uids.size() <= Selector.MAX_PIDS) {
-            return c.snapshot(sel.withPids(pids).withUids(uids), groups, flags).rows();
+            return c.snapshot(sel.withPids(pids).withUids(uids), groups, flags, items).rows();
         }
         if (pids.size() > Selector.MAX_PIDS && uids.size() > Selector.MAX_PIDS) {
             // both long: ask for the pids only and let select() apply the users
@@ -431,14 +447,19 @@ final class PsCommand {
         for (int from = 0; from < list.size(); from += Selector.MAX_PIDS) {
             List<Integer> page = list.subList(from, Math.min(list.size(), from + Selector.MAX_PIDS));
             Selector s = byPid ? sel.withPids(page).withUids(uids) : sel.withPids(pids).withUids(page);
-            out.addAll(c.snapshot(s, groups, flags).rows());
+            out.addAll(c.snapshot(s, groups, flags, items).rows());
         }
         out.sort(Comparator.comparingInt((ProcRow r) -> r.pid).thenComparingInt(ProcRow::id));
         return out;
     }
 
     /** Narrows the daemon's work where one criterion alone decides (a pid list, one user...). */
+    /** What the daemon can narrow by (the membership always ANDs, so it always narrows), then the rest here. */
     private Selector serverSelector() {
+        return plainServerSelector().withMember(cgroupFilter.membership());
+    }
+
+    private Selector plainServerSelector() {
         boolean onlyPids = !pids.isEmpty() && ppids.isEmpty() && euids.isEmpty() && ruids.isEmpty()
                 && commands.isEmpty() && ttys.isEmpty() && !all;
         if (onlyPids) {
@@ -463,12 +484,14 @@ final class PsCommand {
         Set<Integer> ruids = new HashSet<>(this.ruids);
         Set<String> commands = new HashSet<>(this.commands);
         Set<Integer> ttys = new HashSet<>(this.ttys);
-        int myUid = DaemonLink.currentUid();
-        int myTty = myTty();
+        int myUid = Invocation.current().uid();
+        int myTty = Invocation.current().ttyNr();
         List<ProcRow> out = new ArrayList<>();
         for (ProcRow r : rows) {
             boolean keep;
-            if (all || (bsdA && bsdX)) {
+            if (cgroupFilter.active() && !cgroupFilter.matches(r)) {
+                keep = false;
+            } else if (all || (bsdA && bsdX) || (cgroupFilter.active() && !lists && !bsdA && !bsdX)) {
                 keep = true;
             } else if (lists || bsdA || bsdX) {
                 keep = pids.contains(r.pid) || ppids.contains(r.ppid) || euids.contains(r.euid)
@@ -486,19 +509,9 @@ final class PsCommand {
         return out;
     }
 
-    private static int myTty() {
-        try {
-            String s = Files.readString(Path.of("/proc/self/stat"));
-            String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
-            return Integer.parseInt(f[4]);
-        } catch (IOException | RuntimeException e) {
-            return 0;
-        }
-    }
-
     private static int terminalWidth() {
         try {
-            String c = System.getenv("COLUMNS");
+            String c = Invocation.current().getenv("COLUMNS");
             if (c != null) {
                 return Integer.parseInt(c.trim());
             }

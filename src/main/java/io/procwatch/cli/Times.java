@@ -1,14 +1,12 @@
 package io.procwatch.cli;
 
 import java.time.Instant;
-import java.time.ZoneId;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 
 /** The time formats of procps ps. */
 final class Times {
-    private static final ZoneId ZONE = ZoneId.systemDefault();
     private static final DateTimeFormatter HM = DateTimeFormatter.ofPattern("HH:mm", Locale.ROOT);
     private static final DateTimeFormatter HMS = DateTimeFormatter.ofPattern("HH:mm:ss", Locale.ROOT);
     private static final DateTimeFormatter MON_DD = DateTimeFormatter.ofPattern("MMMdd", Locale.ROOT);
@@ -23,7 +21,7 @@ final class Times {
     }
 
     static ZonedDateTime at(long epochMs) {
-        return Instant.ofEpochMilli(epochMs).atZone(ZONE);
+        return Instant.ofEpochMilli(epochMs).atZone(Invocation.current().zone());
     }
 
     /**

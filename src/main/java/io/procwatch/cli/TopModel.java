@@ -52,7 +52,7 @@ final class TopModel implements AutoCloseable {
     TopModel(ProcwatchClient query, Path socket, Selector scope) throws IOException {
         this.query = query;
         try {
-            this.events = ProcwatchClient.connect(socket);
+            this.events = Invocation.current().daemon().connect(socket);
         } catch (IOException e) {
             query.close();
             throw e;

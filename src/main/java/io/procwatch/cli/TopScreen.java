@@ -5,7 +5,6 @@ import io.procwatch.event.Signals;
 
 import java.time.Instant;
 import java.time.LocalTime;
-import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -24,7 +23,7 @@ final class TopScreen {
     static List<String> summary(TopModel.Frame f, int width, boolean batch) {
         List<String> lines = new ArrayList<>();
         SystemSummary s = f.sys();
-        String time = LocalTime.ofInstant(Instant.ofEpochMilli(f.timeMs()), ZoneId.systemDefault()).format(CLOCK);
+        String time = LocalTime.ofInstant(Instant.ofEpochMilli(f.timeMs()), Invocation.current().zone()).format(CLOCK);
         lines.add(String.format(Locale.ROOT, "top - %s up %s,  load average: %.2f, %.2f, %.2f", time,
                 uptime((long) s.uptimeSecs()), s.load1(), s.load5(), s.load15()));
         lines.add(String.format(Locale.ROOT, "Tasks: %3d total, %3d running, %3d sleeping, %3d stopped, %3d zombie",

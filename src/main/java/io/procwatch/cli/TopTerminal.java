@@ -306,10 +306,39 @@ final class TopTerminal {
             return;
         }
         try {
-            ProcessControl.kill(pid, sig);
-            message = "Sent " + Signals.name(sig) + " to " + pid;
+            message = signalShown(pid, sig);
         } catch (SyscallException e) {
             message = "Failed signal pid '" + pid + "' with " + sig + ": " + e.getMessage();
+        }
+    }
+
+    /**
+     * Signals the process the screen showed as {@code pid}, not whatever has that pid now: a pidfd
+     * pins the process it was opened for, and the start time checked after opening it says whether
+     * that is still the one on screen (it may have exited, and its pid gone to another process, since
+     * the refresh). Threads (H) and pids not on screen are signalled by pid, as top does.
+     */
+    private String signalShown(int pid, int sig) throws SyscallException {
+        io.procwatch.client.ProcRow shown = null;
+        for (TopView.Row r : rows) {
+            if (r.row().id() == pid && r.row().tid <= 0) {
+                shown = r.row();
+            }
+        }
+        if (shown == null || shown.startTicks <= 0) {
+            ProcessControl.kill(pid, sig);
+            return "Sent " + Signals.name(sig) + " to " + pid;
+        }
+        int fd = ProcessControl.pidfdOpen(pid);
+        try {
+            var now = io.procwatch.procfs.ProcFs.system().stat(pid);
+            if (now.isEmpty() || now.get().starttime() != shown.startTicks) {
+                return "PID " + pid + " is not the process shown any more (it exited; the pid may be another's now): nothing sent";
+            }
+            ProcessControl.pidfdSignal(fd, sig);
+            return "Sent " + Signals.name(sig) + " to " + pid;
+        } finally {
+            io.procwatch.sys.Libc.closeQuietly(fd);
         }
     }
 

@@ -57,6 +57,10 @@ public final class ProcRow {
     public long tsNivcsw = -1;
     public String cgroup;
     public String wchan;
+    /** Locked memory in KiB (0 when none or not sent). */
+    public long lockedKiB;
+    /** /proc items asked for with A_ITEMS (name to the file's text); absent when unreadable or private. */
+    public java.util.Map<String, String> items = java.util.Map.of();
     // exits and events
     /** EventType bit of an event (EXIT's is negative as an int); see {@link #isEvent}. */
     public int eventKind;
@@ -119,6 +123,15 @@ public final class ProcRow {
                 case Wire.P_TS_NIVCSW -> r.tsNivcsw = a.u64();
                 case Wire.P_CGROUP -> r.cgroup = a.string();
                 case Wire.P_WCHAN -> r.wchan = a.string();
+                case Wire.P_LOCKED_KIB -> r.lockedKiB = a.u64();
+                case Wire.P_ITEMS -> {
+                    List<String> kv = a.strings();
+                    java.util.Map<String, String> m = new java.util.HashMap<>();
+                    for (int i = 0; i + 1 < kv.size(); i += 2) {
+                        m.put(kv.get(i), kv.get(i + 1));
+                    }
+                    r.items = m;
+                }
                 case Wire.E_KIND -> {
                     r.eventKind = a.u32();
                     r.isEvent = true;

@@ -28,17 +28,31 @@ import java.util.function.Predicate;
  * Talks to the procwatch daemon over its Unix socket. One request at a time per client.
  */
 public final class ProcwatchClient implements AutoCloseable {
-    private final SocketChannel channel;
+    private final java.io.Closeable channel;
     private final InputStream in;
     private final OutputStream out;
     private final Path socket;
     private int seq;
 
     private ProcwatchClient(Path socket, SocketChannel channel) {
+        this(socket, channel, channel, channel);
+    }
+
+    private ProcwatchClient(Path socket, java.nio.channels.ReadableByteChannel in,
+                            java.nio.channels.WritableByteChannel out, java.io.Closeable closer) {
         this.socket = socket;
-        this.channel = channel;
-        this.in = new BufferedInputStream(Channels.newInputStream(channel), 65536);
-        this.out = new BufferedOutputStream(Channels.newOutputStream(channel), 8192);
+        this.channel = closer;
+        this.in = new BufferedInputStream(Channels.newInputStream(in), 65536);
+        this.out = new BufferedOutputStream(Channels.newOutputStream(out), 8192);
+    }
+
+    /**
+     * A client over any pair of byte channels: the daemon runs a thin client's command with one
+     * over in-process pipes to a connection of its own (daemon/RunSession). {@code closer} closes both.
+     */
+    public static ProcwatchClient over(Path socket, java.nio.channels.ReadableByteChannel in,
+                                       java.nio.channels.WritableByteChannel out, java.io.Closeable closer) {
+        return new ProcwatchClient(socket, in, out, closer);
     }
 
     /** The socket path: the flag if given, else $PROCWATCH_SOCKET, else the default. */
@@ -105,7 +119,15 @@ public final class ProcwatchClient implements AutoCloseable {
     }
 
     public Listing snapshot(Selector sel, long groups, int flags) throws IOException {
+        return snapshot(sel, groups, flags, List.of());
+    }
+
+    /** With /proc items (namespaces, signal masks, ...: see docs/protocol.md, A_ITEMS) for each process. */
+    public Listing snapshot(Selector sel, long groups, int flags, List<String> items) throws IOException {
         MessageBuilder b = new MessageBuilder().u64(Wire.A_GROUPS, groups);
+        if (!items.isEmpty()) {
+            b.strings(Wire.A_ITEMS, items);
+        }
         sel.encode(b);
         send(b.build(Wire.SNAPSHOT, flags, ++seq));
         return collect(Wire.PROCESS);

@@ -98,10 +98,17 @@ public final class ProcConnector implements AutoCloseable {
         }
         Arena setup = Arena.ofConfined();
         try {
-            int granted = socket.setReceiveBuffer(options.receiveBufferBytes());
+            // Subscribe with room for the acknowledgement: on a busy machine a tiny buffer fills
+            // with other processes' events before the ack comes, and the ack is dropped. The
+            // buffer asked for applies once subscribed.
+            int requested = options.receiveBufferBytes();
+            int granted = socket.setReceiveBuffer(Math.max(requested, 1 << 20));
             socket.setReceiveTimeout(options.pollTimeoutMillis());
             Subscription sub = new Subscription(socket, setup, options);
             boolean kernelFilter = sub.listen();
+            if (requested < 1 << 20) {
+                granted = socket.setReceiveBuffer(requested);
+            }
             ProcEventDecoder decoder = new ProcEventDecoder(!kernelFilter && options.wantsAll(),
                     EventType.mask(options.events()));
             ProcConnector c = new ProcConnector(socket, decoder, kernelFilter, granted);

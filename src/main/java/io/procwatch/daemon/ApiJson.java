@@ -29,7 +29,7 @@ final class ApiJson {
         if (v.canSeePrivate(p)) {
             m.put("exe", p.exe());
         }
-        m.put("start_ms", sys.startTicksToEpochMillis(p.startTicks()));
+        m.put("start_ms", SystemInfo.monotonicToEpochMillis(p.startNs())); // the same instant every path gives
         m.put("threads", p.numThreads());
         m.put("nice", p.nice());
         m.put("cpu_seconds", (double) (p.utime() + p.stime()) / sys.clockTicks());

@@ -2,6 +2,7 @@ package io.procwatch.daemon;
 
 import io.procwatch.event.EventType;
 import io.procwatch.procfs.PidStat;
+import io.procwatch.procfs.ProcItems;
 import io.procwatch.protocol.Attrs;
 import io.procwatch.protocol.Groups;
 import io.procwatch.protocol.Message;
@@ -63,6 +64,24 @@ final class Connection implements Runnable {
         this.ctx = ctx;
         this.watch = watch;
         this.encoder = new Encoder(ctx.proc());
+        this.givenCred = null;
+    }
+
+    /** SO_PEERCRED's numbers of an in-daemon peer (see RunSession), which has no socket. */
+    private final int[] givenCred;
+
+    /**
+     * A peer inside the daemon: a command run for a thin client (RunSession) talks to this over
+     * in-process pipes, seen as the thin client's user.
+     */
+    Connection(DaemonContext ctx, int[] cred, InputStream in, OutputStream out) {
+        this.channel = null;
+        this.ctx = ctx;
+        this.watch = null;
+        this.encoder = new Encoder(ctx.proc());
+        this.givenCred = cred.clone();
+        this.in = in;
+        this.out = out;
     }
 
     /** Marks the end of the client's stream in the request queue. */
@@ -87,9 +106,13 @@ final class Connection implements Runnable {
     @Override
     public void run() {
         try (channel) {
-            viewer = new Viewer(watch.uid(), watch.gid(), ctx.procMount());
-            in = watch.input(new BufferedInputStream(Channels.newInputStream(channel), 16384));
-            out = new BufferedOutputStream(watch.output(Channels.newOutputStream(channel)), 65536);
+            if (channel == null) { // in the daemon: a RunSession's pipes, no socket and no watchdog
+                viewer = new Viewer(givenCred[0], givenCred[1], ctx.procMount());
+            } else {
+                viewer = new Viewer(watch.uid(), watch.gid(), ctx.procMount());
+                in = watch.input(new BufferedInputStream(Channels.newInputStream(channel), 16384));
+                out = new BufferedOutputStream(watch.output(Channels.newOutputStream(channel)), 65536);
+            }
             Thread reader = Thread.ofVirtual().start(this::readRequests);
             try {
                 serve();
@@ -118,11 +141,23 @@ final class Connection implements Runnable {
      */
     private void readRequests() {
         Object last = END;
-        watch.readerStarted();
+        if (watch != null) {
+            if (watch != null) {
+                if (watch != null) {
+                    watch.readerStarted();
+                }
+            }
+        }
         try {
             Message m;
             while ((m = Message.read(in, Wire.MAX_REQUEST)) != null) {
-                watch.requestReceived();
+                if (watch != null) {
+            if (watch != null) {
+                if (watch != null) {
+                    watch.requestReceived();
+                }
+            }
+        }
                 if (queuedBytes.addAndGet(Wire.HEADER + m.body().length) > MAX_QUEUED_BYTES) {
                     last = new ProtocolException(Wire.E_TOO_LARGE, "more than " + MAX_QUEUED_BYTES
                             + " bytes of requests queued behind an unfinished one");
@@ -167,13 +202,19 @@ final class Connection implements Runnable {
             queuedBytes.addAndGet(-(Wire.HEADER + req.body().length));
             ctx.counters().requests.increment();
             long t0 = System.nanoTime();
-            watch.handling();
+            if (watch != null) {
+            if (watch != null) {
+                if (watch != null) {
+                    watch.handling();
+                }
+            }
+        }
             try {
                 if (!handle(req)) {
                     return;
                 }
                 out.flush();
-                if (req.type() != Wire.WAIT && req.type() != Wire.SUBSCRIBE) {
+                if (req.type() != Wire.WAIT && req.type() != Wire.SUBSCRIBE && req.type() != Wire.RUN) {
                     ctx.counters().latency.record(System.nanoTime() - t0);
                 }
             } catch (ProtocolException e) {
@@ -184,7 +225,13 @@ final class Connection implements Runnable {
                 }
                 out.flush();
             } finally {
-                watch.handled();
+                if (watch != null) {
+            if (watch != null) {
+                if (watch != null) {
+                    watch.handled();
+                }
+            }
+        }
             }
         }
     }
@@ -218,17 +265,27 @@ final class Connection implements Runnable {
             case Wire.WAIT -> waitFor(req);
             case Wire.STATS -> stats(req);
             case Wire.SUBSCRIBE -> subscribe(req);
-            default -> {
-                sendError(req.seq(), Wire.E_UNKNOWN_REQUEST, "unknown request type " + req.type());
-                yield true;
-            }
+            case Wire.RUN -> channel == null ? unknown(req) : new RunSession(ctx, viewer, out).serve(req, this::nextCancel);
+            default -> unknown(req);
         };
+    }
+
+    /** For a RUN: blocks until the client sends CANCEL or hangs up (or breaks the framing). */
+    private void nextCancel() throws InterruptedException {
+        while (requests.take() instanceof Message m && m.type() != Wire.CANCEL) {
+            // any other request during a run is ignored
+        }
+    }
+
+    private boolean unknown(Message req) throws IOException {
+        sendError(req.seq(), Wire.E_UNKNOWN_REQUEST, "unknown request type " + req.type());
+        return true;
     }
 
     private boolean hello(Message req) throws IOException {
         checkAttrs(req.attrs());
         long caps = 1L << Wire.HELLO | 1L << Wire.SNAPSHOT | 1L << Wire.SUBSCRIBE | 1L << Wire.HISTORY
-                | 1L << Wire.WAIT | 1L << Wire.STATS;
+                | 1L << Wire.WAIT | 1L << Wire.STATS | (channel != null ? 1L << Wire.RUN : 0);
         new MessageBuilder().u32(Wire.A_VERSION, Wire.VERSION).string(Wire.R_DAEMON_VERSION, DaemonContext.VERSION)
                 .u64(Wire.R_CAPABILITIES, caps).u32(Wire.R_PEER_UID, viewer.uid())
                 .build(Wire.HELLO_REPLY, 0, req.seq()).write(out);
@@ -237,7 +294,7 @@ final class Connection implements Runnable {
 
     /** Parsed request arguments common to several request types. */
     private record Args(Selector selector, long groups, int eventMask, long sinceMs, long untilMs, int limit,
-                        List<Integer> waitPids, long timeoutMs, int sampleIntervalMs) {
+                        List<Integer> waitPids, long timeoutMs, int sampleIntervalMs, List<String> items) {
     }
 
     private static Args args(Message req) throws ProtocolException {
@@ -250,6 +307,7 @@ final class Connection implements Runnable {
         long timeout = 0;
         int interval = 0;
         List<Integer> pids = new ArrayList<>();
+        List<String> items = List.of();
         Attrs a = req.attrs();
         while (a.next()) {
             switch (a.type()) {
@@ -269,6 +327,7 @@ final class Connection implements Runnable {
                     pids.add((int) pid);
                 }
                 case Wire.A_TIMEOUT_MS -> timeout = Integer.toUnsignedLong(a.u32());
+                case Wire.A_ITEMS -> items = items(a.strings());
                 case Wire.A_SAMPLE_INTERVAL_MS -> interval = (int) Math.min(Integer.MAX_VALUE,
                         Integer.toUnsignedLong(a.u32()));
                 default -> {
@@ -283,7 +342,20 @@ final class Connection implements Runnable {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "wait takes at most 1024 pids");
         }
         return new Args(sel, groups, mask, since, until, (int) Math.min(limit, MAX_ROWS_PER_REPLY), pids, timeout,
-                interval);
+                interval, items);
+    }
+
+    private static List<String> items(List<String> asked) throws ProtocolException {
+        if (asked.size() > ProcItems.MAX_ITEMS) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, "at most " + ProcItems.MAX_ITEMS + " items, not " + asked.size());
+        }
+        for (String item : asked) {
+            String problem = ProcItems.check(item);
+            if (problem != null) {
+                throw new ProtocolException(Wire.E_BAD_ARGUMENT, problem);
+            }
+        }
+        return List.copyOf(asked);
     }
 
     private static void checkAttrs(Attrs a) throws ProtocolException {
@@ -330,7 +402,7 @@ final class Connection implements Runnable {
                     }
                 }
             } else {
-                Message m = encoder.process(p, a.groups(), viewer, req.seq());
+                Message m = encoder.process(p, a.groups(), a.items(), viewer, req.seq());
                 if (!record || delta.record(p.pid(), m.body())) {
                     m.write(out);
                 }
@@ -490,7 +562,7 @@ final class Connection implements Runnable {
     }
 
     private boolean channelOpen() {
-        return channel.isOpen() && channel.isConnected();
+        return channel == null ? !clientGone : channel.isOpen() && channel.isConnected();
     }
 
     private boolean stats(Message req) throws IOException {

@@ -35,7 +35,7 @@ public final class Daemon implements AutoCloseable {
      */
     public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                           HistoryWriter.Retention retention, String http, boolean taskScan,
-                          int receiveBufferBytes, boolean httpPublic, Limits limits) {
+                          int receiveBufferBytes, boolean httpPublic, Limits limits, boolean execCapture) {
         public Options {
             if (limits == null) {
                 limits = Limits.forClients(maxClients);
@@ -44,16 +44,23 @@ public final class Daemon implements AutoCloseable {
 
         public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                        HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
+                       boolean httpPublic, Limits limits) {
+            this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
+                    receiveBufferBytes, httpPublic, limits, true);
+        }
+
+        public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
+                       HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
                        boolean httpPublic) {
             this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
-                    receiveBufferBytes, httpPublic, null);
+                    receiveBufferBytes, httpPublic, null, true);
         }
 
         public static Options defaults() {
             String env = System.getenv("PROCWATCH_SOCKET");
             return new Options(Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET), 100_000, 256,
                     Path.of("/proc"), null, new HistoryWriter.Retention(30L * 86_400_000L, 10_000_000L), null, true,
-                    64 << 20, false);
+                    64 << 20, false, null, true);
         }
     }
 
@@ -82,7 +89,8 @@ public final class Daemon implements AutoCloseable {
             HistoryStore s = store;
             HistoryWriter w = s == null ? null : new HistoryWriter(s, o.retention());
             writer = w;
-            live = LiveTable.start(new LiveTable.Config(o.historyCapacity(), o.receiveBufferBytes(), 200, o.taskScan()), h -> {
+            live = LiveTable.start(new LiveTable.Config(o.historyCapacity(), o.receiveBufferBytes(), 200, o.taskScan(),
+                    o.execCapture()), h -> {
                 if (s != null) {
                     restore(s, h);
                     h.onChange(w::offer);

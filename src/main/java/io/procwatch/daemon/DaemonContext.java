@@ -52,7 +52,7 @@ final class DaemonContext {
         this.store = store;
         this.writer = writer;
         this.live = live;
-        this.query = new QueryEngine(live.table());
+        this.query = new QueryEngine(live.table(), proc.root());
         this.proc = proc;
         this.mount = mount;
     }
@@ -98,6 +98,9 @@ final class DaemonContext {
         // No event says when a parent reaps a zombie: check the recent exits (a short set) now
         // rather than at the reaper's next tick, so an answer never lists a process already reaped.
         live.applier().reap();
+        if (fresh) {
+            live.applier().resyncForQuery(); // after a loss, the processes whose forks were lost too
+        }
         var rows = selectNow(s, v, fresh);
         if (live.applier().mayBeStale()) {
             // Events were lost and the rescan is still to come: a row may be a process whose exit
@@ -183,10 +186,17 @@ final class DaemonContext {
         s.put("reparented", c.reparented.sum());
         s.put("execs_captured", c.execsCaptured.sum());
         s.put("execs_from_proc", c.execsFromProc.sum());
+        s.put("exec_capture", live.execCaptureProblem() == null ? 1L : 0L);
+        s.put("exec_capture_lost", live.execCaptureLost());
+        s.put("exec_capture_unclaimed", c.execCaptureUnclaimed.sum());
+        s.put("execs_uncaptured", c.execsUncaptured.sum());
+        s.put("execs_argv_truncated", c.execsArgvTruncated.sum());
         s.put("table_stale", live.applier().mayBeStale() ? 1L : 0L);
         s.put("taskstats_unjoined", t.history().taskstatsUnjoined());
         s.put("taskstats_ok", live.taskstatsProblem() == null ? 1L : 0L);
         s.put("taskstats_overruns", live.taskstatsOverruns());
+        s.put("runs_active", RunSession.active());
+        s.put("runs_total", RunSession.total());
         s.put("history_size", (long) t.history().size());
         s.put("history_capacity", (long) t.history().capacity());
         s.put("history_added", t.history().added());

@@ -4,6 +4,7 @@ import io.procwatch.event.EventType;
 import io.procwatch.procfs.PidStat;
 import io.procwatch.procfs.ProcFs;
 import io.procwatch.procfs.SystemInfo;
+import io.procwatch.procfs.ProcItems;
 import io.procwatch.protocol.Groups;
 import io.procwatch.protocol.Message;
 import io.procwatch.protocol.MessageBuilder;
@@ -14,6 +15,7 @@ import io.procwatch.table.ExitedProcess;
 import io.procwatch.table.ProcessInfo;
 import io.procwatch.table.TableEvent;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -41,7 +43,12 @@ final class Encoder {
     private static final long CACHEABLE = Groups.BASE | Groups.CRED | Groups.STAT;
 
     Message process(ProcessInfo p, long groups, Viewer v, int seq) {
-        boolean cacheable = (groups & ~CACHEABLE) == 0;
+        return process(p, groups, List.of(), v, seq);
+    }
+
+    /** With /proc items ({@link ProcItems}): read for this process now, private ones only if the viewer may. */
+    Message process(ProcessInfo p, long groups, List<String> items, Viewer v, int seq) {
+        boolean cacheable = (groups & ~CACHEABLE) == 0 && items.isEmpty();
         if (cacheable) {
             byte[] cached = p.cachedEncoding(groups);
             if (cached != null) {
@@ -51,6 +58,10 @@ final class Encoder {
         MessageBuilder m = new MessageBuilder();
         m.u32(Wire.P_PID, p.pid());
         processAttrs(m, p, groups, v);
+        if (!items.isEmpty()) {
+            boolean priv = items.stream().anyMatch(ProcItems::isPrivate) && v.canSeePrivate(p);
+            m.strings(Wire.P_ITEMS, ProcItems.read(proc.root(), p.pid(), items, priv));
+        }
         Message built = m.build(Wire.PROCESS, 0, seq);
         if (cacheable) {
             p.cacheEncoding(groups, built.body());
@@ -99,13 +110,16 @@ final class Encoder {
         if ((groups & Groups.STAT) != 0) {
             stat(m, p.utime(), p.stime(), p.vsize(), p.rss(), p.minflt(), p.majflt(), p.priority(), p.nice(),
                     p.processor());
+            if (p.lockedKiB() > 0) {
+                m.u64(Wire.P_LOCKED_KIB, p.lockedKiB());
+            }
         }
         if ((groups & Groups.IO) != 0 && priv) {
             proc.io(p.pid()).ifPresent(io -> m.u64(Wire.P_IO_RCHAR, io[0]).u64(Wire.P_IO_WCHAR, io[1])
                     .u64(Wire.P_IO_READ_BYTES, io[2]).u64(Wire.P_IO_WRITE_BYTES, io[3]));
         }
         if ((groups & Groups.TASKSTATS) != 0 && priv) {
-            liveTaskstats(p.pid()).ifPresent(t -> taskstatsAttrs(m, t));
+            liveTaskstats(p.pid()).ifPresent(t -> taskstatsAttrs(m, t, true));
         }
         if ((groups & Groups.CGROUP) != 0) {
             proc.cgroup(p.pid()).ifPresent(c -> m.string(Wire.P_CGROUP, c));
@@ -158,11 +172,17 @@ final class Encoder {
         }
     }
 
-    private static void taskstatsAttrs(MessageBuilder m, Taskstats t) {
+    /**
+     * Accounting. CPU time, peak RSS and context switches are what stat and status show every
+     * user; the storage I/O bytes are what /proc/PID/io guards, sent only with {@code io}.
+     */
+    private static void taskstatsAttrs(MessageBuilder m, Taskstats t, boolean io) {
         m.u64(Wire.P_TS_UTIME_US, t.userMicros()).u64(Wire.P_TS_STIME_US, t.systemMicros())
-                .u64(Wire.P_TS_MAXRSS_KIB, t.hiwaterRssKiB()).u64(Wire.P_TS_READ_BYTES, t.readBytes())
-                .u64(Wire.P_TS_WRITE_BYTES, t.writeBytes()).u64(Wire.P_TS_NVCSW, t.voluntarySwitches())
+                .u64(Wire.P_TS_MAXRSS_KIB, t.hiwaterRssKiB()).u64(Wire.P_TS_NVCSW, t.voluntarySwitches())
                 .u64(Wire.P_TS_NIVCSW, t.involuntarySwitches());
+        if (io) {
+            m.u64(Wire.P_TS_READ_BYTES, t.readBytes()).u64(Wire.P_TS_WRITE_BYTES, t.writeBytes());
+        }
     }
 
     Message exited(ExitedProcess e, Viewer v, int type, int seq) {
@@ -191,7 +211,7 @@ final class Encoder {
             m.flag(Wire.E_CORE);
         }
         if (e.taskstats() != null) {
-            taskstatsAttrs(m, e.taskstats());
+            taskstatsAttrs(m, e.taskstats(), v.canSeePrivate(e));
         }
     }
 

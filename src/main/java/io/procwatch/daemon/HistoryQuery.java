@@ -55,17 +55,33 @@ record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean faile
                 sink.accept(e);
             }
             count = fromMemory.size();
-            if (fromDb) {
-                count += scanDown(store, bound, need, wanted, sink);
+            if (need > 0) {
+                List<ExitedProcess> flying = inFlight(ctx, bound, wanted);
+                count += store != null ? scanDown(store, bound, need, wanted, flying, sink)
+                        : emit(flying.subList(0, Math.min(need, flying.size())), sink);
             }
             return count;
         }
-        if (fromDb) {
-            // first pass, newest first, to find where the answer starts; nothing is kept
-            long[] first = {Long.MAX_VALUE};
-            int found = scanDown(store, bound, need, wanted, e -> first[0] = e.seq());
-            if (found > 0) {
-                count += scanUp(store, first[0], bound, found, wanted, sink);
+        if (need > 0) {
+            List<ExitedProcess> flying = inFlight(ctx, bound, wanted);
+            if (store == null) {
+                List<ExitedProcess> some = new java.util.ArrayList<>(flying.subList(0, Math.min(need, flying.size())));
+                java.util.Collections.reverse(some);
+                count += emit(some, sink);
+            } else {
+                // first pass, newest first, to find where the answer starts; nothing is kept
+                long[] first = {Long.MAX_VALUE};
+                int found = scanDown(store, bound, need, wanted, flying, e -> first[0] = e.seq());
+                if (found > 0) {
+                    List<ExitedProcess> up = new java.util.ArrayList<>();
+                    for (ExitedProcess f : flying) {
+                        if (f.seq() >= first[0]) {
+                            up.add(f);
+                        }
+                    }
+                    java.util.Collections.reverse(up);
+                    count += scanUp(store, first[0], bound, found, wanted, up, sink);
+                }
             }
         }
         for (int i = fromMemory.size() - 1; i >= 0; i--) {
@@ -74,17 +90,49 @@ record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean faile
         return count + fromMemory.size();
     }
 
-    /** Database rows below {@code untilSeq}, newest first, until {@code need} matched. */
-    private int scanDown(HistoryStore store, long untilSeq, int need, Predicate<ExitedProcess> wanted, Sink sink)
-            throws SQLException, IOException {
+    /**
+     * Exits the ring has dropped already but the writer has not stored yet (a small ring during a
+     * burst), matching and below the ring's lowest seq, newest first: without these an answer
+     * would have a hole until the next batch. Bounded by the writer's queue.
+     */
+    private static List<ExitedProcess> inFlight(DaemonContext ctx, long belowSeq, Predicate<ExitedProcess> wanted) {
+        if (ctx.writer() == null) {
+            return List.of();
+        }
+        List<ExitedProcess> out = new java.util.ArrayList<>();
+        for (ExitedProcess e : ctx.writer().inFlight()) {
+            if (e.seq() < belowSeq && wanted.test(e)) {
+                out.add(e);
+            }
+        }
+        out.sort(java.util.Comparator.comparingLong(ExitedProcess::seq).reversed());
+        return out;
+    }
+
+    /**
+     * Database rows below {@code untilSeq}, newest first, merged by seq with {@code flying} (newest
+     * first; a row in both is sent once), until {@code need} matched.
+     */
+    private int scanDown(HistoryStore store, long untilSeq, int need, Predicate<ExitedProcess> wanted,
+                         List<ExitedProcess> flying, Sink sink) throws SQLException, IOException {
+        java.util.Set<Long> flyingSeqs = new java.util.HashSet<>();
+        flying.forEach(f -> flyingSeqs.add(f.seq()));
         int taken = 0;
+        int fi = 0;
         for (int scanned = 0; scanned < MAX_SCANNED && taken < need; ) {
             List<ExitedProcess> page = store.page(pageQuery(), Long.MIN_VALUE, untilSeq, false);
             for (ExitedProcess e : page) {
-                if (wanted.test(e)) {
+                while (fi < flying.size() && flying.get(fi).seq() > e.seq() && taken < need) {
+                    sink.accept(flying.get(fi++));
+                    taken++;
+                }
+                if (taken == need) {
+                    return taken;
+                }
+                if (!flyingSeqs.contains(e.seq()) && wanted.test(e)) {
                     sink.accept(e);
                     if (++taken == need) {
-                        break;
+                        return taken;
                     }
                 }
             }
@@ -94,20 +142,37 @@ record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean faile
             untilSeq = page.getLast().seq();
             scanned += page.size();
         }
+        while (fi < flying.size() && taken < need) {
+            sink.accept(flying.get(fi++));
+            taken++;
+        }
         return taken;
     }
 
-    /** Database rows from {@code fromSeq} below {@code untilSeq}, oldest first, at most {@code max} matching. */
+    /**
+     * Database rows from {@code fromSeq} below {@code untilSeq}, oldest first, merged by seq with
+     * {@code flying} (oldest first; a row in both is sent once), at most {@code max} matching.
+     */
     private int scanUp(HistoryStore store, long fromSeq, long untilSeq, int max, Predicate<ExitedProcess> wanted,
-                       Sink sink) throws SQLException, IOException {
+                       List<ExitedProcess> flying, Sink sink) throws SQLException, IOException {
+        java.util.Set<Long> flyingSeqs = new java.util.HashSet<>();
+        flying.forEach(f -> flyingSeqs.add(f.seq()));
         int taken = 0;
+        int fi = 0;
         while (taken < max) {
             List<ExitedProcess> page = store.page(pageQuery(), fromSeq, untilSeq, true);
             for (ExitedProcess e : page) {
-                if (wanted.test(e)) {
+                while (fi < flying.size() && flying.get(fi).seq() < e.seq() && taken < max) {
+                    sink.accept(flying.get(fi++));
+                    taken++;
+                }
+                if (taken == max) {
+                    return taken;
+                }
+                if (!flyingSeqs.contains(e.seq()) && wanted.test(e)) {
                     sink.accept(e);
                     if (++taken == max) {
-                        break;
+                        return taken;
                     }
                 }
             }
@@ -116,7 +181,18 @@ record HistoryQuery(Selector selector, long sinceMs, long untilMs, boolean faile
             }
             fromSeq = page.getLast().seq() + 1;
         }
+        while (fi < flying.size() && taken < max) {
+            sink.accept(flying.get(fi++));
+            taken++;
+        }
         return taken;
+    }
+
+    private static int emit(List<ExitedProcess> rows, Sink sink) throws IOException {
+        for (ExitedProcess e : rows) {
+            sink.accept(e);
+        }
+        return rows.size();
     }
 
     /** What the database narrows by index; the rest of the selector and the viewer are applied here. */

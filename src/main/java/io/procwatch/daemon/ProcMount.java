@@ -9,10 +9,23 @@ import java.nio.file.Path;
  * see: hidepid=0/off (everything), 1/noaccess and 2/invisible (only their own processes),
  * 4/ptraceable, and gid= (a group exempt from hiding).
  */
-public record ProcMount(String hidepid, int exemptGid) {
+public record ProcMount(String hidepid, int exemptGid, Path root) {
 
     public static ProcMount defaults() {
-        return new ProcMount("off", -1);
+        return new ProcMount("off", -1, Path.of("/proc"));
+    }
+
+    /**
+     * Who the kernel says owns {@code pid}'s /proc files right now, or -1 when it cannot be read
+     * (gone). The kernel makes them root's while the process is not dumpable
+     * ({@code PR_SET_DUMPABLE 0}, a set-id exec), which is what its ptrace read check also refuses.
+     */
+    public int dumpOwner(int pid) {
+        try {
+            return (Integer) Files.getAttribute(root.resolve(pid + "/stat"), "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /** True when users other than root see only their own processes. */
@@ -27,7 +40,7 @@ public record ProcMount(String hidepid, int exemptGid) {
     public static ProcMount of(Path mountPoint) {
         try {
             String target = mountPoint.toRealPath().toString();
-            ProcMount found = defaults();
+            ProcMount found = new ProcMount("off", -1, mountPoint);
             for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
                 // id parent major:minor root mountpoint options ... - fstype source superoptions
                 String[] f = line.split(" ");
@@ -48,11 +61,11 @@ public record ProcMount(String hidepid, int exemptGid) {
                         gid = Integer.parseInt(opt.substring(4));
                     }
                 }
-                found = new ProcMount(hide, gid); // the last mount on a path is the visible one
+                found = new ProcMount(hide, gid, mountPoint); // the last mount on a path is the visible one
             }
             return found;
         } catch (IOException | RuntimeException e) {
-            return defaults();
+            return new ProcMount("off", -1, mountPoint);
         }
     }
 }

@@ -1,5 +1,8 @@
 package io.procwatch.daemon;
 
+import io.procwatch.cgroup.CgroupMatch;
+import io.procwatch.cgroup.CgroupPaths;
+import io.procwatch.procfs.ProcItems;
 import io.procwatch.protocol.Selector;
 import io.procwatch.table.ExitedProcess;
 import io.procwatch.table.ProcessInfo;
@@ -21,9 +24,11 @@ import java.util.Set;
  */
 final class QueryEngine {
     private final ProcessTable table;
+    private final java.nio.file.Path procRoot;
 
-    QueryEngine(ProcessTable table) {
+    QueryEngine(ProcessTable table, java.nio.file.Path procRoot) {
         this.table = table;
+        this.procRoot = procRoot;
     }
 
     List<ProcessInfo> select(Selector s, Viewer v) {
@@ -101,10 +106,22 @@ final class QueryEngine {
         if (s.name() != null && !p.comm().equals(s.name())) {
             return false;
         }
-        return s.match() == null || p.comm().contains(s.match()) || p.args().contains(s.match());
+        if (s.match() != null && !p.comm().contains(s.match()) && !p.args().contains(s.match())) {
+            return false;
+        }
+        // cgroup membership: no event reports a move, so it is read now (only when asked for)
+        return s.member().isAny() || CgroupMatch.matches(cgroupLines(p.pid()), s.member());
+    }
+
+    private List<String> cgroupLines(int pid) {
+        List<String> kv = ProcItems.read(procRoot, pid, List.of("cgroup"), true);
+        return kv.size() == 2 ? CgroupPaths.lines(kv.get(1)) : null;
     }
 
     boolean matches(Selector s, ExitedProcess e) {
+        if (!s.member().isAny()) {
+            return false; // the history does not record cgroups yet: an exit is no member of anything asked for
+        }
         if (!s.pids().isEmpty() && !s.pids().contains(e.pid())) {
             return false;
         }

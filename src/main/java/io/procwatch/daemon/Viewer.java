@@ -7,9 +7,16 @@ import io.procwatch.table.ProcessInfo;
  * A client as the kernel identified it (SO_PEERCRED), and what /proc would let it see.
  *
  * <p>procwatch never shows more than /proc would: root sees everything; another user sees every
- * process's base, credential, stat and command-line fields, but exe, cwd and io only of its own
- * processes (the kernel's ptrace read check); with /proc mounted hidepid=1 or 2, other users'
- * processes are not shown at all, unless the client is in the mount's {@code gid=} group.
+ * process's base, credential, stat and command-line fields, but exe, cwd, io and the I/O part of
+ * accounting only where the kernel's ptrace read check would let it read /proc/PID/exe: the
+ * process's real and effective uid and gid are the viewer's, and the process is dumpable (its
+ * /proc files are the viewer's, not root's; a {@code PR_SET_DUMPABLE 0} or set-id program is
+ * refused, as the kernel refuses it). With /proc mounted hidepid=1 or 2, other users' processes
+ * are not shown at all, unless the client is in the mount's {@code gid=} group.
+ *
+ * <p>An exited process cannot be asked any more: its private fields go to root and to the user
+ * whose uid and gid it ran with (whether it was dumpable at the end is not known; see
+ * docs/security.md).
  */
 public record Viewer(int uid, int gid, ProcMount mount) {
 
@@ -28,11 +35,15 @@ public record Viewer(int uid, int gid, ProcMount mount) {
 
     /** exe, cwd, io, environ: what /proc guards with a ptrace read check. */
     public boolean canSeePrivate(ProcessInfo p) {
-        return isRoot() || (p.ruid() == uid && p.euid() == uid);
+        if (isRoot()) {
+            return true;
+        }
+        return p.ruid() == uid && p.euid() == uid && p.rgid() == gid && p.egid() == gid
+                && mount.dumpOwner(p.pid()) == uid; // asked last: one stat, only for the viewer's own
     }
 
     public boolean canSeePrivate(ExitedProcess e) {
-        return isRoot() || e.uid() == uid;
+        return isRoot() || (e.uid() == uid && e.gid() == gid);
     }
 
     private boolean ownsOrExempt(int ruid, int euid) {

@@ -8,7 +8,17 @@ import java.util.List;
  * one kind (pids, uids) are alternatives. An empty selector means all processes.
  */
 public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf, Integer threadsOf,
-                       List<Integer> uids, String states, String name, String match) {
+                       List<Integer> uids, String states, String name, String match, Membership member) {
+
+    public Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf, Integer threadsOf,
+                    List<Integer> uids, String states, String name, String match) {
+        this(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, match, Membership.ANY);
+    }
+
+    /** In these cgroups / containers / units too (S_CGROUP, S_CONTAINER, S_UNIT). */
+    public Selector withMember(Membership m) {
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, match, m);
+    }
     /** The most S_PID (and S_UID) values one selector may hold; clients page longer lists. */
     public static final int MAX_PIDS = 4096;
 
@@ -17,40 +27,40 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
     }
 
     public Selector withPids(List<Integer> p) {
-        return new Selector(List.copyOf(p), childrenOf, subtreeOf, threadsOf, uids, states, name, match);
+        return new Selector(List.copyOf(p), childrenOf, subtreeOf, threadsOf, uids, states, name, match, member);
     }
 
     public Selector withChildrenOf(int pid) {
-        return new Selector(pids, pid, subtreeOf, threadsOf, uids, states, name, match);
+        return new Selector(pids, pid, subtreeOf, threadsOf, uids, states, name, match, member);
     }
 
     public Selector withSubtreeOf(int pid) {
-        return new Selector(pids, childrenOf, pid, threadsOf, uids, states, name, match);
+        return new Selector(pids, childrenOf, pid, threadsOf, uids, states, name, match, member);
     }
 
     public Selector withThreadsOf(int pid) {
-        return new Selector(pids, childrenOf, subtreeOf, pid, uids, states, name, match);
+        return new Selector(pids, childrenOf, subtreeOf, pid, uids, states, name, match, member);
     }
 
     public Selector withUids(List<Integer> u) {
-        return new Selector(pids, childrenOf, subtreeOf, threadsOf, List.copyOf(u), states, name, match);
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, List.copyOf(u), states, name, match, member);
     }
 
     public Selector withStates(String s) {
-        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, s, name, match);
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, s, name, match, member);
     }
 
     public Selector withName(String n) {
-        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, n, match);
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, n, match, member);
     }
 
     public Selector withMatch(String m) {
-        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, m);
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, m, member);
     }
 
     public boolean isAll() {
         return pids.isEmpty() && childrenOf == null && subtreeOf == null && threadsOf == null && uids.isEmpty()
-                && states == null && name == null && match == null;
+                && states == null && name == null && match == null && member.isAny();
     }
 
     public void encode(MessageBuilder m) {
@@ -82,6 +92,9 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
         if (match != null) {
             m.string(Wire.S_MATCH, match);
         }
+        member.cgroups().forEach(c -> m.string(Wire.S_CGROUP, c));
+        member.containers().forEach(c -> m.string(Wire.S_CONTAINER, c));
+        member.units().forEach(u -> m.string(Wire.S_UNIT, u));
         m.endNested();
     }
 
@@ -95,6 +108,9 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
         String states = null;
         String name = null;
         String match = null;
+        List<String> cgroups = new ArrayList<>();
+        List<String> containers = new ArrayList<>();
+        List<String> units = new ArrayList<>();
         while (a.next()) {
             switch (a.type()) {
                 case Wire.S_PID -> pids.add(a.u32());
@@ -105,6 +121,9 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
                 case Wire.S_STATE -> states = limited(a.string(), 16, "state");
                 case Wire.S_NAME -> name = limited(a.string(), 64, "name");
                 case Wire.S_MATCH -> match = limited(a.string(), 256, "match");
+                case Wire.S_CGROUP -> cgroups.add(member(a.string(), cgroups, "cgroup"));
+                case Wire.S_CONTAINER -> containers.add(member(a.string(), containers, "container"));
+                case Wire.S_UNIT -> units.add(member(a.string(), units, "unit"));
                 default -> {
                     // S_ALL, or a kind this daemon does not know: skipped
                 }
@@ -116,7 +135,18 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
         if (pids.size() > MAX_PIDS || uids.size() > MAX_PIDS) {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "selector lists at most 4096 pids and uids");
         }
-        return new Selector(pids, children, subtree, threads, uids, states, name, match);
+        return new Selector(pids, children, subtree, threads, uids, states, name, match,
+                new Membership(cgroups, containers, units));
+    }
+
+    private static String member(String v, List<String> sofar, String what) throws ProtocolException {
+        if (sofar.size() >= Membership.MAX_VALUES) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, "at most " + Membership.MAX_VALUES + " " + what + " values");
+        }
+        if (v.isEmpty() || (what.equals("cgroup") && !v.startsWith("/"))) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, what + " selector '" + v + "' is empty or not a path from /");
+        }
+        return limited(v, Membership.MAX_LENGTH, what);
     }
 
     private static String limited(String s, int max, String what) throws ProtocolException {

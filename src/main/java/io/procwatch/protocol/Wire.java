@@ -27,6 +27,10 @@ public final class Wire {
     public static final int HISTORY = 4;
     public static final int WAIT = 5;
     public static final int STATS = 6;
+    /** Run a CLI command inside the daemon for a thin client; the connection then carries only that run. */
+    public static final int RUN = 7;
+    /** During a RUN: end it now (as if the client had hung up, but EXIT still comes). */
+    public static final int CANCEL = 8;
     // message types: replies
     public static final int HELLO_REPLY = 16;
     public static final int PROCESS = 17;
@@ -40,6 +44,12 @@ public final class Wire {
     public static final int GAP = 24;
     /** SNAPSHOT with F_DELTA: pids (P_PID, repeated) that were in the previous answer and are not now. */
     public static final int GONE = 25;
+    /** RUN: bytes the command wrote to its standard output (R_DATA). */
+    public static final int STDOUT = 26;
+    /** RUN: bytes the command wrote to its standard error (R_DATA). */
+    public static final int STDERR = 27;
+    /** RUN: the command finished with R_EXIT_STATUS; the daemon closes the connection after it. */
+    public static final int EXIT = 28;
 
     // header flags
     /** SNAPSHOT: re-sample the selected processes before answering. */
@@ -67,6 +77,13 @@ public final class Wire {
     public static final int A_WAIT_PID = 9;       // u32, repeated
     public static final int A_TIMEOUT_MS = 10;    // u32
     public static final int A_SAMPLE_INTERVAL_MS = 11; // u32: SUBSCRIBE asks the daemon to sample this often
+    public static final int A_ARG = 12;           // RUN: string, repeated: argv after the program name
+    public static final int A_ENV = 13;           // RUN: string NAME=VALUE, repeated
+    public static final int A_TERMINAL = 14;      // RUN: u32 bits: 1 stdin, 2 stdout, 4 stderr is a terminal
+    public static final int A_WINSIZE = 15;       // RUN: u32 columns << 16 | rows, 0 if not a terminal
+    public static final int A_CTTY = 16;          // RUN: u32 controlling terminal's device number (0 none)
+    /** SNAPSHOT: strings, /proc items to send with each process (procfs.ProcItems names them), at most 64. */
+    public static final int A_ITEMS = 20;
 
     // selector attributes (inside A_SELECTOR); several kinds AND, repeated values of one kind OR
     public static final int S_ALL = 1;            // empty
@@ -77,6 +94,9 @@ public final class Wire {
     public static final int S_STATE = 6;          // string of state letters, e.g. "RD"
     public static final int S_NAME = 7;           // string: exact comm
     public static final int S_MATCH = 8;          // string: substring of comm or command line
+    public static final int S_CGROUP = 12;        // string, repeated: a cgroup path from /, and everything below it
+    public static final int S_CONTAINER = 13;     // string, repeated: container id prefix, runtime:shortid, or LXC name
+    public static final int S_UNIT = 14;          // string, repeated: systemd unit or user unit
     public static final int S_THREADS_OF = 9;     // u32: the threads of one process
 
     // process and event attributes (in PROCESS, EVENT and EXITED)
@@ -110,6 +130,8 @@ public final class Wire {
     public static final int P_PRIORITY = 56;      // i32
     public static final int P_NICE = 57;          // i32
     public static final int P_PROCESSOR = 58;
+    /** u64 KiB of locked memory (status VmLck), sent in STAT only when above 0 (ps STAT 'L'). */
+    public static final int P_LOCKED_KIB = 59;
     public static final int P_IO_RCHAR = 60;
     public static final int P_IO_WCHAR = 61;
     public static final int P_IO_READ_BYTES = 62;
@@ -123,6 +145,8 @@ public final class Wire {
     public static final int P_TS_NIVCSW = 76;
     public static final int P_CGROUP = 80;
     public static final int P_WCHAN = 81;
+    /** The A_ITEMS asked for, as strings name, value, name, value...; unreadable or private ones left out. */
+    public static final int P_ITEMS = 85;
     // exit and event attributes
     public static final int E_KIND = 90;          // u32 EventType bit, or 0 for "resynced"
     public static final int E_TIME_MS = 91;       // u64 epoch ms of the event
@@ -150,6 +174,8 @@ public final class Wire {
     public static final int R_GAP_UNTIL_MS = 14;  // u64 epoch ms: GAP ends (the next daemon started)
     public static final int R_GAP_CLEAN = 15;     // flag: the earlier daemon was stopped, not killed
     public static final int R_DELTA = 16;         // flag in DONE: the answer holds only changes (F_DELTA)
+    public static final int R_DATA = 17;          // bytes: STDOUT / STDERR payload
+    public static final int R_EXIT_STATUS = 18;   // u32: EXIT's status (0 to 255)
 
     // error codes
     public static final int E_MALFORMED = 1;

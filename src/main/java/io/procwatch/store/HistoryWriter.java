@@ -4,11 +4,14 @@ import io.procwatch.table.ExitedProcess;
 
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -30,6 +33,12 @@ public final class HistoryWriter implements AutoCloseable {
     private final HistoryStore store;
     private final Retention retention;
     private final BlockingQueue<ExitedProcess> queue = new ArrayBlockingQueue<>(QUEUE);
+    /**
+     * Exits queued or being written, by life (latest version): a small in-memory ring drops an
+     * exit long before the next batch reaches the store (at least {@link #FLUSH_MS}), and a history
+     * answer in that window must still find it here. Bounded by what the queue and one batch hold.
+     */
+    private final Map<String, ExitedProcess> inFlight = new ConcurrentHashMap<>();
     private final Thread thread;
     private volatile boolean closing;
     public final LongAdder written = new LongAdder();
@@ -45,7 +54,9 @@ public final class HistoryWriter implements AutoCloseable {
 
     /** Queues an exit (new, or completed by its taskstats). Never blocks. */
     public void offer(ExitedProcess e) {
-        if (!queue.offer(e)) {
+        if (queue.offer(e)) {
+            inFlight.put(lifeKey(e), e);
+        } else {
             dropped.increment();
         }
     }
@@ -73,6 +84,9 @@ public final class HistoryWriter implements AutoCloseable {
                     List<ExitedProcess> batch = coalesce(drained);
                     store.write(batch); // also moves the run's "alive" time
                     written.add(batch.size());
+                    for (ExitedProcess e : batch) {
+                        inFlight.remove(lifeKey(e), e); // a newer version offered since stays
+                    }
                     drained.clear();
                     lastAlive = now;
                 } else if (now - lastAlive >= 1000) {
@@ -89,6 +103,9 @@ public final class HistoryWriter implements AutoCloseable {
                         + (drained.isEmpty() ? "" : "; " + drained.size() + " exits will be retried"));
                 if (drained.size() > 4 * BATCH) {
                     dropped.add(drained.size());
+                    for (ExitedProcess lost : drained) {
+                        inFlight.remove(lifeKey(lost), lost);
+                    }
                     drained.clear();
                 }
                 sleepQuietly(1000);
@@ -99,13 +116,28 @@ public final class HistoryWriter implements AutoCloseable {
         }
     }
 
-    /** The latest version of each exit (an exit and its taskstats completion often share a batch). */
+    /**
+     * The latest version of each exit (an exit and its taskstats completion often share a batch).
+     * A life is its pid and start to the nanosecond, as the table's UNIQUE key: two lives of one
+     * pid often start within the same millisecond (pid reuse), and keyed by the millisecond the
+     * earlier one was dropped from the batch, so it never reached the database.
+     */
     private static List<ExitedProcess> coalesce(List<ExitedProcess> in) {
         Map<String, ExitedProcess> byKey = new LinkedHashMap<>();
         for (ExitedProcess e : in) {
-            byKey.put(e.pid() + "/" + e.startEpochMs(), e);
+            byKey.put(lifeKey(e), e);
         }
         return new ArrayList<>(byKey.values());
+    }
+
+    /** One life: the pid and its start to the nanosecond, as the store's UNIQUE key (and the ms, for old rows). */
+    static String lifeKey(ExitedProcess e) {
+        return e.pid() + "/" + e.startNs() + "/" + e.startEpochMs();
+    }
+
+    /** The exits not yet in the store (queued or in the batch being written); a live view. */
+    public Collection<ExitedProcess> inFlight() {
+        return Collections.unmodifiableCollection(inFlight.values());
     }
 
     private static void sleepQuietly(long ms) {

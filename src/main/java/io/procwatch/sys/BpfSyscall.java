@@ -27,6 +27,11 @@ public final class BpfSyscall {
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG),
             Linker.Option.firstVariadicArg(1), Libc.CAPTURE_ERRNO);
     private static final MethodHandle READ = Libc.errnoCall("read", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
+    private static final MethodHandle MMAP = Libc.errnoCall("mmap", ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG);
+    private static final MethodHandle MUNMAP = Libc.errnoCall("munmap", JAVA_INT, ADDRESS, JAVA_LONG);
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int MAP_SHARED = 1;
 
     private BpfSyscall() {
     }
@@ -53,6 +58,34 @@ public final class BpfSyscall {
             return Libc.check(what, (long) READ.invokeExact(st, fd, buf, len), st);
         } catch (SyscallException e) {
             throw e;
+        } catch (Throwable t) {
+            throw Libc.linkageBug(t);
+        }
+    }
+
+    /**
+     * mmap(2) of {@code len} bytes of {@code fd} at {@code offset}, shared (a BPF ring buffer's
+     * pages). The segment has the mapping's size; {@link #munmap} releases it.
+     */
+    public static MemorySegment mmap(String what, int fd, long len, int prot, long offset) throws SyscallException {
+        MemorySegment st = Libc.state();
+        try {
+            MemorySegment at = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, len, prot, MAP_SHARED, fd, offset);
+            Libc.check(what, at.address() == -1L ? -1 : 0, st); // MAP_FAILED
+            return at.reinterpret(len);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.linkageBug(t);
+        }
+    }
+
+    /** munmap(2); failures are ignored (nothing useful can be done at close). */
+    public static void munmap(MemorySegment mapping) {
+        MemorySegment st = Libc.state();
+        try {
+            int rc = (int) MUNMAP.invokeExact(st, mapping, mapping.byteSize());
+            assert rc == 0 || rc == -1;
         } catch (Throwable t) {
             throw Libc.linkageBug(t);
         }

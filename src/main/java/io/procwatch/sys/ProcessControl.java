@@ -28,7 +28,44 @@ public final class ProcessControl {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
             Linker.Option.firstVariadicArg(2), Libc.CAPTURE_ERRNO);
 
+    /** pidfd_open(2) and pidfd_send_signal(2); the same numbers on every architecture (added after the unification). */
+    private static final long SYS_PIDFD_OPEN = 434;
+    private static final long SYS_PIDFD_SEND_SIGNAL = 424;
+    private static final MethodHandle SYSCALL3 = Libc.LINKER.downcallHandle(
+            Libc.LOOKUP.find("syscall").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1), Libc.CAPTURE_ERRNO);
+
     private ProcessControl() {
+    }
+
+    /**
+     * A descriptor for the process {@code pid} is now: a signal sent through it reaches that
+     * process or fails with ESRCH once it is gone, never a later process that got the same pid.
+     */
+    public static int pidfdOpen(int pid) throws SyscallException {
+        MemorySegment st = Libc.state();
+        try {
+            return (int) Libc.check("pidfd_open(" + pid + ")",
+                    (long) SYSCALL3.invokeExact(st, SYS_PIDFD_OPEN, (long) pid, 0L, 0L, 0L), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.linkageBug(t);
+        }
+    }
+
+    /** pidfd_send_signal(pidfd, signal, NULL, 0). */
+    public static void pidfdSignal(int pidfd, int signal) throws SyscallException {
+        MemorySegment st = Libc.state();
+        try {
+            Libc.check("pidfd_send_signal(" + signal + ")",
+                    (long) SYSCALL3.invokeExact(st, SYS_PIDFD_SEND_SIGNAL, (long) pidfd, (long) signal, 0L, 0L), st);
+        } catch (SyscallException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw Libc.linkageBug(t);
+        }
     }
 
     /** kill(2). */

@@ -58,6 +58,11 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         execs = s;
     }
 
+    /** Pairs every exec from now on with the kernel's record of it (the BPF capture), /proc as fallback. */
+    public void useExecCapture(io.procwatch.bpf.ExecCapture capture) {
+        execs = new CapturedExecSource(capture, reader, table.counters);
+    }
+
     public ExecSource execSource() {
         return execs;
     }
@@ -199,7 +204,29 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         }
     }
 
+    private final Object resyncGate = new Object();
+
+    /**
+     * A request came while the table is stale: rescan now rather than after the backlog (whose
+     * events apply idempotently after a scan), so the answer has the processes whose forks were
+     * lost, not only fewer of the gone ones. One rescan at a time; later callers find it done.
+     */
+    public void resyncForQuery() {
+        if (stale && resyncPending) {
+            resyncNow();
+        }
+    }
+
     private void resyncNow() {
+        synchronized (resyncGate) {
+            if (!resyncPending) {
+                return; // another thread's rescan, started after the loss, has just done it
+            }
+            resyncGuarded();
+        }
+    }
+
+    private void resyncGuarded() {
         try {
             resync(false);
         } catch (IOException e) {
@@ -482,7 +509,10 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         long startMono = p.startNs > 0 ? Math.min(p.startNs, exitMono) : exitMono;
         long endEpochMs = Math.floorDiv(exitMono + offsetNs, 1_000_000L);
         long startEpochMs = Math.floorDiv(startMono + offsetNs, 1_000_000L);
-        List<String> argv = p.execArgv.isEmpty() ? p.argv : p.execArgv;
+        // What the process itself last showed in /proc (it may have scrubbed a secret or retitled
+        // itself, and /proc then showed every user that text); the argv it was exec'd with went
+        // out in its exec event. A zombie's empty command line is not its last.
+        List<String> argv = p.argv.isEmpty() ? p.execArgv : p.argv;
         History h = table.history();
         synchronized (h) {
             return h.add(new ExitedProcess(h.nextSeq(), p.pid, p.ppid, p.euid, p.egid, p.comm, p.exe, argv,

@@ -1,5 +1,6 @@
 package io.procwatch.table;
 
+import io.procwatch.bpf.ExecCapture;
 import io.procwatch.connector.ConnectorReader;
 import io.procwatch.connector.ProcConnector;
 import io.procwatch.procfs.ProcFs;
@@ -17,9 +18,14 @@ import java.util.function.Consumer;
  */
 public final class LiveTable implements AutoCloseable {
     /** Start-up settings. */
-    public record Config(int historyCapacity, int receiveBufferBytes, long reapIntervalMillis, boolean taskScan) {
+    public record Config(int historyCapacity, int receiveBufferBytes, long reapIntervalMillis, boolean taskScan,
+                         boolean execCapture) {
+        public Config(int historyCapacity, int receiveBufferBytes, long reapIntervalMillis, boolean taskScan) {
+            this(historyCapacity, receiveBufferBytes, reapIntervalMillis, taskScan, true);
+        }
+
         public static Config defaults() {
-            return new Config(100_000, 64 << 20, 200, true);
+            return new Config(100_000, 64 << 20, 200, true, true);
         }
     }
 
@@ -37,6 +43,8 @@ public final class LiveTable implements AutoCloseable {
     private final TaskstatsExitListener taskstats;
     private volatile boolean closing;
     private volatile String taskstatsProblem;
+    /** Why argv comes from /proc rather than the BPF exec capture, or null when the capture runs. */
+    private final String execCaptureProblem;
     private volatile Exception readerFailure;
 
     private LiveTable(Config cfg, Consumer<History> prepareHistory, Consumer<? super Exception> onFatal)
@@ -47,6 +55,17 @@ public final class LiveTable implements AutoCloseable {
         table = new ProcessTable(cfg.historyCapacity());
         prepareHistory.accept(table.history()); // before any event: earlier exits go first
         applier = new EventApplier(table, proc);
+        // The exec capture starts before the connector: every exec it sees has its record waiting.
+        String captureProblem = "turned off (--exec-capture off)";
+        if (cfg.execCapture()) {
+            try {
+                applier.useExecCapture(ExecCapture.open());
+                captureProblem = null;
+            } catch (IOException | RuntimeException e) {
+                captureProblem = e.getMessage();
+            }
+        }
+        execCaptureProblem = captureProblem;
         // Both readers wait without a timeout (0) until something comes; close() wakes them.
         ProcConnector connector = openConnector(cfg);
         TaskstatsExitListener ts = null;
@@ -65,6 +84,7 @@ public final class LiveTable implements AutoCloseable {
                 ts.close();
             }
             reaper.close();
+            closeExecSource();
             throw e;
         }
         reader = startReader(connector);
@@ -168,6 +188,26 @@ public final class LiveTable implements AutoCloseable {
         return sampler;
     }
 
+    private void closeExecSource() {
+        if (applier.execSource() instanceof AutoCloseable c) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                // closing: nothing to do about it
+            }
+        }
+    }
+
+    /** Why exec argv comes from /proc instead of the BPF capture; null when the capture runs. */
+    public String execCaptureProblem() {
+        return execCaptureProblem;
+    }
+
+    /** Execs the kernel could not record (ring full); 0 without the capture. */
+    public long execCaptureLost() {
+        return applier.execSource() instanceof CapturedExecSource c ? c.lost() : 0;
+    }
+
     public EventApplier applier() {
         return applier;
     }
@@ -200,6 +240,7 @@ public final class LiveTable implements AutoCloseable {
         reader.close();
         reaper.close();
         sampler.close();
+        closeExecSource();
         if (taskstatsThread != null) {
             taskstats.wakeUp();
             try {

@@ -45,7 +45,10 @@ final class ProcReader {
         b.startTicks = stat.starttime();
         b.startExact = true;
         b.startNs = sys.startTicksToMonotonicNanos(stat.starttime());
-        proc.status(pid).ifPresent(s -> applyStatus(b, s));
+        proc.status(pid).ifPresent(s -> {
+            applyStatus(b, s);
+            applyMemory(b, s, sys.pageSize());
+        });
         b.argv = proc.cmdline(pid).map(List::copyOf).orElse(List.of());
         b.execArgv = b.argv;
         b.exe = proc.exe(pid).orElse("");
@@ -65,11 +68,7 @@ final class ProcReader {
     static void applyStat(ProcessInfo.Builder p, PidStat s, long now) {
         p.comm = s.comm();
         p.state = s.state();
-        p.ppid = s.ppid();
-        p.pgrp = s.pgrp();
-        p.session = s.session();
-        p.ttyNr = s.ttyNr();
-        p.tpgid = s.tpgid();
+        applyFamily(p, s);
         p.minflt = s.minflt();
         p.majflt = s.majflt();
         p.utime = s.utime();
@@ -79,6 +78,7 @@ final class ProcReader {
         p.numThreads = s.numThreads();
         p.vsize = s.vsize();
         p.rss = s.rss();
+        p.statRss = s.rss();
         p.processor = s.processor();
         p.sampledAtNanos = now;
     }
@@ -94,12 +94,20 @@ final class ProcReader {
 
     /** Whether a fresh stat read says anything {@link #applyStat} would change. */
     static boolean statDiffers(ProcessInfo p, PidStat s) {
-        return p.state != s.state() || p.utime != s.utime() || p.stime != s.stime() || p.rss != s.rss()
+        return p.state != s.state() || p.utime != s.utime() || p.stime != s.stime() || p.statRss != s.rss()
                 || p.vsize != s.vsize() || p.minflt != s.minflt() || p.majflt != s.majflt()
                 || p.numThreads != s.numThreads() || p.processor != s.processor() || p.nice != s.nice()
                 || p.priority != s.priority() || p.ppid != s.ppid() || p.pgrp != s.pgrp()
                 || p.session != s.session() || p.ttyNr != s.ttyNr() || p.tpgid != s.tpgid()
                 || !p.comm.equals(s.comm());
+    }
+
+    /** The exact resident size and the locked size from status (after applyStat, which set stat's approximation). */
+    static void applyMemory(ProcessInfo.Builder p, PidStatus s, int pageSize) {
+        if (s.vmRssKiB() >= 0) {
+            p.rss = s.vmRssKiB() * 1024 / pageSize;
+        }
+        p.lockedKiB = Math.max(0, s.vmLckKiB());
     }
 
     static void applyStatus(ProcessInfo.Builder p, PidStatus s) {

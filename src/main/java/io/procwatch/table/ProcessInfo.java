@@ -63,7 +63,12 @@ public final class ProcessInfo {
     final long utime;
     final long stime;
     final long vsize;
+    /** Resident pages: status's exact VmRSS when read, else stat's approximation. */
     final long rss;
+    /** stat's rss (an approximation), kept to tell whether a new stat line moved. */
+    final long statRss;
+    /** Locked memory (status VmLck), KiB; procps's STAT 'L' when above 0. */
+    final long lockedKiB;
     final long minflt;
     final long majflt;
     /** System.nanoTime() of the stat read the sampled values come from; 0 if never sampled. */
@@ -112,6 +117,8 @@ public final class ProcessInfo {
         stime = b.stime;
         vsize = b.vsize;
         rss = b.rss;
+        statRss = b.statRss;
+        lockedKiB = b.lockedKiB;
         minflt = b.minflt;
         majflt = b.majflt;
         sampledAtNanos = b.sampledAtNanos;
@@ -153,6 +160,8 @@ public final class ProcessInfo {
         long stime;
         long vsize;
         long rss;
+        long statRss;
+        long lockedKiB;
         long minflt;
         long majflt;
         long sampledAtNanos;
@@ -197,6 +206,8 @@ public final class ProcessInfo {
             stime = p.stime;
             vsize = p.vsize;
             rss = p.rss;
+            statRss = p.statRss;
+            lockedKiB = p.lockedKiB;
             minflt = p.minflt;
             majflt = p.majflt;
             sampledAtNanos = p.sampledAtNanos;
@@ -358,6 +369,10 @@ public final class ProcessInfo {
 
     public long vsize() {
         return vsize;
+    }
+
+    public long lockedKiB() {
+        return lockedKiB;
     }
 
     public long rss() {

@@ -60,6 +60,12 @@ public final class ProcessTable {
         /** Exec events whose argv came from the BPF capture, and those that fell back to /proc. */
         public final LongAdder execsCaptured = new LongAdder();
         public final LongAdder execsFromProc = new LongAdder();
+        /** Exec events the capture had no record for (they fell back to /proc). */
+        public final LongAdder execsUncaptured = new LongAdder();
+        /** Captured records no event claimed: their event was lost, or they were another life's. */
+        public final LongAdder execCaptureUnclaimed = new LongAdder();
+        /** Captured argvs longer than the capture's cap. */
+        public final LongAdder execsArgvTruncated = new LongAdder();
         /** Listener calls that threw (the listener stays; the failure is logged once a minute). */
         public final LongAdder listenerFailures = new LongAdder();
     }

@@ -2,6 +2,7 @@ package io.procwatch.table;
 
 import io.procwatch.bpf.TaskScan;
 import io.procwatch.procfs.PidStat;
+import io.procwatch.procfs.PidStatus;
 import io.procwatch.sys.Libc;
 import io.procwatch.sys.SyscallException;
 
@@ -16,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -56,6 +58,8 @@ public final class Sampler implements AutoCloseable {
 
     private final ProcessTable table;
     private final String procRoot;
+    private final io.procwatch.procfs.ProcFs proc;
+    private final int pageSize;
     private final int maxOpen;
     private final Map<Integer, Handle> handles = new HashMap<>();
     private final Arena arena = Arena.ofShared();
@@ -96,6 +100,8 @@ public final class Sampler implements AutoCloseable {
     public Sampler(ProcessTable table, String procRoot, boolean useTaskScan) {
         this.table = table;
         this.procRoot = procRoot;
+        this.proc = new io.procwatch.procfs.ProcFs(java.nio.file.Path.of(procRoot));
+        this.pageSize = io.procwatch.procfs.SystemInfo.get().pageSize();
         this.maxOpen = Math.max(0, openFileLimit() - 1024);
         TaskScan scan = null;
         String problem = "turned off (--task-scan off)";
@@ -334,7 +340,14 @@ public final class Sampler implements AutoCloseable {
                 statReads++;
             }
             PidStat s = read(p.pid, p.startTicks, scanned, t0);
+            // A process that ran since the last look may have rewritten its argv (a scrubbed
+            // --password=, setproctitle): /proc shows the new text, and so must the row. One that
+            // did not run cannot have.
+            List<String> argvNow = scanned || s != null ? argvIfChanged(p) : null;
             if (s == null) {
+                if (argvNow != null) {
+                    applyArgv(p, argvNow);
+                }
                 if (unchanged) {
                     confirm(p, t0); // the stat line is byte for byte what the row was last built from
                 }
@@ -344,9 +357,15 @@ public final class Sampler implements AutoCloseable {
             if (current != null && !current.leaderExited && current.startExact
                     && ProcReader.sameStart(current.startTicks, s.starttime()) && !ProcReader.statDiffers(current, s)) {
                 // Most processes sleep between passes: nothing to copy, index or lock for them.
+                if (argvNow != null) {
+                    applyArgv(p, argvNow);
+                }
                 confirm(p, t0);
                 continue;
             }
+            // stat's rss is the kernel's approximation; status has the exact sum (what procps shows)
+            // and the locked size: read it for the processes whose stat moved, outside the lock
+            PidStatus memory = proc.status(p.pid).orElse(null);
             table.writeLock.lock();
             try {
                 ProcessInfo old = table.get(p.pid);
@@ -356,6 +375,12 @@ public final class Sampler implements AutoCloseable {
                         && ProcReader.sameStart(old.startTicks, s.starttime())) {
                     ProcessInfo.Builder n = old.toBuilder();
                     ProcReader.applyStat(n, s, t0);
+                    if (memory != null) {
+                        ProcReader.applyMemory(n, memory, pageSize);
+                    }
+                    if (argvNow != null) {
+                        n.argv = argvNow;
+                    }
                     if (!n.startExact) {
                         n.startTicks = s.starttime();
                         n.startExact = true;
@@ -367,6 +392,27 @@ public final class Sampler implements AutoCloseable {
             } finally {
                 table.writeLock.unlock();
             }
+        }
+    }
+
+    /** The process's command line now, when it is readable, not empty, and not what the row shows; else null. */
+    private List<String> argvIfChanged(ProcessInfo p) {
+        List<String> now = proc.cmdline(p.pid).orElse(List.of());
+        return now.isEmpty() || now.equals(p.argv) ? null : List.copyOf(now);
+    }
+
+    /** Puts a re-read command line onto the row it was read for, if no event has changed that row since. */
+    private void applyArgv(ProcessInfo p, List<String> argv) {
+        table.writeLock.lock();
+        try {
+            ProcessInfo old = table.get(p.pid);
+            if (old != null && !old.leaderExited && old.sameLife(p) && old.eventGen == p.eventGen) {
+                ProcessInfo.Builder n = old.toBuilder();
+                n.argv = argv;
+                table.put(old, n.build());
+            }
+        } finally {
+            table.writeLock.unlock();
         }
     }
 

@@ -67,7 +67,8 @@ class TopBatchTest {
             List<Double> cpu = rows.stream().map(l -> Double.parseDouble(l.trim().split("\\s+")[7])).toList();
             assertThat(cpu).isSortedAccordingTo(java.util.Comparator.reverseOrder());
             String burn = rows.stream().filter(l -> l.endsWith(" pwbatchburn")).findFirst().orElseThrow();
-            assertThat(rows.indexOf(burn)).isLessThan(5);
+            // near the top: on a machine where several builds run, a few of their JVMs may outrank it
+            assertThat(rows.indexOf(burn)).isLessThan(10);
             assertThat(Double.parseDouble(burn.trim().split("\\s+")[7])).isBetween(20.0, 105.0);
             // no single-threaded process can use more than one CPU over an interval
             assertThat(cpu.getFirst()).isLessThan(210.0);

@@ -93,8 +93,20 @@ class ProcConnectorErrorsTest {
     void readerThreadSurvivesLossAndSinkFailures() throws Exception {
         try (EventRecorder r = EventRecorder.start(ProcConnector.Options.defaults().withReceiveBuffer(1))) {
             Spawn.run("/bin/bash", "-c", "for i in $(seq 2000); do ( : ) & done; wait");
-            Process p = Spawn.run("/bin/sh", "-c", "sleep 0.5; exit 4");
-            ProcEvent.Exit exit = r.awaitExit((int) p.pid());
+            // With a 2 KiB buffer on a busy machine (other processes fork too) any one event may be
+            // lost again: the reader must go on reading, so some later exit arrives.
+            ProcEvent.Exit exit = null;
+            for (int attempt = 0; attempt < 10 && exit == null; attempt++) {
+                Process p = Spawn.run("/bin/sh", "-c", "sleep 0.2; exit 4");
+                int pid = (int) p.pid();
+                try {
+                    exit = (ProcEvent.Exit) r.await(e -> e instanceof ProcEvent.Exit x && x.pid() == pid && x.tgid() == pid,
+                            java.time.Duration.ofSeconds(2));
+                } catch (AssertionError lostAgain) {
+                    assertThat(r.losses()).as("a missing event is a reported loss").isNotEmpty();
+                }
+            }
+            assertThat(exit).as("an exit event after the flood").isNotNull();
             assertThat(exit.status().exitCode()).isEqualTo(4);
             assertThat(r.reader().isRunning()).isTrue();
             assertThat(r.failures()).isEmpty();

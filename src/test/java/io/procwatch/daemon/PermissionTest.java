@@ -102,4 +102,57 @@ class PermissionTest {
             Files.deleteIfExists(mnt);
         }
     }
+
+    /**
+     * The owner of a process that made itself non-dumpable (PR_SET_DUMPABLE 0, as ssh-agent does)
+     * may not read its /proc/PID/exe or io — the kernel says so, checked here as that user — and
+     * procwatch gives it neither.
+     */
+    @Test
+    void aNonDumpableProcessKeepsItsPrivateFieldsFromItsOwner() throws Exception {
+        Process guarded = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "/usr/bin/python3", "-c", "import ctypes,sys,time; ctypes.CDLL(None).prctl(4,0,0,0,0); print('ready', flush=True);"
+                        + " time.sleep(60)").start();
+        try {
+            assertThat(new String(guarded.getInputStream().readNBytes(6))).isEqualTo("ready\n");
+            String pid = Long.toString(guarded.pid());
+            // ground truth: the kernel refuses the owner
+            Process probe = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "readlink", "/proc/" + pid + "/exe").redirectErrorStream(true).start();
+            assertThat(probe.waitFor()).as("the kernel refuses readlink of a non-dumpable process's exe").isNotZero();
+            Cli.Result r = Cli.runAs(daemon.socket(), NOBODY, "ps", "-p", pid + "," + nobodySleep.pid(),
+                    "-o", "pid=,user=,exe=,rchar=");
+            assertThat(r.exit()).as(r.err()).isZero();
+            Map<String, String> seen = rows(r.out());
+            assertThat(seen.get(pid).split("\\s+")).containsExactly("nobody", "-", "-");
+            // the same user's dumpable process: exe and io as before
+            assertThat(seen.get(Long.toString(nobodySleep.pid()))).contains("/usr/bin/sleep");
+            // root sees it all
+            assertThat(rows(Cli.run(daemon.socket(), "ps", "-p", pid, "-o", "pid=,exe=").out()).get(pid)).contains("python3");
+        } finally {
+            guarded.destroyForcibly();
+        }
+    }
+
+    /** Root's storage I/O totals at exit are not another user's business (as /proc/PID/io is not). */
+    @Test
+    void exitAccountingKeepsStorageIoFromOtherUsers() throws Exception {
+        Path out = Files.createTempFile("pw-io", ".bin");
+        Process dd = new ProcessBuilder("dd", "if=/dev/zero", "of=" + out, "bs=1M", "count=2", "conv=fsync")
+                .redirectErrorStream(true).start();
+        dd.getInputStream().readAllBytes();
+        assertThat(dd.waitFor()).isZero();
+        Files.delete(out);
+        String pid = Long.toString(dd.pid());
+        String rootView = "";
+        for (int i = 0; i < 50 && !rootView.contains("write_bytes"); i++) { // taskstats may come a little after the exit
+            Thread.sleep(100);
+            rootView = Cli.run(daemon.socket(), "history", "--pid", pid, "--json").out();
+        }
+        assertThat(rootView).contains("\"write_bytes\":").contains("\"cpu_user_us\":");
+        Cli.Result other = Cli.runAs(daemon.socket(), NOBODY, "history", "--pid", pid, "--json");
+        assertThat(other.exit()).as(other.err()).isZero();
+        assertThat(other.out()).contains("\"pid\":" + pid).contains("\"cpu_user_us\":")
+                .doesNotContain("write_bytes").doesNotContain("read_bytes");
+    }
 }

@@ -99,7 +99,7 @@ class SamplerTaskScanTest {
 
         static StatView of(ProcessInfo p) {
             return new StatView(p.state(), p.ppid(), p.pgrp(), p.session(), p.ttyNr(), p.tpgid(), p.nice(), p.priority(),
-                    p.numThreads(), p.rss(), p.vsize(), p.utime(), p.stime(), p.minflt(), p.majflt());
+                    p.numThreads(), p.statRss, p.vsize(), p.utime(), p.stime(), p.minflt(), p.majflt()); // stat's own rss (the row shows status's exact one)
         }
     }
 

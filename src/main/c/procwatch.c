@@ -1,0 +1,343 @@
+/*
+ * procwatch thin client: runs a read-only command (ps, tree, history, stats, wait, events, top -b)
+ * inside the procwatch daemon and prints what it prints, so a command costs a connect and a few
+ * reads instead of a JVM start. The daemon learns who we are from SO_PEERCRED; we send argv, the
+ * environment variables that change output, the terminal facts, and copy the STDOUT/STDERR
+ * frames it sends back to fd 1 and 2 until EXIT (docs/protocol.md, "RUN").
+ *
+ * Anything else, no daemon, or a daemon that refuses the RUN (too old, busy, a command it does not
+ * run) goes to the JVM launcher (bin/procwatch with PROCWATCH_NO_NATIVE=1), which does it as before.
+ * Ctrl-C and a closed stdout pipe kill this process the default way; the daemon sees the socket
+ * close and ends the run.
+ *
+ * C11 and libc only; built by Maven into target/procwatch-native.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* The numbers of docs/protocol.md (Wire.java). */
+enum {
+    HEADER = 16,
+    MAX_REQUEST = 64 * 1024,
+    RUN = 7,
+    ERROR = 21,
+    STDOUT_FRAME = 26,
+    STDERR_FRAME = 27,
+    EXIT_FRAME = 28,
+    A_ARG = 12,
+    A_ENV = 13,
+    A_TERMINAL = 14,
+    A_WINSIZE = 15,
+    A_CTTY = 16,
+    R_ERROR_TEXT = 5,
+    R_DATA = 17,
+    R_EXIT_STATUS = 18,
+};
+
+static const char *const ENV_NAMES[] = {"LC_ALL", "LC_CTYPE", "LANG", "TZ", "COLUMNS", "LINES",
+                                        "TERM", "PS_FORMAT", "PS_PERSONALITY", "NO_COLOR"};
+
+static char **saved_argv;
+
+/* Hands the whole command to the JVM launcher. Never returns. */
+static void jvm(void) {
+    char path[PATH_MAX];
+    const char *launcher = getenv("PROCWATCH_JVM");
+    if (launcher == NULL || launcher[0] == '\0') {
+        /* target/procwatch-native -> bin/procwatch of the same checkout */
+        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 32);
+        if (n <= 0) {
+            fprintf(stderr, "procwatch: cannot find the launcher (set PROCWATCH_JVM)\n");
+            exit(70);
+        }
+        path[n] = '\0';
+        char *slash = strrchr(path, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            slash = strrchr(path, '/');
+        }
+        if (slash == NULL) {
+            fprintf(stderr, "procwatch: cannot find the launcher (set PROCWATCH_JVM)\n");
+            exit(70);
+        }
+        strcpy(slash, "/bin/procwatch");
+        launcher = path;
+    }
+    setenv("PROCWATCH_NO_NATIVE", "1", 1);
+    execv(launcher, saved_argv);
+    fprintf(stderr, "procwatch: cannot run %s: %s\n", launcher, strerror(errno));
+    exit(70);
+}
+
+/* Whether the daemon runs this command (RunSession.refusal says the same on its side). */
+static int runs_in_daemon(int argc, char **argv) {
+    static const char *const cmds[] = {"ps", "tree", "history", "stats", "wait", "events", "top"};
+    if (argc < 2) {
+        return 0;
+    }
+    int known = 0;
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        known |= strcmp(argv[1], cmds[i]) == 0;
+    }
+    if (!known) {
+        return 0;
+    }
+    int batch = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--local") == 0) {
+            return 0;
+        }
+        batch |= strcmp(argv[i], "-b") == 0 || strcmp(argv[i], "--batch") == 0;
+    }
+    return strcmp(argv[1], "top") != 0 || batch;
+}
+
+/* The socket: --socket PATH or --socket=PATH, else $PROCWATCH_SOCKET, else the system one. */
+static const char *socket_path(int argc, char **argv) {
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+            return argv[i + 1];
+        }
+        if (strncmp(argv[i], "--socket=", 9) == 0) {
+            return argv[i] + 9;
+        }
+    }
+    const char *env = getenv("PROCWATCH_SOCKET");
+    return env != NULL && env[0] != '\0' ? env : "/run/procwatch/procwatch.sock";
+}
+
+static unsigned char req[MAX_REQUEST];
+static size_t req_len = HEADER;
+
+static void put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Appends an attribute; returns 0 when the request would exceed MAX_REQUEST or 16-bit lengths. */
+static int attr(uint16_t type, const void *data, size_t len) {
+    size_t padded = (4 + len + 3) & ~(size_t)3;
+    if (len > 0xffff - 4 || req_len + padded > sizeof req) {
+        return 0;
+    }
+    unsigned char *p = req + req_len;
+    p[0] = (unsigned char)(4 + len);
+    p[1] = (unsigned char)((4 + len) >> 8);
+    p[2] = (unsigned char)type;
+    p[3] = (unsigned char)(type >> 8);
+    memcpy(p + 4, data, len);
+    memset(p + 4 + len, 0, padded - 4 - len);
+    req_len += padded;
+    return 1;
+}
+
+static int attr32(uint16_t type, uint32_t v) {
+    unsigned char b[4];
+    put32(b, v);
+    return attr(type, b, 4);
+}
+
+/* /proc/self/stat field 7, tty_nr: what bare ps selects by. */
+static uint32_t controlling_tty(void) {
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+    if (p == NULL) {
+        return 0;
+    }
+    int tty = 0;
+    char state;
+    int ppid, pgrp, sid;
+    if (sscanf(p + 2, "%c %d %d %d %d", &state, &ppid, &pgrp, &sid, &tty) != 5) {
+        return 0;
+    }
+    return (uint32_t)tty;
+}
+
+static int read_full(int fd, void *buf, size_t len) {
+    unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return 0;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 1;
+}
+
+static int write_full(int fd, const void *buf, size_t len) {
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return 0;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 1;
+}
+
+/* The first attribute of `type` in a message body, or NULL; *len gets its payload length. */
+static const unsigned char *find_attr(const unsigned char *body, size_t n, uint16_t type, size_t *len) {
+    size_t pos = 0;
+    while (n - pos >= 4) {
+        size_t l = (size_t)body[pos] | (size_t)body[pos + 1] << 8;
+        uint16_t t = (uint16_t)(body[pos + 2] | body[pos + 3] << 8);
+        if (l < 4 || l > n - pos) {
+            return NULL;
+        }
+        if (t == type) {
+            *len = l - 4;
+            return body + pos + 4;
+        }
+        pos += (l + 3) & ~(size_t)3;
+    }
+    return NULL;
+}
+
+/* The largest reply we keep: frames are 32 KiB; bigger (unknown) messages are read and dropped. */
+static unsigned char body[256 * 1024];
+
+int main(int argc, char **argv) {
+    saved_argv = argv;
+    if (!runs_in_daemon(argc, argv)) {
+        jvm();
+    }
+    const char *path = socket_path(argc, argv);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path) {
+        jvm();
+    }
+    strcpy(addr.sun_path, path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        jvm(); /* no daemon: the JVM starts one for root, or says how */
+    }
+
+    int ok = 1;
+    for (int i = 1; i < argc && ok; i++) {
+        ok = attr(A_ARG, argv[i], strlen(argv[i]));
+    }
+    char kv[4200];
+    for (size_t i = 0; i < sizeof ENV_NAMES / sizeof ENV_NAMES[0] && ok; i++) {
+        const char *v = getenv(ENV_NAMES[i]);
+        if (v != NULL) {
+            int n = snprintf(kv, sizeof kv, "%s=%s", ENV_NAMES[i], v);
+            ok = n > 0 && (size_t)n < sizeof kv && attr(A_ENV, kv, (size_t)n);
+        }
+    }
+    uint32_t term = (isatty(0) ? 1u : 0u) | (isatty(1) ? 2u : 0u) | (isatty(2) ? 4u : 0u);
+    struct winsize ws;
+    uint32_t win = 0;
+    if (ioctl(1, TIOCGWINSZ, &ws) == 0 || ioctl(2, TIOCGWINSZ, &ws) == 0) {
+        win = (uint32_t)ws.ws_col << 16 | ws.ws_row;
+    }
+    ok = ok && attr32(A_TERMINAL, term) && attr32(A_WINSIZE, win) && attr32(A_CTTY, controlling_tty());
+    if (!ok) {
+        jvm(); /* more than a request may hold: the JVM has no such limit */
+    }
+    put32(req, (uint32_t)req_len);
+    req[4] = RUN;
+    req[5] = 0;
+    req[6] = req[7] = 0;        /* flags */
+    put32(req + 8, 1);          /* seq */
+    put32(req + 12, 0);         /* reserved */
+    if (!write_full(s, req, req_len)) {
+        jvm();
+    }
+
+    int output = 0; /* once the command has printed, falling back would print twice */
+    for (;;) {
+        unsigned char h[HEADER];
+        if (!read_full(s, h, HEADER)) {
+            if (!output) {
+                jvm(); /* e.g. an old daemon that closed on an unknown request */
+            }
+            fprintf(stderr, "procwatch: the daemon closed the connection before the command ended\n");
+            return 70;
+        }
+        uint32_t len = get32(h);
+        uint16_t type = (uint16_t)(h[4] | h[5] << 8);
+        if (len < HEADER) {
+            fprintf(stderr, "procwatch: malformed reply from the daemon\n");
+            return 70;
+        }
+        size_t n = len - HEADER;
+        if (n > sizeof body) {
+            for (size_t left = n; left > 0;) { /* not ours to read: skip it */
+                size_t k = left < sizeof body ? left : sizeof body;
+                if (!read_full(s, body, k)) {
+                    fprintf(stderr, "procwatch: the daemon closed the connection\n");
+                    return 70;
+                }
+                left -= k;
+            }
+            continue;
+        }
+        if (!read_full(s, body, n)) {
+            fprintf(stderr, "procwatch: the daemon closed the connection\n");
+            return 70;
+        }
+        size_t dl = 0;
+        const unsigned char *d;
+        switch (type) {
+        case STDOUT_FRAME:
+        case STDERR_FRAME:
+            d = find_attr(body, n, R_DATA, &dl);
+            if (d != NULL) {
+                output = 1;
+                /* a closed stdout pipe ends us with SIGPIPE, as it would ps */
+                if (!write_full(type == STDOUT_FRAME ? 1 : 2, d, dl)) {
+                    return 1;
+                }
+            }
+            break;
+        case EXIT_FRAME:
+            d = find_attr(body, n, R_EXIT_STATUS, &dl);
+            return d != NULL && dl == 4 ? (int)(get32(d) & 0xff) : 70;
+        case ERROR:
+            if (!output) {
+                jvm(); /* refused (old daemon, busy, a command it does not run): the JVM does it */
+            }
+            d = find_attr(body, n, R_ERROR_TEXT, &dl);
+            fprintf(stderr, "procwatch: %.*s\n", (int)dl, d != NULL ? (const char *)d : "daemon error");
+            return 70;
+        default:
+            break; /* unknown messages are skipped, as the protocol says */
+        }
+    }
+}

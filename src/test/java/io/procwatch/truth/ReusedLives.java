@@ -1,0 +1,133 @@
+package io.procwatch.truth;
+
+import io.procwatch.client.ProcRow;
+import io.procwatch.client.ProcwatchClient;
+import io.procwatch.testing.DaemonProcess;
+import io.procwatch.testing.Spawn;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Case 5's workload and its comparison: {@code npids} pids, three lives each (clone3 set_tid),
+ * each life exec'ing its own name (life1..3), argv and exit code, all within a few ms. The history
+ * entries of each pid (parent: the workload), in seq order, are matched with the lives in order.
+ */
+final class ReusedLives {
+    /** What one run found; "another life" means a field equal to a sibling life's value. */
+    record Counts(int lives, int pids, int exact, int argvUnknown, int otherLifeArgvOrComm, int wrongComm,
+                  int wrongArgv, int wrongStatus, int extraOrMissing, int sameAfterRollover, int sameAtOnceAfterRollover,
+                  String example) {
+    }
+
+    /** What identifies one history entry's content, to compare two answers for the same pid. */
+    private record Entry(int pid, long startMs, long endMs, long seq, String comm, List<String> argv, boolean argvUnknown,
+                         int status) {
+        static Entry of(ProcRow r) {
+            return new Entry(r.pid, r.startMs, r.endMs, r.seq, r.comm, r.argv, r.argvUnknown, r.status);
+        }
+    }
+
+    private ReusedLives() {
+    }
+
+    /** Runs the workload; with {@code rollRing}, asks again after 150 more exits pushed the ring's entries out. */
+    static Counts run(DaemonProcess daemon, int npids, boolean rollRing) throws Exception {
+        try (Workload w = Workload.start("reuse", Workload.dir().toString(), Integer.toString(npids))) {
+            assertThat(w.finish()).isZero();
+            List<Truth> lives = w.truth("life");
+            assertThat(w.truth("failed")).isEmpty();
+            assertThat(lives).hasSize(npids * 3);
+            Map<Integer, List<Truth>> byPid = new HashMap<>();
+            lives.forEach(t -> byPid.computeIfAbsent(t.pid(), k -> new ArrayList<>()).add(t));
+            assertThat(byPid).hasSize(npids);
+            int workload = (int) w.pid();
+            try (ProcwatchClient c = daemon.client()) {
+                Map<Integer, List<ProcRow>> first = byPid(Lookup.awaitChildren(c, workload, lives.size(), 5000));
+                int exact = 0;
+                int argvUnknown = 0;
+                int otherLife = 0;
+                int wrongComm = 0;
+                int wrongArgv = 0;
+                int wrongStatus = 0;
+                int extraOrMissing = 0;
+                String example = "";
+                for (var e : byPid.entrySet()) {
+                    List<Truth> truth = e.getValue();
+                    List<ProcRow> got = first.getOrDefault(e.getKey(), List.of());
+                    if (got.size() != truth.size()) {
+                        extraOrMissing += Math.abs(got.size() - truth.size());
+                        example = "pid " + e.getKey() + ": " + got.size() + " entries for 3 lives " + got.stream()
+                                .map(Entry::of).toList();
+                        continue; // which entry is which life is unknown: not compared field by field
+                    }
+                    for (int i = 0; i < truth.size(); i++) {
+                        ProcRow r = got.get(i);
+                        Truth t = truth.get(i);
+                        boolean comm = t.get("comm").equals(r.comm);
+                        boolean argv = r.argvUnknown || t.argv().equals(r.argv);
+                        boolean status = r.status == t.integer("status");
+                        boolean another = false;
+                        for (Truth o : truth) {
+                            if (o != t && (o.get("comm").equals(r.comm) || (!r.argvUnknown && o.argv().equals(r.argv)))) {
+                                another = true;
+                            }
+                        }
+                        argvUnknown += r.argvUnknown ? 1 : 0;
+                        otherLife += another ? 1 : 0;
+                        wrongComm += comm ? 0 : 1;
+                        wrongArgv += argv ? 0 : 1;
+                        wrongStatus += status ? 0 : 1;
+                        if (comm && argv && status && !r.argvUnknown) {
+                            exact++;
+                        } else if (example.isEmpty() || !(comm && argv && status)) {
+                            example = "life " + t.integer("life") + " of pid " + t.pid() + ": comm " + r.comm + " argv "
+                                    + (r.argvUnknown ? "unknown" : r.argv) + " status " + r.status + ", truth "
+                                    + t.get("comm") + " " + t.argv() + " " + t.integer("status");
+                        }
+                    }
+                }
+                int same = -1;
+                int sameAtOnce = -1;
+                if (rollRing) {
+                    Spawn.run("/bin/sh", "-c", "i=0; while [ $i -lt 150 ]; do /bin/true; i=$((i+1)); done");
+                    Lookup.sync(c); // the 150 exits are in the ring: the workload's entries left it just now
+                    sameAtOnce = sameAnswers(byPid.keySet(), first, byPid(Lookup.children(c, workload)));
+                    Thread.sleep(1500); // and once the writer's batches surely reached SQLite
+                    same = sameAnswers(byPid.keySet(), first, byPid(Lookup.children(c, workload)));
+                    if (same < npids || sameAtOnce < npids) {
+                        example = "history answers changed after the ring rolled over: " + sameAtOnce + " of " + npids
+                                + " pids the same at once, " + same + " after 1.5 s";
+                    }
+                }
+                return new Counts(lives.size(), npids, exact, argvUnknown, otherLife, wrongComm, wrongArgv, wrongStatus,
+                        extraOrMissing, same, sameAtOnce, example);
+            }
+        }
+    }
+
+    private static int sameAnswers(Iterable<Integer> pids, Map<Integer, List<ProcRow>> first,
+                                   Map<Integer, List<ProcRow>> again) {
+        int same = 0;
+        for (int pid : pids) {
+            List<Entry> a = first.getOrDefault(pid, List.of()).stream().map(Entry::of).toList();
+            List<Entry> b = again.getOrDefault(pid, List.of()).stream().map(Entry::of).toList();
+            same += a.equals(b) ? 1 : 0;
+        }
+        return same;
+    }
+
+    private static Map<Integer, List<ProcRow>> byPid(List<ProcRow> rows) {
+        Map<Integer, List<ProcRow>> m = new HashMap<>();
+        for (ProcRow r : rows) {
+            m.computeIfAbsent(r.pid, k -> new ArrayList<>()).add(r);
+        }
+        m.values().forEach(l -> l.sort(Comparator.comparingLong((ProcRow r) -> r.seq).thenComparingLong(r -> r.startMs)));
+        return m;
+    }
+}
