@@ -36,6 +36,8 @@ final class DaemonCommand {
               --read-timeout SECONDS a request must arrive whole within this, counted from its
                                      first byte (from connect for the first one; default 5)
               --idle-timeout SECONDS close a connection that asks nothing for this long (default 600)
+              --write-timeout SECONDS close a connection whose client has not read its answer for
+                                     this long (default 120)
               --http-streams N       HTTP event streams (/api/v1/events) at once (default 32; a sixth
                                      kept for root); they never take the capacity of other requests
               --http-streams-per-uid N  event streams of one user other than root (default 8)
@@ -58,7 +60,7 @@ final class DaemonCommand {
 
     private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
             "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan", "exec-capture",
-            "receive-buffer", "max-clients-per-uid", "read-timeout", "idle-timeout",
+            "receive-buffer", "max-clients-per-uid", "read-timeout", "idle-timeout", "write-timeout",
             "http-streams", "http-streams-per-uid");
 
     private DaemonCommand() {
@@ -109,6 +111,7 @@ final class DaemonCommand {
             limits = limits.withPerUid(o.intValue("max-clients-per-uid", limits.perUid(), 1, maxClients))
                     .withTimeouts(o.longValue("read-timeout", limits.readTimeoutMs() / 1000, 1, 86_400) * 1000,
                             o.longValue("idle-timeout", limits.idleTimeoutMs() / 1000, 1, 100_000_000L) * 1000);
+            limits = limits.withWriteTimeout(o.longValue("write-timeout", limits.writeTimeoutMs() / 1000, 1, 86_400) * 1000);
             int streams = o.intValue("http-streams", limits.httpStreams(), 1, 100_000);
             limits = limits.withHttpStreams(streams,
                     o.intValue("http-streams-per-uid", Math.min(streams, limits.httpStreamsPerUid()), 1, streams));

@@ -39,6 +39,11 @@ public record Limits(int maxClients, int perUid, int rootReserve, long readTimeo
                 httpStreamsPerUid);
     }
 
+    public Limits withWriteTimeout(long ms) {
+        return new Limits(maxClients, perUid, rootReserve, readTimeoutMs, idleTimeoutMs, ms, httpStreams,
+                httpStreamsPerUid);
+    }
+
     public Limits withHttpStreams(int all, int perUid) {
         return new Limits(maxClients, this.perUid, rootReserve, readTimeoutMs, idleTimeoutMs, writeTimeoutMs, all,
                 perUid);

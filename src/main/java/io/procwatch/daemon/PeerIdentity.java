@@ -60,6 +60,17 @@ final class PeerIdentity {
         if (m == null) {
             return -1;
         }
+        // First ask the kernel for this one socket (cheap whatever the number of sockets); only
+        // when that cannot answer, read the tables, which say the same thing slowly.
+        try {
+            SockDiag.Answer a = SockDiag.owner(remote, local);
+            if (a instanceof SockDiag.Answer.Owner(long uid)) {
+                return uid >= 0 && uid <= UID_MAX ? (int) uid : -1;
+            }
+            return -1; // the socket is not ESTABLISHED (a TIME_WAIT): nobody's
+        } catch (io.procwatch.sys.SyscallException | RuntimeException e) {
+            // no sock_diag, or no such socket: the tables decide
+        }
         // Read line by line: under load the tables hold thousands of lines (TIME_WAIT sockets
         // above all), and a request must not hold them all in memory at once.
         for (Path table : TABLES) {

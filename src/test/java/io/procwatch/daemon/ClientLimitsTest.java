@@ -152,4 +152,52 @@ class ClientLimitsTest {
             idle.close();
         }
     }
+
+    @Test
+    void aClientThatDoesNotReadItsAnswersIsClosedAtTheWriteDeadline() throws Exception {
+        try (DaemonProcess daemon = DaemonProcess.start("--write-timeout", "2")) {
+            try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(
+                    java.net.UnixDomainSocketAddress.of(daemon.socket()))) {
+                // 500 whole snapshots asked for at once (20 KiB of requests), none read: far more
+                // than the socket buffers hold, so the daemon's write blocks
+                io.procwatch.protocol.MessageBuilder b = new io.procwatch.protocol.MessageBuilder()
+                        .u64(io.procwatch.protocol.Wire.A_GROUPS, io.procwatch.protocol.Groups.BASE
+                                | io.procwatch.protocol.Groups.CMDLINE);
+                io.procwatch.protocol.Selector.all().encode(b);
+                byte[] one = b.build(io.procwatch.protocol.Wire.SNAPSHOT, 0, 1).toBytes();
+                java.nio.ByteBuffer all = java.nio.ByteBuffer.allocate(one.length * 500);
+                for (int i = 0; i < 500; i++) {
+                    all.put(one);
+                }
+                all.flip();
+                while (all.hasRemaining()) {
+                    ch.write(all);
+                }
+                long t0 = System.nanoTime();
+                long closed = 0;
+                try (ProcwatchClient probe = daemon.client()) {
+                    while (System.nanoTime() - t0 < 15_000_000_000L
+                            && (closed = probe.stats().get("connections_write_timeouts")) == 0) {
+                        Thread.sleep(200);
+                    }
+                }
+                System.out.printf("client limits: a client that does not read closed after %d ms (write timeout 2 s)%n",
+                        (System.nanoTime() - t0) / 1_000_000L);
+                assertThat(closed).isEqualTo(1);
+                // what was sent before the close is still readable, then the stream ends
+                java.nio.ByteBuffer sink = java.nio.ByteBuffer.allocate(1 << 16);
+                long read = 0;
+                int n;
+                try {
+                    while ((n = ch.read(sink)) >= 0) {
+                        read += n;
+                        sink.clear();
+                    }
+                } catch (IOException reset) {
+                    // closed with our unread requests in its queue: a reset, also an end
+                }
+                assertThat(read).isPositive();
+            }
+        }
+    }
 }
