@@ -38,8 +38,8 @@ public final class ExecCapture implements AutoCloseable {
     static final int PATH_MAX = 256;
     static final int HEADER = 96;
     static final int RECORD = HEADER + ARGV_MAX + PATH_MAX;
-    /** Ring buffer size: ~930 records waiting at most; a reader thread empties it continuously. */
-    static final int RING_BYTES = 4 << 20;
+    /** Ring buffer size: ~230 records waiting at most; a reader thread empties it continuously (it is mapped twice: 2 MiB resident). */
+    static final int RING_BYTES = 1 << 20;
 
     private static final int BPF_MAP_CREATE = 0;
     private static final int BPF_MAP_LOOKUP_ELEM = 1;
@@ -110,11 +110,16 @@ public final class ExecCapture implements AutoCloseable {
      *                     the verifier's log)
      */
     public static ExecCapture open() throws IOException {
-        Btf btf = Btf.load(Btf.VMLINUX);
-        int attachId = btf.typedefId("btf_trace_sched_process_exec");
-        if (attachId < 0) {
-            throw new IOException("this kernel's BTF has no sched_process_exec tracepoint");
+        try (Btf btf = Btf.load(Btf.VMLINUX)) {
+            int attachId = btf.typedefId("btf_trace_sched_process_exec");
+            if (attachId < 0) {
+                throw new IOException("this kernel's BTF has no sched_process_exec tracepoint");
+            }
+            return open(btf, attachId);
         }
+    }
+
+    private static ExecCapture open(Btf btf, int attachId) throws IOException {
         List<Integer> fds = new ArrayList<>();
         MemorySegment cons = null;
         MemorySegment prod = null;

@@ -55,12 +55,15 @@ public final class TaskScan implements AutoCloseable {
      * @throws IOException with the reason (no BTF, a missing field, or the kernel's verifier log)
      */
     public static TaskScan open() throws IOException {
-        Btf btf = Btf.load(Btf.VMLINUX);
-        int attachId = btf.funcId("bpf_iter_task");
-        if (attachId < 0) {
-            throw new IOException("this kernel has no BPF task iterator (no bpf_iter_task in its BTF)");
+        int attachId;
+        byte[] program;
+        try (Btf btf = Btf.load(Btf.VMLINUX)) {
+            attachId = btf.funcId("bpf_iter_task");
+            if (attachId < 0) {
+                throw new IOException("this kernel has no BPF task iterator (no bpf_iter_task in its BTF)");
+            }
+            program = assemble(btf);
         }
-        byte[] program = assemble(btf);
         int prog = load(program, attachId);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment attr = a.allocate(64, 8);

@@ -21,12 +21,19 @@ class ExecCaptureTableTest {
     void everyExecOfShortLivesAndChainsCarriesItsOwnArgv() throws Exception {
         try (LiveTable live = LiveTable.start(LiveTable.Config.defaults(), e -> { })) {
             assertThat(live.execCaptureProblem()).as("exec capture runs (CI is root with BTF)").isNull();
-            Map<Integer, List<List<String>>> execs = new ConcurrentHashMap<>();
-            Map<Integer, List<Boolean>> known = new ConcurrentHashMap<>();
+            // per life (pid and start): on a busy machine a pid is reused within the run
+            Map<String, List<List<String>>> execs = new ConcurrentHashMap<>();
+            Map<String, List<Boolean>> known = new ConcurrentHashMap<>();
+            Map<Integer, List<String>> lives = new ConcurrentHashMap<>();
             live.table().addListener(ev -> {
                 if (ev instanceof TableEvent.Execed x) {
-                    execs.computeIfAbsent(x.process().pid(), k -> new ArrayList<>()).add(x.process().argv());
-                    known.computeIfAbsent(x.process().pid(), k -> new ArrayList<>()).add(x.process().argvKnown());
+                    String life = x.process().pid() + "@" + x.process().startNs();
+                    lives.computeIfAbsent(x.process().pid(), k -> new java.util.concurrent.CopyOnWriteArrayList<>());
+                    if (!lives.get(x.process().pid()).contains(life)) {
+                        lives.get(x.process().pid()).add(life);
+                    }
+                    execs.computeIfAbsent(life, k -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(x.process().argv());
+                    known.computeIfAbsent(life, k -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(x.process().argvKnown());
                 }
             });
             long uncapturedBefore = live.table().counters().execsUncaptured.sum();
@@ -55,13 +62,20 @@ class ExecCaptureTableTest {
                         : List.of(List.of("/bin/sh", "-c", "exec /usr/bin/env PWCHAIN=" + i + " /bin/true chain-" + i),
                                 List.of("/usr/bin/env", "PWCHAIN=" + i, "/bin/true", "chain-" + i),
                                 List.of("/bin/true", "chain-" + i));
-                List<List<String>> got = execs.getOrDefault(pid, List.of());
-                // a reused pid may have later execs of someone else's: compare this life's first ones
-                if (got.size() >= want.size() && got.subList(0, want.size()).equals(want)
-                        && !known.get(pid).subList(0, want.size()).contains(false)) {
+                // the life of this pid whose first exec is the workload's: its execs, in order
+                List<List<String>> got = List.of();
+                String life = null;
+                for (String l : lives.getOrDefault(pid, List.of())) {
+                    if (!execs.get(l).isEmpty() && execs.get(l).getFirst().equals(want.getFirst())) {
+                        got = execs.get(l);
+                        life = l;
+                    }
+                }
+                if (life != null && got.equals(want) && !known.get(life).contains(false)) {
                     right++;
                 } else {
-                    System.out.println("exec capture mismatch for " + line + ": " + got + " known " + known.get(pid));
+                    System.out.println("exec capture mismatch for " + line + ": lives " + lives.get(pid) + " "
+                            + (life == null ? "none with its first exec" : got + " known " + known.get(life)));
                 }
             }
             System.out.printf("TRUTH exec-capture: %d of %d processes with every exec's own argv (400 single, 100 chains"
