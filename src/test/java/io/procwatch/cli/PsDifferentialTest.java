@@ -1,0 +1,356 @@
+package io.procwatch.cli;
+
+import io.procwatch.testing.DaemonProcess;
+import io.procwatch.testing.StableProcesses;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * procwatch ps against procps ps, on random command lines: a selection, a format (the UNIX presets
+ * and their mixes, the BSD formats, -o/-O/O lists), a sort and flags (headers, forests, threads,
+ * environment), drawn with a fixed seed from the pools below. Each is run as procps, procwatch,
+ * procps again; the header and every row of a process alive and unchanged across the three runs
+ * (StableProcesses) whose procps row is the same in both procps runs must be byte-equal, in the
+ * same order; when procps rejects the command line, the exit status and the first line of stderr
+ * must be equal. A command line that differs is run again (up to {@link #ATTEMPTS} times): a state
+ * that flickers between R and S during a run is nobody's mistake, while a real difference shows
+ * every time.
+ *
+ * <p>Known differences, masked here and listed in docs/fidelity.md: the RSS (RSZ) and %MEM values,
+ * since procps reads VmRSS from status while procwatch's sampler has stat's approximate rss, and
+ * the STAT flag {@code L} (pages locked, VmLck), which the sampler does not read yet. Masking keeps
+ * the rest of the line byte-exact: the procps value is put in procwatch's line in its place (the
+ * padding of the column adjusted as procps pads it), and the result must equal procps's line.
+ * Kernel worker rows are left out: a kworker renames itself for each work item it runs.
+ *
+ * <p>Replay a failure with {@code -Dpsdiff.seed=SEED -Dpsdiff.n=N}.
+ */
+class PsDifferentialTest {
+    static final long SEED = Long.getLong("psdiff.seed", 20261202L);
+    static final int INVOCATIONS = Integer.getInteger("psdiff.n", 300);
+    static final int ATTEMPTS = 3;
+
+    static final List<List<String>> SELECTIONS = List.of(
+            List.of("-e"), List.of("-A"), List.of("ax"), List.of("-u", "root"), List.of("-U", "root"),
+            List.of("-C", "sleep,bash,java"), List.of("x"), List.of("-e", "--ppid", "1"), List.of("-p", "1,2"),
+            List.of("--ppid", "2"), List.of("-d"), List.of("-N", "--ppid", "2"), List.of("-C", "sleep"),
+            List.of("-e", "-N"), List.of("-s", "1"), List.of("-u", "root", "-N"), List.of());
+    static final List<List<String>> FORMATS = List.of(
+            List.of(), List.of("-f"), List.of("-F"), List.of("-l"), List.of("-j"), List.of("-fl"), List.of("-lj"),
+            List.of("-fj"), List.of("-Fj"), List.of("-Flj"), List.of("-y", "-l"), List.of("-Fly"), List.of("-c"),
+            List.of("-fc"), List.of("-lc"), List.of("-P", "-F"), List.of("-Pl"),
+            List.of("-o", "pid,ppid,pgid,sid,tty,stat,comm"), List.of("-o", "pid,user,vsz,args"),
+            List.of("-o", "pid,nlwp,lwp,comm"), List.of("-o", "pid,ni,pri,opri,priority,cls,comm"),
+            List.of("-o", "f,s,uid,pid,ppid,c,wchan,stime,comm"), List.of("-o", "pid,tname,tpgid,sess,pgrp,ruser,euser,comm"),
+            List.of("-O", "vsz"), List.of("O", "vsz"), List.of("-O", "nice,psr"),
+            List.of("u"), List.of("v"), List.of("j"), List.of("l"), List.of("s"),
+            List.of("-y"), List.of("-l", "u"), List.of("-o", "pid", "-O", "vsz"), List.of("-Q"), List.of("Q"),
+            List.of("-x"), List.of("-o", "pid", "-f"), List.of("-c", "-o", "pid,comm"));
+    static final List<List<String>> SORTS = List.of(
+            List.of(), List.of(), List.of(), List.of("--sort=pid"), List.of("--sort=-pid"), List.of("--sort=ppid,-pid"),
+            List.of("--sort=-vsz"), List.of("--sort=uid,pid"), List.of("k", "-ppid"), List.of("--sort=tty,pid"));
+    static final List<List<String>> FLAGS = List.of(
+            List.of(), List.of(), List.of("h"), List.of("--no-headers"), List.of("-H"), List.of("--forest"), List.of("f"),
+            List.of("-L"), List.of("-T"), List.of("H"), List.of("-w"), List.of("e"), List.of("x"), List.of("-L", "-T"),
+            List.of("h", "--no-headers"), List.of("-H", "-L"), List.of("ww"), List.of("c"));
+
+    private static DaemonProcess daemon;
+    private static final List<Process> sleepers = new ArrayList<>();
+
+    @BeforeAll
+    static void start() throws Exception {
+        daemon = DaemonProcess.start();
+        // a few processes of our own that stay put: a session leader and its children, a threaded one
+        sleepers.add(new ProcessBuilder("setsid", "sh", "-c", "sleep 900 & sleep 900 & exec sleep 900").start());
+        sleepers.add(new ProcessBuilder("python3", "-c",
+                "import threading,time\nfor i in range(3): threading.Thread(target=time.sleep, args=(900,)).start()\n"
+                        + "time.sleep(900)").start());
+        Thread.sleep(300);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        for (Process p : sleepers) {
+            p.descendants().forEach(ProcessHandle::destroy);
+            p.destroy();
+        }
+        daemon.close();
+    }
+
+    record Run(int exit, String out, String err) {
+    }
+
+    private static Run procps(List<String> args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("ps"));
+        cmd.addAll(args);
+        java.io.File errFile = java.io.File.createTempFile("psdiff", ".err");
+        try {
+            Process p = new ProcessBuilder(cmd).redirectError(errFile).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            int exit = p.waitFor();
+            return new Run(exit, out, java.nio.file.Files.readString(errFile.toPath()));
+        } finally {
+            errFile.delete();
+        }
+    }
+
+    /** procwatch's ps, in this JVM (the real command against the real daemon, without a JVM start each time). */
+    private static Run procwatch(List<String> args) {
+        List<String> all = new ArrayList<>(args);
+        all.add("--socket");
+        all.add(daemon.socket().toString());
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit;
+        try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+             PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
+            exit = PsCommand.run(all, o, e);
+        }
+        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void randomCommandLinesPrintWhatProcpsPrints() throws Exception {
+        Random rnd = new Random(SEED);
+        System.out.printf("ps differential: seed %d, %d invocations (replay: -Dpsdiff.seed=%d -Dpsdiff.n=%d)%n",
+                SEED, INVOCATIONS, SEED, INVOCATIONS);
+        int equal = 0;
+        int rows = 0;
+        int rejected = 0;
+        int retried = 0;
+        List<String> failures = new ArrayList<>();
+        long t0 = System.nanoTime();
+        for (int n = 0; n < INVOCATIONS; n++) {
+            List<String> args = new ArrayList<>();
+            args.addAll(pick(rnd, SELECTIONS));
+            args.addAll(pick(rnd, FORMATS));
+            args.addAll(pick(rnd, SORTS));
+            args.addAll(pick(rnd, FLAGS));
+            Outcome last = null;
+            for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
+                last = compare(args);
+                if (last.problems.isEmpty()) {
+                    if (attempt > 1) {
+                        retried++;
+                    }
+                    break;
+                }
+            }
+            if (last.problems.isEmpty()) {
+                equal++;
+                rows += last.rows;
+                rejected += last.rejected ? 1 : 0;
+            } else {
+                failures.add("ps " + String.join(" ", args) + "\n      " + String.join("\n      ", last.problems));
+            }
+        }
+        System.out.printf("TRUTH ps differential: %d of %d invocations byte-equal (%d rows compared, %d rejected by"
+                        + " both with the same error, %d equal only on a second or third run) in %d s%n",
+                equal, INVOCATIONS, rows, rejected, retried, (System.nanoTime() - t0) / 1_000_000_000L);
+        failures.stream().limit(40).forEach(f -> System.out.println("  differs: " + f));
+        assertThat(failures).isEmpty();
+        assertThat(rows).as("rows compared").isGreaterThan(INVOCATIONS * 5);
+    }
+
+    private static List<String> pick(Random rnd, List<List<String>> pool) {
+        return pool.get(rnd.nextInt(pool.size()));
+    }
+
+    record Outcome(List<String> problems, int rows, boolean rejected) {
+    }
+
+    private static Outcome compare(List<String> args) throws Exception {
+        StableProcesses before = StableProcesses.read();
+        Run first = procps(args);
+        Run ours = procwatch(args);
+        Run second = procps(args);
+        Set<Integer> stable = before.unchangedIn(StableProcesses.read());
+        List<String> problems = new ArrayList<>();
+        if (first.exit() != ours.exit() && !(first.out().isEmpty() && ours.out().isEmpty())) {
+            problems.add("exit: procps " + first.exit() + " procwatch " + ours.exit() + ": "
+                    + firstLine(first.err()) + " | " + firstLine(ours.err()));
+            return new Outcome(problems, 0, false);
+        }
+        if (first.exit() != 0 && first.out().isEmpty()) {
+            if (ours.exit() != first.exit() || !firstLine(first.err()).equals(firstLine(ours.err()))) {
+                problems.add("stderr: procps '" + firstLine(first.err()) + "' (exit " + first.exit() + ") procwatch '"
+                        + firstLine(ours.err()) + "' (exit " + ours.exit() + ")");
+            }
+            return new Outcome(problems, 0, true);
+        }
+        boolean headers = !args.contains("h") && !args.contains("--no-headers");
+        List<String> a = first.out().lines().toList();
+        List<String> b = second.out().lines().toList();
+        List<String> w = ours.out().lines().toList();
+        String header = headers && !a.isEmpty() ? a.getFirst() : null;
+        if (headers) {
+            String mine = w.isEmpty() ? "" : w.getFirst();
+            if (!mine.equals(header == null ? "" : header)) {
+                problems.add("header: procps '" + header + "' procwatch '" + mine + "'");
+                return new Outcome(problems, 0, false);
+            }
+        }
+        // the header procps would print tells where the columns are, even with h
+        String layout = header != null ? header : headerOf(args);
+        Layout cols = Layout.of(layout);
+        Map<String, List<String>> p1 = keyed(a, headers, cols);
+        Map<String, List<String>> p2 = keyed(b, headers, cols);
+        Map<String, List<String>> pw = keyed(w, headers, cols);
+        List<String> expectedOrder = new ArrayList<>();
+        int compared = 0;
+        for (var e : p1.entrySet()) {
+            int pid = pidOf(e.getKey());
+            if (pid < 0 || !stable.contains(pid) || !e.getValue().equals(p2.get(e.getKey()))
+                    || e.getValue().stream().anyMatch(l -> l.contains("kworker/"))) {
+                continue;
+            }
+            List<String> mine = pw.get(e.getKey());
+            if (mine == null || mine.size() != e.getValue().size()) {
+                problems.add("rows of " + e.getKey() + ": procps " + e.getValue() + " procwatch " + mine);
+                continue;
+            }
+            for (int i = 0; i < mine.size(); i++) {
+                String p = e.getValue().get(i);
+                String m = cols.unmask(p, mine.get(i));
+                compared++;
+                if (!p.equals(m)) {
+                    problems.add("row: procps '" + p + "'\n        procwatch '" + mine.get(i) + "'");
+                }
+            }
+            expectedOrder.add(e.getKey());
+        }
+        // the order of the compared rows
+        List<String> ourOrder = new ArrayList<>();
+        for (String k : pw.keySet()) {
+            if (expectedOrder.contains(k)) {
+                ourOrder.add(k);
+            }
+        }
+        if (problems.isEmpty() && !ourOrder.equals(expectedOrder)) {
+            problems.add("order: procps " + expectedOrder + " procwatch " + ourOrder);
+        }
+        if (problems.size() > 4) {
+            problems = new ArrayList<>(problems.subList(0, 4));
+        }
+        return new Outcome(problems, compared, false);
+    }
+
+    private static String firstLine(String s) {
+        return s.lines().findFirst().orElse("");
+    }
+
+    /** With h, the columns procps would head: its output with the heading option left out. */
+    private static String headerOf(List<String> args) throws Exception {
+        List<String> with = new ArrayList<>(args);
+        with.removeIf(x -> x.equals("h") || x.equals("--no-headers"));
+        return firstLine(procps(with).out());
+    }
+
+    private static int pidOf(String key) {
+        try {
+            return Integer.parseInt(key.split("/")[0]);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Rows by PID (and LWP or SPID); a process's rows in order. Insertion order is the output's order. */
+    private static Map<String, List<String>> keyed(List<String> lines, boolean headers, Layout cols) {
+        Map<String, List<String>> m = new LinkedHashMap<>();
+        for (String line : headers && !lines.isEmpty() ? lines.subList(1, lines.size()) : lines) {
+            String key = cols.key(line);
+            m.computeIfAbsent(key, k -> new ArrayList<>()).add(line);
+        }
+        return m;
+    }
+
+    /** The columns of a header: where PID and the thread id are, and which values are known to differ. */
+    static final class Layout {
+        private static final Pattern TOKEN = Pattern.compile("\\S+");
+        final List<String> names;
+
+        private Layout(List<String> names) {
+            this.names = names;
+        }
+
+        static Layout of(String header) {
+            return new Layout(List.of(header.trim().split("\\s+")));
+        }
+
+        String key(String line) {
+            List<String> t = List.of(line.trim().split("\\s+"));
+            int pid = names.indexOf("PID");
+            int tid = Math.max(names.indexOf("LWP"), names.indexOf("SPID"));
+            if (pid < 0 || pid >= t.size()) {
+                return line;
+            }
+            return tid >= 0 && tid < t.size() ? t.get(pid) + "/" + t.get(tid) : t.get(pid);
+        }
+
+        /**
+         * procwatch's line with procps's RSS, RSZ and %MEM values and procps's STAT (if it equals
+         * procwatch's but for {@code L}) put in their places, the column's padding adjusted as procps
+         * pads it (right-aligned numbers before, STAT after): equal to procps's line when nothing else differs.
+         */
+        String unmask(String procps, String mine) {
+            List<int[]> pt = tokens(procps);
+            List<int[]> mt = tokens(mine);
+            StringBuilder out = new StringBuilder(mine);
+            for (int i = Math.min(names.size() - 1, Math.min(pt.size(), mt.size()) - 1); i >= 0; i--) {
+                String name = names.get(i);
+                boolean stat = name.equals("STAT");
+                if (!stat && !name.equals("RSS") && !name.equals("RSZ") && !name.equals("%MEM")) {
+                    continue;
+                }
+                String p = procps.substring(pt.get(i)[0], pt.get(i)[1]);
+                String m = mine.substring(mt.get(i)[0], mt.get(i)[1]);
+                if (stat ? !p.replace("L", "").equals(m) : !p.matches("[0-9.]+") || !m.matches("[0-9.]+")) {
+                    continue; // a real difference: left for the comparison to find
+                }
+                int delta = p.length() - m.length();
+                int start = mt.get(i)[0];
+                int end = mt.get(i)[1];
+                if (stat) { // left-aligned: the padding after it gives or takes
+                    int spaces = 0;
+                    while (end + spaces < out.length() && out.charAt(end + spaces) == ' ') {
+                        spaces++;
+                    }
+                    int keep = Math.max(1, spaces - delta);
+                    out.replace(start, end + spaces, p + " ".repeat(end + spaces < out.length() ? keep : 0));
+                } else { // right-aligned: the padding before it
+                    int spaces = 0;
+                    while (start - spaces > 0 && out.charAt(start - spaces - 1) == ' ') {
+                        spaces++;
+                    }
+                    int keep = Math.max(start - spaces == 0 ? 0 : 1, spaces - delta);
+                    out.replace(start - spaces, end, " ".repeat(keep) + p);
+                }
+            }
+            return out.toString();
+        }
+
+        private static List<int[]> tokens(String line) {
+            List<int[]> t = new ArrayList<>();
+            Matcher m = TOKEN.matcher(line);
+            while (m.find()) {
+                t.add(new int[] {m.start(), m.end()});
+            }
+            return t;
+        }
+    }
+}
