@@ -23,9 +23,28 @@ import java.util.function.Function;
  */
 public final class Fields {
     /** What formatting depends on besides the row: the clock, ticks, memory size, pid width. */
-    public record Ctx(long nowMs, int hz, long memTotalKiB, int pageSize, int pidWidth) {
+    public record Ctx(long nowMs, int hz, long memTotalKiB, int pageSize, int pidWidth, double uptimeSecs) {
         static Ctx current() {
-            return new Ctx(System.currentTimeMillis(), 100, readMemTotalKiB(), 4096, readPidWidth());
+            return new Ctx(System.currentTimeMillis(), 100, readMemTotalKiB(), 4096, readPidWidth(), readUptime());
+        }
+
+        /** /proc/uptime's first number (seconds since boot), or -1. */
+        private static double readUptime() {
+            try {
+                return Double.parseDouble(Files.readString(Path.of("/proc/uptime")).trim().split("\\s+")[0]);
+            } catch (IOException | RuntimeException e) {
+                return -1;
+            }
+        }
+
+        /** procps's "jiffies of process life": (uptime - start) in seconds, times HZ, truncated; 0 if unknown. */
+        long lifeJiffies(ProcRow r) {
+            if (uptimeSecs < 0 || r.startTicks < 0) {
+                long el = elapsedSecs(r);
+                return el <= 0 ? 0 : el * hz;
+            }
+            double life = uptimeSecs - (double) r.startTicks / hz;
+            return life <= 0 ? 0 : (long) (life * hz);
         }
 
         private static long bootTimeMs;
@@ -91,11 +110,20 @@ public final class Fields {
 
         /** procps's %cpu in tenths: CPU time over lifetime. */
         long pcpuTenths(ProcRow r) {
-            long el = elapsedSecs(r);
-            if (r.utime < 0 || el <= 0) {
+            long jiffies = lifeJiffies(r);
+            if (r.utime < 0 || jiffies <= 0) {
                 return 0;
             }
-            return (r.utime + r.stime) * 1000 / ((long) hz * el);
+            return (r.utime + r.stime) * 1000 / jiffies;
+        }
+
+        /** procps's C: whole percent of CPU time over the process's life, at most 99. */
+        long cPercent(ProcRow r) {
+            long jiffies = lifeJiffies(r);
+            if (r.utime < 0 || jiffies <= 0) {
+                return 0;
+            }
+            return Math.min(99, (r.utime + r.stime) * 100 / jiffies);
         }
 
         long pmemTenths(ProcRow r) {
@@ -203,8 +231,8 @@ public final class Fields {
         add(computed("%cpu", "%CPU", 4, false, B | S, "cpu_percent", (r, c) -> tenths(c.pcpuTenths(r)),
                 (r, c) -> c.pcpuTenths(r) / 10.0));
         alias("%cpu", "pcpu", "%CPU");
-        add(computed("c", "C", 2, false, B | S, "c", (r, c) -> Long.toString(Math.min(99, c.pcpuTenths(r) / 10)),
-                (r, c) -> Math.min(99, c.pcpuTenths(r) / 10)));
+        add(computed("c", "C", 2, false, B | S, "c", (r, c) -> Long.toString(c.cPercent(r)),
+                (r, c) -> c.cPercent(r)));
         add(computed("%mem", "%MEM", 4, false, S, "mem_percent", (r, c) -> tenths(c.pmemTenths(r)),
                 (r, c) -> c.pmemTenths(r) / 10.0));
         alias("%mem", "pmem", "%MEM");
@@ -511,6 +539,12 @@ public final class Fields {
      * The command column with BSD e: the environment after the command, as procps prints it (only
      * where /proc/PID/environ can be read, and not when it is empty).
      */
+    /** BSD c: the command columns show the command's name (procps's "true command name"). */
+    static Field asCommandName(Field f) {
+        return new Field(f.key(), f.header(), f.width(), f.left(), f.plusTrunc(), f.groups(), "comm",
+                (r, c) -> r.comm == null ? "-" : r.comm, (r, c) -> r.comm, f.items());
+    }
+
     static Field withEnvironment(Field f) {
         List<String> items = new java.util.ArrayList<>(f.items());
         items.add("environ");

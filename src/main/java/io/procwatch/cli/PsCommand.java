@@ -97,6 +97,8 @@ final class PsCommand {
     private int threadFlags;
     /** BSD e: the environment after the command. */
     private boolean bsdE;
+    /** BSD c: the command's name in the command columns. */
+    private boolean bsdC;
     /** -a / -d: all with a terminal / all, both without session leaders. */
     private boolean unixA;
     private boolean unixD;
@@ -205,6 +207,9 @@ final class PsCommand {
                 bsdStyle = true;
                 pids.addAll(ints("process id", a)); // "ps 1234"
             } else if (!a.isEmpty() && !a.startsWith("-")) {
+                if (forceBsd) {
+                    throw new ProcpsError("way bad"); // procps's second parse takes only dashed words as BSD
+                }
                 bsdStyle = true;
                 bsdOption(args, i, a, 0);
             } else {
@@ -343,8 +348,9 @@ final class PsCommand {
                     noHeaders = true;
                 }
                 case 'e' -> bsdE = true;
-                case 'c', 'g', 'n' -> {
-                    // true command name (what procps 4 prints anyway), all, numeric: no change to the output here
+                case 'c' -> bsdC = true;
+                case 'g', 'n' -> {
+                    // all (session leaders too), numeric: no change to the output here
                 }
                 case 'r' -> runningOnly = true;
                 case 'H' -> threadFlags |= TF_B_H;
@@ -629,12 +635,13 @@ final class PsCommand {
 
     /** With BSD e, the command columns carry the environment after the command line, as procps prints it. */
     private List<Field> withEnviron(List<Field> list) {
-        if (!bsdE) {
-            return list;
-        }
         List<Field> out = new ArrayList<>();
         for (Field f : list) {
-            out.add(f.json().equals("args") || f.json().equals("comm") ? Fields.withEnvironment(f) : f);
+            boolean command = f.json().equals("args") || f.json().equals("comm");
+            if (command && bsdC) {
+                f = Fields.asCommandName(f);
+            }
+            out.add(command && bsdE ? Fields.withEnvironment(f) : f);
         }
         return out;
     }
