@@ -761,6 +761,8 @@ final class PsCommand {
         if (cgroupFilter.active()) {
             needed.add(Fields.get("cgroup")); // the filter reads the membership, shown or not
         }
+        // the clock (uptime) before the daemon samples, as procps reads it before it reads the processes
+        Fields.Ctx ctx = Fields.Ctx.current();
         long groups = Fields.groupsFor(new ArrayList<>(needed)) | Groups.CRED;
         List<ProcRow> rows;
         if (local) {
@@ -781,21 +783,24 @@ final class PsCommand {
             }
         }
         rows = select(rows);
-        Fields.Ctx ctx = Fields.Ctx.current();
         // a process's threads as /proc/PID/task lists them: the leader, then the others as they were made
-        Comparator<ProcRow> order = Comparator.comparingInt((ProcRow r) -> r.pid)
+        Comparator<ProcRow> base = Comparator.comparingInt((ProcRow r) -> r.pid)
                 .thenComparingInt((ProcRow r) -> r.id() == r.pid ? 0 : 1)
                 .thenComparingLong((ProcRow r) -> r.startTicks).thenComparingInt(ProcRow::id);
-        // procps draws a forest's siblings in start order unless --sort says otherwise
-        Comparator<ProcRow> forestOrder = Comparator.comparingLong((ProcRow r) -> r.startTicks).thenComparing(order);
-        if (!sortKeys.isEmpty()) {
-            order = sortOrder(sortKeys, descending, ctx).thenComparing(order);
-            forestOrder = order;
+        Comparator<ProcRow> keys = sortKeys.isEmpty() ? null : sortOrder(sortKeys, descending, ctx);
+        if (keys != null && (threadFlags & (TF_U_L | TF_U_T)) != 0) {
+            // procps reads processes only when it sorts: -L/-T with a sort shows each leader alone
+            rows.removeIf(r -> r.id() != r.pid);
         }
-        rows.sort(order);
-        Map<ProcRow, String> prefixes = forest ? forest(rows, forestOrder, unixForest) : Map.of();
+        Map<ProcRow, String> prefixes = Map.of();
         if (forest) {
+            // procps sorts a forest by start time, then by the --sort keys or else by parent (each sort stable)
+            Comparator<ProcRow> first = keys != null ? keys : Comparator.comparingInt((ProcRow r) -> r.ppid);
+            rows.sort(first.thenComparingLong((ProcRow r) -> r.startTicks).thenComparing(base));
+            prefixes = forest(rows, unixForest);
             rows = new ArrayList<>(prefixes.keySet());
+        } else {
+            rows.sort(keys != null ? keys.thenComparing(base) : base);
         }
         if (json) {
             out.println(Json.value(Columns.json(fields, rows, ctx)));
@@ -983,79 +988,67 @@ final class PsCommand {
     }
 
     /**
-     * The forest as procps 4.0 draws it. Rows are ordered by parent, then by start time (or by the
-     * --sort keys); trees are drawn from the roots (rows whose parent is not shown) taken last to
-     * first, so kthreadd's tree comes before init's; each process's children follow it, drawn
-     * one level deeper with {@code " \_ "}, and {@code " |  "} under an ancestor that has more
-     * children to come. With {@code --forest} and {@code f} (not {@code -H}) init's children stay
-     * at init's level, as procps keeps them.
+     * The forest as procps 4.0 draws it, from rows already in procps's forest order (by parent, or by
+     * the --sort keys, then start time). Trees are drawn from the rows whose parent is not shown,
+     * taken last to first, so kthreadd's tree comes before init's; a process's children are the run
+     * of rows with its pid as parent that starts at the first such row (procps looks no further, so
+     * with a --sort that splits siblings apart only the first run is drawn), one level deeper with
+     * {@code " \\_ "}, and {@code " |  "} under an ancestor that has more children to come. With
+     * {@code --forest} and {@code f} (not {@code -H}) init's children stay at init's level, as procps keeps them.
      *
      * @param unixStyle -H: two spaces a level, no art
      */
-    static Map<ProcRow, String> forest(List<ProcRow> rows, Comparator<ProcRow> order, boolean unixStyle) {
-        List<ProcRow> sorted = new ArrayList<>(rows);
-        sorted.sort(Comparator.comparingInt(PsCommand::treeParent).thenComparing(order));
-        Map<Integer, ProcRow> byPid = new HashMap<>();
-        for (ProcRow r : sorted) {
-            if (r.tid < 0 || r.tid == r.pid) {
-                byPid.putIfAbsent(r.pid, r);
-            }
-        }
-        Map<Integer, List<ProcRow>> children = new HashMap<>();
-        List<ProcRow> roots = new ArrayList<>();
-        for (ProcRow r : sorted) {
-            ProcRow parent = byPid.get(treeParent(r));
-            if (parent != null && parent != r) {
-                children.computeIfAbsent(parent.pid, k -> new ArrayList<>()).add(r);
-            } else {
-                roots.add(r);
-            }
+    static Map<ProcRow, String> forest(List<ProcRow> rows, boolean unixStyle) {
+        Set<Integer> shown = new HashSet<>();
+        for (ProcRow r : rows) {
+            shown.add(r.pid);
         }
         Map<ProcRow, String> out = new java.util.LinkedHashMap<>();
-        Set<ProcRow> seen = new HashSet<>();
         StringBuilder art = new StringBuilder();
-        for (ProcRow root : roots.reversed()) {
-            walk(root, 0, false, art, children, out, seen, unixStyle);
+        for (int i = rows.size() - 1; i >= 0; i--) {
+            if (!shown.contains(rows.get(i).ppid)) {
+                tree(rows, i, 0, false, art, out, unixStyle, 0);
+            }
         }
         return out;
     }
 
-    /** The row a row hangs under: a thread's process, a process's parent. */
-    private static int treeParent(ProcRow r) {
-        return r.tid >= 0 && r.tid != r.pid ? r.pid : r.ppid;
-    }
-
     /**
-     * Draws {@code r} at {@code level}. {@code art} holds one mark per level above: 'L' or '+'
-     * (this row is the last child, or has siblings after it), then ' ' or '|' for its children.
+     * Draws row {@code self} at {@code level}, then its children. {@code art} holds one mark per
+     * level above: 'L' or '+' (this row is the last child, or has siblings after it), then ' ' or '|'
+     * for its children.
      */
-    private static void walk(ProcRow r, int level, boolean haveSibling, StringBuilder art,
-                             Map<Integer, List<ProcRow>> children, Map<ProcRow, String> out, Set<ProcRow> seen,
-                             boolean unixStyle) {
-        if (!seen.add(r)) {
+    private static void tree(List<ProcRow> rows, int self, int level, boolean haveSibling, StringBuilder art,
+                             Map<ProcRow, String> out, boolean unixStyle, int depth) {
+        if (depth > 4096 || out.containsKey(rows.get(self))) {
             return;
         }
         art.setLength(level);
         if (level > 0) {
             art.setCharAt(level - 1, haveSibling ? '+' : 'L');
         }
-        out.put(r, render(art, unixStyle));
-        if (r.tid >= 0 && r.tid != r.pid) {
-            return;
+        out.put(rows.get(self), render(art, unixStyle));
+        int selfPid = rows.get(self).pid;
+        int i = 0;
+        while (i < rows.size() && rows.get(i).ppid != selfPid) {
+            i++;
         }
-        List<ProcRow> kids = children.getOrDefault(r.pid, List.of());
-        if (kids.isEmpty()) {
+        if (i >= rows.size()) {
             return;
         }
         if (level > 0) {
             art.setCharAt(level - 1, haveSibling ? '|' : ' ');
         }
-        int childLevel = r.pid == 1 && !unixStyle ? level : level + 1;
-        for (int i = 0; i < kids.size(); i++) {
-            art.setLength(level);
-            walk(kids.get(i), childLevel, i + 1 < kids.size(), art, children, out, seen, unixStyle);
-        }
         art.setLength(level);
+        for (; i < rows.size(); i++) {
+            boolean more = i + 1 < rows.size() && rows.get(i + 1).ppid == selfPid;
+            int childLevel = selfPid == 1 && !unixStyle ? level : level + 1;
+            tree(rows, i, childLevel, more, art, out, unixStyle, depth + 1);
+            art.setLength(level);
+            if (!more) {
+                break;
+            }
+        }
     }
 
     private static String render(CharSequence art, boolean unixStyle) {
