@@ -32,20 +32,24 @@ final class PsCommand {
 
             Selection (several are combined with OR, as in ps):
               -e, -A            all processes              a / x / ax   BSD: with a tty / without / all
+              -a, -d            with a tty / all, without session leaders     -N  all but the selected
               -p, --pid LIST    by process id              -u, --user LIST   by effective user
               -U LIST           by real user               -C LIST           by command name
               --ppid LIST       by parent id               -t LIST           by terminal (pts/0, tty1)
+              -s, --sid LIST    by session
             Narrowing (each one ANDs with the above; alone, it narrows all processes):
               --cgroup PATH     in this cgroup or below it (any hierarchy's path, e.g. /system.slice)
               --container ID    in a container (id prefix, docker:0123456789ab, or an lxc name)
               --unit NAME       in a systemd unit or user unit (cron.service)   --pod UID  in a pod
-            Format:
-              -f  full   -F  extra full   -l  long   -j  jobs   u  BSD user   j  BSD jobs
+            Format (mixed as procps mixes them: -fl, -lj, -Fly, -f x ...):
+              -f  full   -F  extra full   -l  long   -j  jobs   -y  RSS for F/ADDR (with -l)
+              -c  scheduling class   -P  processor     u  v  j  l  s   BSD user, memory, jobs, long, signals
               -o, --format FMT  columns, e.g. -o pid,ppid,user,stat,rss,comm,args   (pid= hides a header,
-                                comm:20 sets a width)
-              -L  one row per thread (LWP, NLWP)    -T  threads (SPID)
-              --sort KEYS       e.g. --sort=-rss,pid        --forest, f  process tree
+                                comm:20 sets a width)     -O FMT, O FMT  PID, FMT, then the default's rest
+              -L  one row per thread (LWP, NLWP)    -T  threads (SPID)    H  threads as processes
+              --sort KEYS       e.g. --sort=-rss,pid        --forest, f  process tree   -H  indented tree
               --no-headers, h   no header line             -w, -ww      do not cut lines to the terminal
+              e  environment after the command             c  the command's name for its line
               --json            JSON array of objects (keys are the fields' JSON names)
               --socket PATH     daemon socket (default /run/procwatch/procwatch.sock or $PROCWATCH_SOCKET)
               --local           read /proc directly, without the daemon
