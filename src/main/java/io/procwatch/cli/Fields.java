@@ -273,7 +273,9 @@ public final class Fields {
         add(computed("cputimes", "TIME", 6, false, S, "cpu_seconds",
                 (r, c) -> c.cpuSecs(r) < 0 ? "-" : Long.toString(c.cpuSecs(r)),
                 (r, c) -> c.cpuSecs(r) < 0 ? null : c.cpuSecs(r)));
-        add(text("wchan", "WCHAN", 6, Groups.WCHAN, "wchan", (r, c) -> r.wchan == null || r.wchan.isEmpty() ? null : r.wchan));
+        // procps shows the kernel function without its leading underscores (__skb_wait_for... is skb_wa)
+        add(text("wchan", "WCHAN", 6, Groups.WCHAN, "wchan", (r, c) -> r.wchan == null || r.wchan.isEmpty() ? null
+                : r.wchan.replaceFirst("^_+(?=.)", "")));
         // procps's F: bits 6-8 of stat's flags (PF_FORKNOEXEC 1, PF_SUPERPRIV 4 after the shift), in octal
         add(itemText("f", "F", 1, false, "flags", List.of("stat.9"),
                 m -> Long.toOctalString((Long.parseUnsignedLong(m.get("stat.9")) >> 6) & 7)));

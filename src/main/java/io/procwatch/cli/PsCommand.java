@@ -546,7 +546,7 @@ final class PsCommand {
         }
     }
 
-    private static List<Field> spec(String name) throws UsageException {
+    private static List<Field> spec(String name) throws UsageException, ProcpsError {
         return parseFormat(name);
     }
 
@@ -697,10 +697,10 @@ final class PsCommand {
     }
 
     /** A format list as -o takes it: NAME, NAME=HEADER, NAME:WIDTH, separated by commas or spaces. */
-    static List<Field> parseFormat(String fmt) throws UsageException {
+    static List<Field> parseFormat(String fmt) throws UsageException, ProcpsError {
         List<Field> out = new ArrayList<>();
         if (fmt.replaceAll("[,\\s]", "").isEmpty()) {
-            throw new UsageException("-o: empty format list (give at least one field, e.g. -o pid,comm)");
+            throw new ProcpsError("improper format list"); // procps's words for a list of no fields
         }
         for (String spec : fmt.split("[,\\s]+")) {
             if (spec.isEmpty()) {

@@ -36,7 +36,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the STAT flag {@code L} (pages locked, VmLck), which the sampler does not read yet. Masking keeps
  * the rest of the line byte-exact: the procps value is put in procwatch's line in its place (the
  * padding of the column adjusted as procps pads it), and the result must equal procps's line.
- * Kernel worker rows are left out: a kworker renames itself for each work item it runs.
+ * Kernel worker rows are left out: a kworker renames itself for each work item it runs. So are
+ * zombies (the table keeps a zombie's nice, priority and CPU from before it exited: a known
+ * difference), processes younger than 10 s (their C and %CPU move with each millisecond), and
+ * processes that one side saw running (R) and the other not (a moment, not a difference).
  *
  * <p>Replay a failure with {@code -Dpsdiff.seed=SEED -Dpsdiff.n=N}.
  */
@@ -234,8 +237,16 @@ class PsDifferentialTest {
                     || e.getValue().stream().anyMatch(l -> l.contains("kworker/"))) {
                 continue;
             }
-            if (zombie(pid)) {
+            String state = state(pid);
+            if (state.equals("Z")) {
                 continue; // known: the table keeps a zombie's nice, priority and CPU from before it exited
+            }
+            if (young(pid)) {
+                continue; // C and %CPU of a process a few seconds old move with every millisecond of clock
+            }
+            List<String> mine0 = pw.get(e.getKey());
+            if (mine0 != null && runningOnOneSide(e.getValue(), mine0, cols)) {
+                continue; // R is a moment: a task seen running by one side only is timing, not a difference
             }
             List<String> mine = pw.get(e.getKey());
             if (mine == null || mine.size() != e.getValue().size()) {
@@ -291,13 +302,45 @@ class PsDifferentialTest {
         return out;
     }
 
-    private static boolean zombie(int pid) {
+    private static String[] stat(int pid) {
         try {
             String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + pid + "/stat"));
-            return stat.charAt(stat.lastIndexOf(')') + 2) == 'Z';
+            return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        } catch (java.io.IOException | RuntimeException e) {
+            return new String[0];
+        }
+    }
+
+    private static String state(int pid) {
+        String[] f = stat(pid);
+        return f.length > 0 ? f[0] : "";
+    }
+
+    /** Started less than 10 s ago (stat field 22 against /proc/uptime). */
+    private static boolean young(int pid) {
+        String[] f = stat(pid);
+        try {
+            double up = Double.parseDouble(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/uptime")).split(" ")[0]);
+            return f.length > 19 && up - Long.parseLong(f[19]) / 100.0 < 10;
         } catch (java.io.IOException | RuntimeException e) {
             return false;
         }
+    }
+
+    /** The state column (S or STAT) starts with R on one side only, for some row of the process. */
+    private static boolean runningOnOneSide(List<String> procps, List<String> mine, Layout cols) {
+        int s = Math.max(cols.names.indexOf("S"), cols.names.indexOf("STAT"));
+        if (s < 0 || s == cols.names.size() - 1) {
+            return false;
+        }
+        for (int i = 0; i < Math.min(procps.size(), mine.size()); i++) {
+            String[] p = procps.get(i).trim().split("\\s+");
+            String[] m = mine.get(i).trim().split("\\s+");
+            if (p.length > s && m.length > s && (p[s].charAt(0) == 'R') != (m[s].charAt(0) == 'R')) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
