@@ -55,6 +55,7 @@ class PsDifferentialTest {
      * from the task's stat alone: no /proc items, no wchan): masked on those rows.
      */
     static final Set<String> THREAD_ITEM_COLUMNS = Set.of("F", "WCHAN", "CLS", "POL", "NI", "RTPRIO", "TRS", "DRS",
+            "PENDING", "BLOCKED", "IGNORED", "CAUGHT",
             // a thread row carries its process's start time: its life (C, %CPU) and start (STIME, START) are the process's
             "C", "%CPU", "STIME", "START");
 
