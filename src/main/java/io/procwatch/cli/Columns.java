@@ -47,7 +47,8 @@ final class Columns {
             Field f = cols.get(i).field();
             String t = f.text().apply(r, ctx);
             t = f.json().equals("args") ? Printable.args(t) : Printable.text(t);
-            if (i == cols.size() - 1 && lastPrefix != null) {
+            // procps draws the forest in each command column (args, comm and their aliases), wherever it is
+            if (lastPrefix != null && (f.json().equals("args") || f.json().equals("comm"))) {
                 t = lastPrefix + t;
             }
             cells.add(t);

@@ -23,9 +23,28 @@ import java.util.function.Function;
  */
 public final class Fields {
     /** What formatting depends on besides the row: the clock, ticks, memory size, pid width. */
-    public record Ctx(long nowMs, int hz, long memTotalKiB, int pageSize, int pidWidth) {
+    public record Ctx(long nowMs, int hz, long memTotalKiB, int pageSize, int pidWidth, double uptimeSecs) {
         static Ctx current() {
-            return new Ctx(System.currentTimeMillis(), 100, readMemTotalKiB(), 4096, readPidWidth());
+            return new Ctx(System.currentTimeMillis(), 100, readMemTotalKiB(), 4096, readPidWidth(), readUptime());
+        }
+
+        /** /proc/uptime's first number (seconds since boot), or -1. */
+        private static double readUptime() {
+            try {
+                return Double.parseDouble(Files.readString(Path.of("/proc/uptime")).trim().split("\\s+")[0]);
+            } catch (IOException | RuntimeException e) {
+                return -1;
+            }
+        }
+
+        /** procps's "jiffies of process life": (uptime - start) in seconds, times HZ, truncated; 0 if unknown. */
+        long lifeJiffies(ProcRow r) {
+            if (uptimeSecs < 0 || r.startTicks < 0) {
+                long el = elapsedSecs(r);
+                return el <= 0 ? 0 : el * hz;
+            }
+            double life = uptimeSecs - (double) r.startTicks / hz;
+            return life <= 0 ? 0 : (long) (life * hz);
         }
 
         private static long bootTimeMs;
@@ -91,11 +110,20 @@ public final class Fields {
 
         /** procps's %cpu in tenths: CPU time over lifetime. */
         long pcpuTenths(ProcRow r) {
-            long el = elapsedSecs(r);
-            if (r.utime < 0 || el <= 0) {
+            long jiffies = lifeJiffies(r);
+            if (r.utime < 0 || jiffies <= 0) {
                 return 0;
             }
-            return (r.utime + r.stime) * 1000 / ((long) hz * el);
+            return (r.utime + r.stime) * 1000 / jiffies;
+        }
+
+        /** procps's C: whole percent of CPU time over the process's life, at most 99. */
+        long cPercent(ProcRow r) {
+            long jiffies = lifeJiffies(r);
+            if (r.utime < 0 || jiffies <= 0) {
+                return 0;
+            }
+            return Math.min(99, (r.utime + r.stime) * 100 / jiffies);
         }
 
         long pmemTenths(ProcRow r) {
@@ -166,6 +194,8 @@ public final class Fields {
                 (r, c) -> r.euid < 0 ? null : Names.user(r.euid)));
         alias("user", "euser", "EUSER");
         alias("user", "uname", "USER");
+        alias("user", "uid_hack", "UID"); // -f's UID column: the user's name
+
         add(new Field("ruser", "RUSER", 8, true, true, C, "ruser", (r, c) -> r.ruid < 0 ? "-" : Names.user(r.ruid),
                 (r, c) -> r.ruid < 0 ? null : Names.user(r.ruid)));
         add(num("uid", "UID", 5, C, "uid", r -> (long) r.euid));
@@ -201,15 +231,17 @@ public final class Fields {
         add(computed("%cpu", "%CPU", 4, false, B | S, "cpu_percent", (r, c) -> tenths(c.pcpuTenths(r)),
                 (r, c) -> c.pcpuTenths(r) / 10.0));
         alias("%cpu", "pcpu", "%CPU");
-        add(computed("c", "C", 2, false, B | S, "c", (r, c) -> Long.toString(Math.min(99, c.pcpuTenths(r) / 10)),
-                (r, c) -> Math.min(99, c.pcpuTenths(r) / 10)));
+        add(computed("c", "C", 2, false, B | S, "c", (r, c) -> Long.toString(c.cPercent(r)),
+                (r, c) -> c.cPercent(r)));
         add(computed("%mem", "%MEM", 4, false, S, "mem_percent", (r, c) -> tenths(c.pmemTenths(r)),
                 (r, c) -> c.pmemTenths(r) / 10.0));
         alias("%mem", "pmem", "%MEM");
         add(num("nlwp", "NLWP", 4, B, "nlwp", r -> (long) r.nlwp));
         alias("nlwp", "thcount", "THCNT");
-        add(computed("ni", "NI", 3, false, S, "nice", (r, c) -> r.nice == Integer.MIN_VALUE ? "-" : Integer.toString(r.nice),
-                (r, c) -> r.nice == Integer.MIN_VALUE ? null : (long) r.nice));
+        // procps prints "-" for a task whose scheduling class has no nice (FIFO, RR, deadline, ...)
+        add(new Field("ni", "NI", 3, false, false, S, "nice", (r, c) -> r.nice == Integer.MIN_VALUE ? "-"
+                : niceless(r) ? "-" : Integer.toString(r.nice),
+                (r, c) -> r.nice == Integer.MIN_VALUE ? null : (long) r.nice, List.of("stat.41")));
         alias("ni", "nice", "NI");
         // procps "pri": 39 - kernel priority for normal tasks (so higher is more favoured), as ps -l shows
         add(computed("pri", "PRI", 3, false, S, "pri", (r, c) -> r.priority == Integer.MIN_VALUE ? "-"
@@ -226,7 +258,7 @@ public final class Fields {
         add(computed("bsdstart", "START", 5, false, B, "start", (r, c) -> Times.bsdStart(c.psStartMs(r), c.nowMs()),
                 (r, c) -> r.startMs < 0 ? null : r.startMs));
         alias("bsdstart", "start_time", "START");
-        add(computed("stime", "STIME", 5, true, B, "stime", (r, c) -> Times.stime(c.psStartMs(r), c.nowMs()),
+        add(computed("stime", "STIME", 5, false, B, "stime", (r, c) -> Times.stime(c.psStartMs(r), c.nowMs()),
                 (r, c) -> r.startMs < 0 ? null : r.startMs));
         add(computed("etime", "ELAPSED", 11, false, B, "etime", (r, c) -> Times.etime(c.elapsedSecs(r)),
                 (r, c) -> c.elapsedSecs(r) < 0 ? null : c.elapsedSecs(r)));
@@ -241,17 +273,25 @@ public final class Fields {
         add(computed("cputimes", "TIME", 6, false, S, "cpu_seconds",
                 (r, c) -> c.cpuSecs(r) < 0 ? "-" : Long.toString(c.cpuSecs(r)),
                 (r, c) -> c.cpuSecs(r) < 0 ? null : c.cpuSecs(r)));
-        add(text("wchan", "WCHAN", 6, Groups.WCHAN, "wchan", (r, c) -> r.wchan == null || r.wchan.isEmpty() ? null : r.wchan));
-        add(computed("f", "F", 1, false, B, "flags", (r, c) -> "-", (r, c) -> null));
+        // procps shows the kernel function without its leading underscores (__skb_wait_for... is skb_wa)
+        add(text("wchan", "WCHAN", 6, Groups.WCHAN, "wchan", (r, c) -> r.wchan == null || r.wchan.isEmpty() ? null
+                : r.wchan.replaceFirst("^_+(?=.)", "")));
+        // procps's F: bits 6-8 of stat's flags (PF_FORKNOEXEC 1, PF_SUPERPRIV 4 after the shift), in octal
+        add(itemText("f", "F", 1, false, "flags", List.of("stat.9"),
+                m -> Long.toOctalString((Long.parseUnsignedLong(m.get("stat.9")) >> 6) & 7)));
         alias("f", "flags", "F");
         add(computed("addr", "ADDR", 4, false, 0, "addr", (r, c) -> "-", (r, c) -> null));
-        add(num("maj_flt", "MAJFL", 5, S, "majflt", r -> r.majflt));
+        // -l's ADDR: procps prints "-" in a column one wide, so the header pushes SZ's padding away
+        add(computed("addr_1", "ADDR", 1, true, 0, "addr", (r, c) -> "-", (r, c) -> null));
+        add(num("maj_flt", "MAJFL", 6, S, "majflt", r -> r.majflt));
         add(num("min_flt", "MINFL", 5, S, "minflt", r -> r.minflt));
         add(num("tracer", "TRACER", 6, C, "tracer_pid", r -> (long) r.tracer));
         // top's columns (procps top's names and formats)
         add(computed("pr", "PR", 3, false, S, "priority", (r, c) -> topPriority(r),
                 (r, c) -> r.priority == Integer.MIN_VALUE ? null : (long) r.priority));
-        alias("pr", "priority", "PRI");
+        // procps "priority": the kernel's priority as stat shows it (BSD l's PRI)
+        add(computed("priority", "PRI", 3, false, S, "priority", (r, c) -> r.priority == Integer.MIN_VALUE ? "-"
+                : Integer.toString(r.priority), (r, c) -> r.priority == Integer.MIN_VALUE ? null : (long) r.priority));
         add(computed("virt", "VIRT", 7, false, S, "vsz_kib", (r, c) -> r.vsize < 0 ? "-" : topKiB(r.vsize / 1024, 7),
                 (r, c) -> r.vsize < 0 ? null : r.vsize / 1024));
         add(computed("res", "RES", 6, false, S, "rss_kib", (r, c) -> r.rssKiB < 0 ? "-" : topKiB(r.rssKiB, 6),
@@ -388,6 +428,8 @@ public final class Fields {
         }
         alias("pending", "sig", "PENDING");
         alias("blocked", "sigmask", "BLOCKED");
+        alias("blocked", "sig_block", "BLOCKED");
+        alias("ignored", "sig_ignore", "IGNORED");
         alias("ignored", "sigignore", "IGNORED");
         alias("caught", "sigcatch", "CAUGHT");
         // OOM killer
@@ -419,6 +461,9 @@ public final class Fields {
                 m -> Long.parseLong(m.get("stat.23")) == 0 ? 0L
                         : (Long.parseLong(m.get("stat.23")) - Long.parseUnsignedLong(m.get("stat.27"))
                                 + Long.parseUnsignedLong(m.get("stat.26"))) >> 10));
+        // the old Linux names v uses; TRS is five wide there
+        add(BY_KEY.get("trs").as("m_trs", "TRS").withWidth(5));
+        alias("drs", "m_drs", "DRS");
         // faults under procps's other names, the last CPU under BSD's
         add(num("majflt", "MAJFLT", 6, S, "majflt", r -> r.majflt));
         add(num("minflt", "MINFLT", 6, S, "minflt", r -> r.minflt));
@@ -490,6 +535,28 @@ public final class Fields {
                     Object x = v.apply(r, c);
                     return x == null ? "-" : x.toString();
                 }, v, List.of(item));
+    }
+
+    /**
+     * The command column with BSD e: the environment after the command, as procps prints it (only
+     * where /proc/PID/environ can be read, and not when it is empty).
+     */
+    /** BSD c: the command columns show the command's name (procps's "true command name"). */
+    static Field asCommandName(Field f) {
+        return new Field(f.key(), f.header(), f.width(), f.left(), f.plusTrunc(), f.groups(), "comm",
+                (r, c) -> r.comm == null ? "-" : r.comm, (r, c) -> r.comm, f.items());
+    }
+
+    static Field withEnvironment(Field f) {
+        List<String> items = new java.util.ArrayList<>(f.items());
+        items.add("environ");
+        BiFunction<ProcRow, Ctx, String> base = f.text();
+        return new Field(f.key(), f.header(), f.width(), f.left(), f.plusTrunc(), f.groups(), f.json(),
+                (r, c) -> {
+                    String t = base.apply(r, c);
+                    String env = r.items.get("environ");
+                    return env == null || env.isEmpty() ? t : t + " " + env;
+                }, f.value(), items);
     }
 
     /** The field for a ps keyword (case-insensitive), or null. */
@@ -565,6 +632,12 @@ public final class Fields {
 
     static String tenths(long t) {
         return t >= 1000 ? Long.toString(t / 10) : (t / 10) + "." + (t % 10);
+    }
+
+    /** A scheduling class other than normal (0), batch (3) or unknown: procps shows no nice for it. */
+    static boolean niceless(ProcRow r) {
+        String policy = r.items.get("stat.41");
+        return policy != null && !policy.equals("0") && !policy.equals("3") && !policy.equals("-1");
     }
 
     /** procps "pri": 39 minus stat's priority (20 + nice for normal tasks), so higher runs sooner. */

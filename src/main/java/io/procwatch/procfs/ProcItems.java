@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
  * {@code stat.N} (field N of /proc/PID/stat, 1-based as proc(5) numbers them), {@code ns.TYPE}
  * (the namespace's inode, e.g. {@code ns.net}), {@code io.KEY} ({@code io.syscr}), {@code oom_score},
  * {@code oom_adj}, {@code oom_score_adj}, {@code loginuid}, {@code sessionid}, {@code cgroup} (every
- * line, joined by commas, as procps shows it). Values are the file's text for that item.
+ * line, joined by commas, as procps shows it), {@code environ} (private; the strings joined by spaces). Values are the file's text for that item.
  *
  * <p>Which items are private (the kernel guards them with its ptrace read check: namespaces, io,
  * the code and stack addresses in stat) is decided here; the caller says whether the viewer passed
@@ -47,7 +47,7 @@ public final class ProcItems {
             case "stat" -> key.matches("[1-9][0-9]?") && Integer.parseInt(key) <= 52 ? null
                     : "stat items are stat.1 to stat.52, not '" + name + "'";
             case "ns" -> NS_TYPES.contains(key) ? null : "unknown namespace in item '" + name + "'";
-            case "oom_score", "oom_adj", "oom_score_adj", "loginuid", "sessionid", "cgroup" ->
+            case "oom_score", "oom_adj", "oom_score_adj", "loginuid", "sessionid", "cgroup", "environ" ->
                     dot < 0 ? null : "item '" + file + "' takes no key";
             default -> "unknown item '" + name + "'";
         };
@@ -55,7 +55,7 @@ public final class ProcItems {
 
     /** Whether /proc gives this item only to a reader that passes the ptrace read check. */
     public static boolean isPrivate(String name) {
-        if (name.startsWith("ns.") || name.startsWith("io.")) {
+        if (name.startsWith("ns.") || name.startsWith("io.") || name.equals("environ")) {
             return true;
         }
         if (name.startsWith("stat.")) {
@@ -120,6 +120,18 @@ public final class ProcItems {
                 String[] f = (String[]) parsed;
                 int n = Integer.parseInt(key);
                 return n <= f.length ? f[n - 1] : null;
+            }
+            case "environ" -> {
+                // the strings separated by spaces, as procps shows them after the command (BSD e)
+                String text = text(dir.resolve("environ"));
+                if (text == null) {
+                    return null;
+                }
+                int end = text.length();
+                while (end > 0 && text.charAt(end - 1) == '\0') {
+                    end--;
+                }
+                return text.substring(0, end).replace('\0', ' ');
             }
             case "cgroup" -> {
                 String text = text(dir.resolve("cgroup"));

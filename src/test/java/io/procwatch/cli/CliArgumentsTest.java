@@ -55,8 +55,6 @@ class CliArgumentsTest {
                 Arguments.of(List.of("ps", "p99999999999"), "p " + pidRange),
                 Arguments.of(List.of("ps", "-o", "pid:99999999999"), "-o pid:WIDTH takes a number from 1 to 65535"),
                 Arguments.of(List.of("ps", "-o", "comm:0"), "-o comm:WIDTH takes a number from 1 to 65535"),
-                Arguments.of(List.of("ps", "-o", ""), "-o: empty format list"),
-                Arguments.of(List.of("ps", "-o", ","), "-o: empty format list"),
                 Arguments.of(List.of("history", "--user", "4294967296"), "--user " + uidRange),
                 Arguments.of(List.of("history", "--limit", "0"), "--limit takes a number from 1 to 2147483647"),
                 Arguments.of(List.of("history", "--limit", "99999999999"), "--limit takes a number from 1 to 2147483647"),
@@ -99,6 +97,21 @@ class CliArgumentsTest {
         String first = r.err().lines().findFirst().orElse("");
         assertThat(first).as("first stderr line").startsWith("procwatch " + args.getFirst() + ": ").contains(message);
         assertThat(r.err()).doesNotContain("Exception").doesNotContain("internal error");
+        assertThat(r.out()).isEmpty();
+    }
+
+    /** An empty format list is one procps rejects itself: its exit status (1) and its first stderr line. */
+    @ParameterizedTest(name = "-o ''{0}''")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", ","})
+    void emptyFormatListIsRejectedAsProcpsRejectsIt(String format) throws Exception {
+        Process p = new ProcessBuilder("ps", "-o", format).start();
+        p.getInputStream().readAllBytes();
+        String procpsFirst = new String(p.getErrorStream().readAllBytes()).lines().findFirst().orElse("");
+        int procpsExit = p.waitFor();
+        Cli.Result r = pw("ps", "-o", format);
+        assertThat(procpsFirst).startsWith("error: ");
+        assertThat(r.exit()).as(r.err()).isEqualTo(procpsExit);
+        assertThat(r.err().lines().findFirst().orElse("")).isEqualTo(procpsFirst);
         assertThat(r.out()).isEmpty();
     }
 
