@@ -130,6 +130,11 @@ final class Connection implements Runnable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } catch (Error e) {
+            // Connections run as tasks of an executor, which would keep this to itself: say it.
+            // (A LinkageError here has been a jar rebuilt under a daemon started from it directly.)
+            ctx.counters().internalErrors.increment();
+            System.err.println("procwatch daemon: a connection failed: " + e);
         } finally {
             encoder.close();
         }
