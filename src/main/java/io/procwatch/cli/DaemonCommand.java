@@ -27,6 +27,8 @@ final class DaemonCommand {
               --retention-days N     database: drop exits older than N days (default 30)
               --retention-rows N     database: keep at most N exits (default 10000000)
               --http HOST:PORT       serve Prometheus /metrics and the JSON API (loopback addresses only)
+              --public-exec-argv     give exec-time command lines (exec events, history) to every
+                                     user who may see the process, not only to root and its owner
               --http-public          allow a non-loopback --http address (e.g. 0.0.0.0:9587); it then
                                      serves /metrics alone: no JSON API, nothing per user
               --max-clients N        concurrent clients (default 256); an eighth of them are kept
@@ -77,7 +79,7 @@ final class DaemonCommand {
     static int run(List<String> args, PrintStream out, PrintStream err) {
         Opts o;
         try {
-            o = Opts.parse(args, WITH_VALUE, Set.of("background", "help", "http-public"));
+            o = Opts.parse(args, WITH_VALUE, Set.of("background", "help", "http-public", "public-exec-argv"));
             if (o.has("help")) {
                 out.print(HELP);
                 return 0;
@@ -125,6 +127,7 @@ final class DaemonCommand {
             if (o.has("http-public") && opts.http() == null) {
                 throw new UsageException("--http-public goes with --http HOST:PORT");
             }
+            io.procwatch.daemon.Viewer.shareExecArgv = o.has("public-exec-argv");
             Daemon daemon = Daemon.start(opts);
             err.println("procwatch daemon: pid " + ProcessHandle.current().pid() + ", serving on " + socket
                     + ", tracking " + daemon.live().table().size() + " processes"

@@ -45,7 +45,7 @@ final class ApiJson {
         m.put("ppid", e.ppid());
         m.put("uid", e.uid());
         m.put("comm", e.comm());
-        m.put("argv", e.argv());
+        m.put("argv", v.canSeeExecArgv(e) ? e.argv() : null); // exec-time argv: root's and the owner's
         if (v.canSeePrivate(e)) {
             m.put("exe", e.exe());
         }
@@ -107,6 +107,10 @@ final class ApiJson {
                     return null;
                 }
                 m = process(x.process(), v);
+                if (!v.canSeeExecArgv(x.process())) {
+                    m.put("argv", null);
+                    m.put("argv_known", false);
+                }
                 m.put("event", "exec");
             }
             case TableEvent.Changed c -> {

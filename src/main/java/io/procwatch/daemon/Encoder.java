@@ -193,9 +193,12 @@ final class Encoder {
 
     private static void exitedAttrs(MessageBuilder m, ExitedProcess e, Viewer v) {
         m.u32(Wire.P_PID, e.pid()).u32(Wire.P_PPID, e.ppid()).u32(Wire.P_EUID, e.uid()).u32(Wire.P_RUID, e.uid())
-                .u32(Wire.P_EGID, e.gid()).string(Wire.P_COMM, e.comm()).strings(Wire.P_ARGV, e.argv())
+                .u32(Wire.P_EGID, e.gid()).string(Wire.P_COMM, e.comm())
                 .u64(Wire.P_START_MS, e.startEpochMs()).u64(Wire.E_END_MS, e.endEpochMs()).u64(Wire.E_SEQ, e.seq());
-        if (!e.argvKnown()) {
+        if (v.canSeeExecArgv(e)) {
+            m.strings(Wire.P_ARGV, e.argv());
+        }
+        if (!e.argvKnown() || !v.canSeeExecArgv(e)) {
             m.flag(Wire.P_ARGV_UNKNOWN);
         }
         if (v.canSeePrivate(e) && !e.exe().isEmpty()) {
@@ -277,7 +280,11 @@ final class Encoder {
 
     private void eventProcess(MessageBuilder m, ProcessInfo p, Viewer v) {
         m.u32(Wire.P_PID, p.pid());
-        processAttrs(m, p, Groups.BASE | Groups.CRED | Groups.CMDLINE, v);
+        boolean argv = v.canSeeExecArgv(p);
+        processAttrs(m, p, Groups.BASE | Groups.CRED | (argv ? Groups.CMDLINE : 0), v);
+        if (!argv) {
+            m.flag(Wire.P_ARGV_UNKNOWN); // another user's exec-time command line: root's and the owner's only
+        }
     }
 
     void close() {

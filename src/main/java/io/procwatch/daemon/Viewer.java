@@ -19,6 +19,22 @@ import io.procwatch.table.ProcessInfo;
  * docs/security.md).
  */
 public record Viewer(int uid, int gid, ProcMount mount) {
+    /**
+     * {@code --public-exec-argv}: exec-time command lines (exec events, the history) to every user
+     * who may see the process. Off by default: they are root's and the owner's, as a live process's
+     * command line is everyone's only while /proc shows it (and shows it scrubbed if it was).
+     */
+    public static volatile boolean shareExecArgv;
+
+    /** The argv of an exec event: root, the process's user, or everyone with --public-exec-argv. */
+    public boolean canSeeExecArgv(ProcessInfo p) {
+        return isRoot() || shareExecArgv || p.ruid() == uid || p.euid() == uid;
+    }
+
+    /** The argv kept in the history for an exited process: the same rule. */
+    public boolean canSeeExecArgv(ExitedProcess e) {
+        return isRoot() || shareExecArgv || e.uid() == uid;
+    }
 
     public boolean isRoot() {
         return uid == 0;

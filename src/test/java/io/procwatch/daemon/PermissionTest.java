@@ -155,4 +155,30 @@ class PermissionTest {
         assertThat(other.out()).contains("\"pid\":" + pid).contains("\"cpu_user_us\":")
                 .doesNotContain("write_bytes").doesNotContain("read_bytes");
     }
+
+    /**
+     * Exec-time command lines are root's and the owner's: another user's exec event and history
+     * entry carry the name, not the argv (a live process's current command line stays public, as
+     * /proc shows it).
+     */
+    @Test
+    void execTimeArgvOfAnotherUsersProcessIsNotServed() throws Exception {
+        Process events = Cli.startAs(daemon.socket(), NOBODY, "events", "--type", "exec", "--name", "perl",
+                "--json", "--count", "1");
+        Thread.sleep(1500); // subscribed
+        Process p = new ProcessBuilder("perl", "-e", "select(undef, undef, undef, 0.3)", "pw-secret-argv").start();
+        assertThat(p.waitFor()).isZero();
+        assertThat(events.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        String seen = new String(events.getInputStream().readAllBytes());
+        assertThat(seen).contains("\"pid\":" + p.pid()).doesNotContain("pw-secret-argv");
+        String pid = Long.toString(p.pid());
+        String rootHistory = "";
+        for (int i = 0; i < 50 && !rootHistory.contains("pw-secret-argv"); i++) {
+            Thread.sleep(100);
+            rootHistory = Cli.run(daemon.socket(), "history", "--pid", pid, "--json").out();
+        }
+        assertThat(rootHistory).contains("pw-secret-argv");
+        String other = Cli.runAs(daemon.socket(), NOBODY, "history", "--pid", pid, "--json").out();
+        assertThat(other).contains("\"pid\":" + pid).doesNotContain("pw-secret-argv");
+    }
 }

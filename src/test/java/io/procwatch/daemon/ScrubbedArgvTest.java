@@ -59,9 +59,13 @@ class ScrubbedArgvTest {
             String history = "";
             for (int i = 0; i < 50 && !history.contains(pid); i++) {
                 Thread.sleep(100);
-                history = Cli.runAs(d.socket(), NOBODY, "history", "--pid", pid, "--json").out();
+                history = Cli.run(d.socket(), "history", "--pid", pid, "--json").out();
             }
+            // the history keeps the text the process showed last: scrubbed
             assertThat(history).contains("\"pid\":" + pid).contains("--password=xxxxxxx").doesNotContain("hunter2");
+            // and another user gets no exec-time command line of root's process at all
+            String other = Cli.runAs(d.socket(), NOBODY, "history", "--pid", pid, "--json").out();
+            assertThat(other).contains("\"pid\":" + pid).doesNotContain("hunter2").doesNotContain("--password");
         }
     }
 }

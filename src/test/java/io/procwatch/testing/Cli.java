@@ -28,6 +28,11 @@ public final class Cli {
         return builder(socket, List.of(), java.util.Map.of(), args).start();
     }
 
+    /** As {@link #start}, with a command prefix (setpriv, to run as another user). */
+    public static Process startAs(Path socket, List<String> prefix, String... args) throws IOException {
+        return builder(socket, prefix, java.util.Map.of(), args).start();
+    }
+
     private static ProcessBuilder builder(Path socket, List<String> prefix, java.util.Map<String, String> env,
                                           String... args) {
         List<String> cmd = new ArrayList<>(prefix);
