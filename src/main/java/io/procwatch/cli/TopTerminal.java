@@ -318,21 +318,30 @@ final class TopTerminal {
      * that is still the one on screen (it may have exited, and its pid gone to another process, since
      * the refresh). Threads (H) and pids not on screen are signalled by pid, as top does.
      */
-    private String signalShown(int pid, int sig) throws SyscallException {
-        io.procwatch.client.ProcRow shown = null;
+    /** The process row on screen with this pid (not a thread's), or null. */
+    private io.procwatch.client.ProcRow shownProcess(int pid) {
         for (TopView.Row r : rows) {
             if (r.row().id() == pid && r.row().tid <= 0) {
-                shown = r.row();
+                return r.row();
             }
         }
+        return null;
+    }
+
+    private static boolean sameLife(int pid, io.procwatch.client.ProcRow shown) {
+        var now = io.procwatch.procfs.ProcFs.system().stat(pid);
+        return now.isPresent() && now.get().starttime() == shown.startTicks;
+    }
+
+    private String signalShown(int pid, int sig) throws SyscallException {
+        io.procwatch.client.ProcRow shown = shownProcess(pid);
         if (shown == null || shown.startTicks <= 0) {
             ProcessControl.kill(pid, sig);
             return "Sent " + Signals.name(sig) + " to " + pid;
         }
         int fd = ProcessControl.pidfdOpen(pid);
         try {
-            var now = io.procwatch.procfs.ProcFs.system().stat(pid);
-            if (now.isEmpty() || now.get().starttime() != shown.startTicks) {
+            if (!sameLife(pid, shown)) {
                 return "PID " + pid + " is not the process shown any more (it exited; the pid may be another's now): nothing sent";
             }
             ProcessControl.pidfdSignal(fd, sig);
@@ -354,6 +363,13 @@ final class TopTerminal {
         }
         try {
             int nice = Integer.parseInt(v.trim());
+            io.procwatch.client.ProcRow shown = shownProcess(pid);
+            if (shown != null && shown.startTicks > 0 && !sameLife(pid, shown)) {
+                message = "PID " + pid + " is not the process shown any more (it exited; the pid may be another's now): not reniced";
+                return;
+            }
+            // setpriority has no pidfd form: the start time is checked just before (a pid reused in
+            // the microseconds between the check and the call is the one race left)
             ProcessControl.renice(pid, nice);
             message = "Reniced " + pid + " to " + nice;
         } catch (NumberFormatException e) {

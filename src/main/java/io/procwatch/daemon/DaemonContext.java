@@ -21,6 +21,8 @@ final class DaemonContext {
     private final QueryEngine query;
     private final ProcFs proc;
     private final ProcMount mount;
+    private volatile ProcMount mountNow;
+    private volatile long mountReadAt;
     private final Counters counters = new Counters();
     private final long startedAtMs = System.currentTimeMillis();
 
@@ -55,6 +57,8 @@ final class DaemonContext {
         this.query = new QueryEngine(live.table(), proc.root());
         this.proc = proc;
         this.mount = mount;
+        this.mountNow = mount;
+        this.mountReadAt = System.nanoTime();
     }
 
     /** Snapshots within this long keep the rows' cached encodings; after it, they are freed. */
@@ -142,8 +146,18 @@ final class DaemonContext {
         return proc;
     }
 
+    /**
+     * The proc mount's options as they are now: /proc may be remounted with another hidepid or
+     * gid= while the daemon runs, and what a viewer may see follows at once (read again at most
+     * once a second; /proc/self/mountinfo is a few dozen lines).
+     */
     ProcMount procMount() {
-        return mount;
+        long now = System.nanoTime();
+        if (now - mountReadAt > 1_000_000_000L) {
+            mountNow = ProcMount.of(mount.root());
+            mountReadAt = now;
+        }
+        return mountNow;
     }
 
     Counters counters() {

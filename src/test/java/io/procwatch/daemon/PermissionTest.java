@@ -97,6 +97,12 @@ class PermissionTest {
             assertThat(w.err()).contains("no such process");
             // root still sees everything
             assertThat(rows(Cli.run(hidden.socket(), "ps", "-e", "-o", "pid=,user=").out())).containsKey(SELF);
+            // remounted without hidepid while the daemon runs: the other user sees everyone again
+            Process remount = Spawn.run("mount", "-o", "remount,hidepid=0", mnt.toString());
+            assertThat(remount.exitValue()).as(new String(remount.getInputStream().readAllBytes())).isZero();
+            Thread.sleep(1200); // the daemon reads the mount options again at most once a second
+            Cli.Result after = Cli.runAs(hidden.socket(), NOBODY, "ps", "-e", "-o", "pid=,user=");
+            assertThat(rows(after.out())).containsKey(SELF);
         } finally {
             Spawn.run("umount", mnt.toString());
             Files.deleteIfExists(mnt);
