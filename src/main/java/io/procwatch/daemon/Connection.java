@@ -395,7 +395,9 @@ final class Connection implements Runnable {
         int count = 0;
         for (ProcessInfo p : rows) {
             long sampledAt = ctx.sampler().sampledAt(p);
-            if (sampledAt > 0) {
+            if (sampledAt > 0 && !p.leaderExited()) {
+                // an exited process's values are final (as of its exit), not an old sample: they
+                // must not make the answer look older (top takes its interval from this age)
                 oldest = Math.min(oldest, sampledAt);
             }
             if (threads) {

@@ -70,9 +70,42 @@ public final class SystemInfo {
 
     /** Converts a kernel event timestamp (CLOCK_MONOTONIC ns) to wall-clock epoch milliseconds. */
     public static long monotonicToEpochMillis(long monotonicNs) {
-        long nowMono = Libc.clockNanos(Libc.CLOCK_MONOTONIC);
-        long nowWall = Libc.clockNanos(Libc.CLOCK_REALTIME);
-        return (nowWall - (nowMono - monotonicNs)) / 1_000_000L;
+        return Math.floorDiv(monotonicNs + realtimeOffsetNs(), 1_000_000L);
+    }
+
+    private static volatile long offsetNs;
+    private static volatile long offsetReadAt = Long.MIN_VALUE;
+
+    /**
+     * CLOCK_REALTIME minus CLOCK_MONOTONIC, the same for every caller within a second: two clock
+     * reads made one after the other differ by the time between them (microseconds, more when the
+     * thread is preempted), and a start time converted with a fresh pair each time would move by a
+     * millisecond between two answers about one process (top keys a process by its start). Of
+     * three pairs the one read closest together is used; it is read again every second and adopted
+     * when it moved by more than 2 ms, so a step of the wall clock shows within a second.
+     */
+    public static long realtimeOffsetNs() {
+        long now = System.nanoTime();
+        if (now - offsetReadAt > 1_000_000_000L || offsetReadAt == Long.MIN_VALUE) {
+            long best = Long.MAX_VALUE;
+            long off = 0;
+            for (int i = 0; i < 3; i++) {
+                long m1 = Libc.clockNanos(Libc.CLOCK_MONOTONIC);
+                long w = Libc.clockNanos(Libc.CLOCK_REALTIME);
+                long m2 = Libc.clockNanos(Libc.CLOCK_MONOTONIC);
+                if (m2 - m1 < best) {
+                    best = m2 - m1;
+                    off = w - (m1 + (m2 - m1) / 2);
+                }
+            }
+            // kept unless the wall clock really moved (a step, or slewing that added up to 2 ms):
+            // re-read jitter must not move a start time across a millisecond
+            if (offsetReadAt == Long.MIN_VALUE || Math.abs(off - offsetNs) > 2_000_000L) {
+                offsetNs = off;
+            }
+            offsetReadAt = now;
+        }
+        return offsetNs;
     }
 
     /**

@@ -504,7 +504,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
      */
     private ExitedProcess addHistory(ProcessInfo p, WaitStatus status, long exitMonotonicNs, boolean observed) {
         long nowMono = Libc.clockNanos(Libc.CLOCK_MONOTONIC);
-        long offsetNs = Libc.clockNanos(Libc.CLOCK_REALTIME) - nowMono;
+        long offsetNs = SystemInfo.realtimeOffsetNs(); // the offset rows and events use: the same start ms everywhere
         long exitMono = exitMonotonicNs > 0 ? exitMonotonicNs : nowMono;
         long startMono = p.startNs > 0 ? Math.min(p.startNs, exitMono) : exitMono;
         long endEpochMs = Math.floorDiv(exitMono + offsetNs, 1_000_000L);
