@@ -316,22 +316,20 @@ public final class Fields {
     /** A right-aligned number from items; "-" when the daemon sent none (unreadable, not permitted). */
     private static Field itemNum(String key, String header, int width, String json, List<String> items,
                                  Function<Map<String, String>, Long> get) {
-        BiFunction<ProcRow, Ctx, Object> v = (r, c) -> {
-            try {
-                return get.apply(r.items);
-            } catch (RuntimeException e) {
-                return null; // absent or not a number
-            }
-        };
-        return new Field(key, header, width, false, false, Groups.BASE, json,
-                (r, c) -> {
-                    Object x = v.apply(r, c);
-                    return x == null ? "-" : x.toString();
-                }, v, items);
+        return item(key, header, width, false, false, json, items, get::apply);
     }
 
     private static Field itemText(String key, String header, int width, boolean left, String json, List<String> items,
                                   Function<Map<String, String>, String> get) {
+        return item(key, header, width, left, false, json, items, get::apply);
+    }
+
+    /**
+     * A column made from /proc items: {@code get} reads the row's items (null, or an exception for
+     * a value absent or not a number, shows "-" and sorts as unknown).
+     */
+    private static Field item(String key, String header, int width, boolean left, boolean plusTrunc, String json,
+                              List<String> items, Function<Map<String, String>, Object> get) {
         BiFunction<ProcRow, Ctx, Object> v = (r, c) -> {
             try {
                 return get.apply(r.items);
@@ -339,7 +337,7 @@ public final class Fields {
                 return null;
             }
         };
-        return new Field(key, header, width, left, false, Groups.BASE, json,
+        return new Field(key, header, width, left, plusTrunc, Groups.BASE, json,
                 (r, c) -> {
                     Object x = v.apply(r, c);
                     return x == null ? "-" : x.toString();
@@ -522,19 +520,10 @@ public final class Fields {
 
     /** A user or group name from the n-th id of a status line, cut with '+' at 8 as procps does. */
     private static Field nameOf(String key, String header, String item, int n, boolean user) {
-        BiFunction<ProcRow, Ctx, Object> v = (r, c) -> {
-            try {
-                Long id = nth(r.items.get(item), n);
-                return id == null ? null : user ? Names.user(id.intValue()) : Names.group(id.intValue());
-            } catch (RuntimeException e) {
-                return null;
-            }
-        };
-        return new Field(key, header, 8, true, true, Groups.BASE, key,
-                (r, c) -> {
-                    Object x = v.apply(r, c);
-                    return x == null ? "-" : x.toString();
-                }, v, List.of(item));
+        return item(key, header, 8, true, true, key, List.of(item), m -> {
+            Long id = nth(m.get(item), n);
+            return id == null ? null : user ? Names.user(id.intValue()) : Names.group(id.intValue());
+        });
     }
 
     /**

@@ -37,7 +37,7 @@ class CgroupViewsTest {
 
     @BeforeAll
     static void place() throws Exception {
-        root = unifiedRoot();
+        root = io.procwatch.testing.Cgroups.unifiedRoot();
         top = "pwt" + ProcessHandle.current().pid() + ".slice";
         for (String leaf : List.of(
                 top + "/pwtest.service",
@@ -71,18 +71,6 @@ class CgroupViewsTest {
                 }
             }
         }
-    }
-
-    /** Where the cgroup2 hierarchy is mounted: /sys/fs/cgroup (unified) or /sys/fs/cgroup/unified (hybrid). */
-    private static Path unifiedRoot() throws Exception {
-        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
-            String[] f = line.split(" ");
-            int dash = line.indexOf(" - ");
-            if (dash > 0 && line.substring(dash + 3).startsWith("cgroup2 ")) {
-                return Path.of(f[4]);
-            }
-        }
-        throw new IllegalStateException("no cgroup2 hierarchy mounted");
     }
 
     private static String pids() {

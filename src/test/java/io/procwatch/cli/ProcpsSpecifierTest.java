@@ -41,7 +41,7 @@ class ProcpsSpecifierTest {
                 "--fork", "sleep", "300").start());
         placed.add(new ProcessBuilder("unshare", "--user", "--map-root-user", "--net", "sleep", "300").start());
         placed.add(new ProcessBuilder("sleep", "300").start());
-        cgroup = cgroupRoot().resolve("pwspec" + ProcessHandle.current().pid() + ".slice");
+        cgroup = io.procwatch.testing.Cgroups.unifiedRoot().resolve("pwspec" + ProcessHandle.current().pid() + ".slice");
         java.nio.file.Files.createDirectories(cgroup);
         java.nio.file.Files.writeString(cgroup.resolve("cgroup.procs"), Long.toString(placed.getLast().pid()));
         // a real-time process (SCHED_FIFO 10) and one that blocks and ignores signals
@@ -60,21 +60,46 @@ class ProcpsSpecifierTest {
         java.nio.file.Files.deleteIfExists(cgroup);
     }
 
-    private static java.nio.file.Path cgroupRoot() throws Exception {
-        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/mountinfo"))) {
-            int dash = line.indexOf(" - ");
-            if (dash > 0 && line.substring(dash + 3).startsWith("cgroup2 ")) {
-                return java.nio.file.Path.of(line.split(" ")[4]);
-            }
-        }
-        throw new IllegalStateException("no cgroup2 hierarchy");
-    }
-
     private static String procps(String spec) throws Exception {
         Process p = new ProcessBuilder("ps", "-eo", "pid," + spec).start();
         String out = new String(p.getInputStream().readAllBytes());
         p.waitFor();
         return out;
+    }
+
+    /** One comparison of {@code ps -eo pid,SPEC}: procps, procwatch, procps; returns the rows compared. */
+    private static int compare(String spec, List<String> problems) throws Exception {
+        StableProcesses before = StableProcesses.read();
+        String first = procps(spec);
+        Cli.Result ours = Cli.run(daemon.socket(), "ps", "-eo", "pid," + spec);
+        String second = procps(spec);
+        Set<Integer> stable = before.unchangedIn(StableProcesses.read());
+        assertThat(ours.exit()).as(spec + ": " + ours.err()).isZero();
+        if (!ours.out().lines().findFirst().orElse("").equals(first.lines().findFirst().orElse(""))) {
+            problems.add(spec + " header: procps '" + first.lines().findFirst().orElse("") + "' procwatch '"
+                    + ours.out().lines().findFirst().orElse("") + "'");
+        }
+        Map<String, String> a = byPid(first);
+        Map<String, String> b = byPid(second);
+        Map<String, String> mine = byPid(ours.out());
+        int compared = 0;
+        for (var e : a.entrySet()) {
+            String pid = e.getKey();
+            if (!stable.contains(Integer.parseInt(pid)) || !e.getValue().equals(b.get(pid))) {
+                continue;
+            }
+            compared++;
+            if (!e.getValue().equals(mine.get(pid))) {
+                problems.add(spec + " pid " + pid + ": procps '" + e.getValue() + "' procwatch '" + mine.get(pid) + "'");
+            }
+        }
+        for (Process p : placed) { // the processes made to vary these columns are among those compared
+            String pid = Long.toString(p.pid());
+            if (spec.endsWith("ns") || spec.equals("cgroup")) {
+                assertThat(a).as(spec + " shows pid " + pid).containsKey(pid);
+            }
+        }
+        return compared;
     }
 
     /** pid (the first field) to the whole line. */
@@ -90,42 +115,30 @@ class ProcpsSpecifierTest {
     void everyItemSpecifierPrintsWhatProcpsPrints() throws Exception {
         List<String> problems = new ArrayList<>();
         int totalRows = 0;
+        int retried = 0;
         for (String spec : SPECIFIERS) {
-            StableProcesses before = StableProcesses.read();
-            String first = procps(spec);
-            Cli.Result ours = Cli.run(daemon.socket(), "ps", "-eo", "pid," + spec);
-            String second = procps(spec);
-            Set<Integer> stable = before.unchangedIn(StableProcesses.read());
-            assertThat(ours.exit()).as(spec + ": " + ours.err()).isZero();
-            if (!ours.out().lines().findFirst().orElse("").equals(first.lines().findFirst().orElse(""))) {
-                problems.add(spec + " header: procps '" + first.lines().findFirst().orElse("") + "' procwatch '"
-                        + ours.out().lines().findFirst().orElse("") + "'");
-            }
-            Map<String, String> a = byPid(first);
-            Map<String, String> b = byPid(second);
-            Map<String, String> mine = byPid(ours.out());
-            int compared = 0;
-            for (var e : a.entrySet()) {
-                String pid = e.getKey();
-                if (!stable.contains(Integer.parseInt(pid)) || !e.getValue().equals(b.get(pid))) {
-                    continue;
+            // A value that moves only when its process runs (the last CPU, faults, I/O counts) can
+            // move and move back between the two procps runs: a difference that does not show
+            // again on a second or third comparison is that; a real one shows every time.
+            List<String> found = List.of();
+            for (int attempt = 0; attempt < 3; attempt++) {
+                List<String> these = new ArrayList<>();
+                int compared = compare(spec, these);
+                if (attempt == 0) {
+                    totalRows += compared;
                 }
-                compared++;
-                if (!e.getValue().equals(mine.get(pid))) {
-                    problems.add(spec + " pid " + pid + ": procps '" + e.getValue() + "' procwatch '" + mine.get(pid) + "'");
+                assertThat(compared).as(spec + ": rows compared").isPositive();
+                found = these;
+                if (found.isEmpty()) {
+                    retried += attempt > 0 ? 1 : 0;
+                    break;
                 }
             }
-            totalRows += compared;
-            for (Process p : placed) { // the processes made to vary these columns are among those compared
-                String pid = Long.toString(p.pid());
-                if (spec.endsWith("ns") || spec.equals("cgroup")) {
-                    assertThat(a).as(spec + " shows pid " + pid).containsKey(pid);
-                }
-            }
-            assertThat(compared).as(spec + ": rows compared").isPositive();
+            problems.addAll(found);
         }
-        System.out.printf("TRUTH ps specifiers: %d specifiers, %d rows compared with procps, %d mismatches%n",
-                SPECIFIERS.size(), totalRows, problems.size());
+        System.out.printf("TRUTH ps specifiers: %d specifiers (%d equal only on a second or third comparison), ",
+                SPECIFIERS.size(), retried);
+        System.out.printf("%d rows compared with procps, %d mismatches%n", totalRows, problems.size());
         problems.stream().limit(60).forEach(p -> System.out.println("  mismatch: " + p));
         assertThat(problems).isEmpty();
     }
