@@ -26,7 +26,8 @@ final class HistoryCommand {
             lifetime, CPU time, peak memory, command. Exits the daemon did not see (events were
             lost) show as 'unobserved'.
 
-              --since WHEN    e.g. 10m, 2h, 1d, "2026-11-24 10:00", or epoch milliseconds
+              --since WHEN    e.g. 10m, 2h, 1d, "2026-11-24 10:00", @1764670000 (epoch seconds,
+                              as journalctl takes them), or epoch milliseconds
               --until WHEN    same forms
               --user USER     --name COMM    --pid PID    --match TEXT
               --failed        non-zero exit code or killed by a signal
@@ -154,7 +155,8 @@ final class HistoryCommand {
     }
 
     /**
-     * A time: relative (30s, 10m, 2h, 1d), "yyyy-MM-dd HH:mm[:ss]", or epoch milliseconds. The
+     * A time: relative (30s, 10m, 2h, 1d), "yyyy-MM-dd HH:mm[:ss]", {@code @SECONDS} since the epoch
+     * (as journalctl takes it, fractions allowed), or epoch milliseconds. The
      * numbers are range-checked: a relative time reaches back at most to 1970, epoch ms up to
      * the year 9999.
      */
@@ -172,6 +174,12 @@ final class HistoryCommand {
                         t.substring(0, t.length() - 1), 0, now / unit);
                 return now - n * unit;
             }
+            if (t.matches("@\\d{1,12}(\\.\\d{1,3})?")) {
+                String[] parts = t.substring(1).split("\\.");
+                long secs = Opts.number(opt + " (@epoch seconds)", parts[0], 0, MAX_EPOCH_MS / 1000);
+                long ms = parts.length == 1 ? 0 : Long.parseLong((parts[1] + "00").substring(0, 3));
+                return secs * 1000 + ms;
+            }
             if (t.matches("\\d{10,}")) {
                 return Opts.number(opt + " (epoch ms)", t, 0, MAX_EPOCH_MS);
             }
@@ -181,7 +189,7 @@ final class HistoryCommand {
             }
             return LocalDateTime.parse(iso).atZone(Invocation.current().zone()).toInstant().toEpochMilli();
         } catch (NumberFormatException | DateTimeParseException e) {
-            throw new UsageException("cannot read the time '" + s + "' (use 10m, 2h, 1d, \"2026-11-24 10:00\" or epoch ms)");
+            throw new UsageException("cannot read the time '" + s + "' (use 10m, 2h, 1d, \"2026-11-24 10:00\", @EPOCH seconds or epoch ms)");
         }
     }
 }
