@@ -158,8 +158,9 @@ class ProtocolSpecTest {
     @Test
     void limitAllOnesIsUnsignedAndCappedNotRefused() throws Exception {
         // a fixed upper bound, so that exits elsewhere on the machine between the queries below
-        // do not change what they are asked about (the daemon has had 300 ms to record the rest)
-        long until = System.currentTimeMillis() - 300;
+        // do not change what they are asked about; 300 ms for the daemon to record those before it
+        long until = System.currentTimeMillis();
+        Thread.sleep(300);
         List<Long> all = historyPids(new MessageBuilder().u32(Wire.A_LIMIT, 0xffff_ffff).u64(Wire.A_UNTIL_MS, until));
         assertThat(all).containsAll(EXITED);
         List<Long> noLimit = historyPids(new MessageBuilder().u64(Wire.A_UNTIL_MS, until));
