@@ -57,9 +57,11 @@ final class Encoder {
         }
         MessageBuilder m = new MessageBuilder();
         m.u32(Wire.P_PID, p.pid());
-        processAttrs(m, p, groups, v);
+        // the ptrace rule costs a stat of /proc/PID/stat for a viewer's own processes: asked once,
+        // and only when something private is asked for
+        boolean priv = ((groups & PRIVATE) != 0 || items.stream().anyMatch(ProcItems::isPrivate)) && v.canSeePrivate(p);
+        processAttrs(m, p, groups, priv);
         if (!items.isEmpty()) {
-            boolean priv = items.stream().anyMatch(ProcItems::isPrivate) && v.canSeePrivate(p);
             m.strings(Wire.P_ITEMS, ProcItems.read(proc.root(), p.pid(), items, priv));
         }
         Message built = m.build(Wire.PROCESS, 0, seq);
@@ -100,9 +102,12 @@ final class Encoder {
         }
     }
 
-    private void processAttrs(MessageBuilder m, ProcessInfo p, long groups, Viewer v) {
+    /** Groups with attributes /proc guards with its ptrace read check. */
+    private static final long PRIVATE = Groups.EXE | Groups.IO | Groups.TASKSTATS;
+
+    /** @param priv whether the viewer passes the ptrace rule for {@code p} (only asked when a private group is) */
+    private void processAttrs(MessageBuilder m, ProcessInfo p, long groups, boolean priv) {
         identity(m, p, groups, p.state(), p.comm());
-        boolean priv = v.canSeePrivate(p);
         if ((groups & Groups.EXE) != 0 && priv) {
             m.string(Wire.P_EXE, p.exe());
             proc.cwd(p.pid()).ifPresent(c -> m.string(Wire.P_CWD, c));
@@ -281,7 +286,7 @@ final class Encoder {
     private void eventProcess(MessageBuilder m, ProcessInfo p, Viewer v) {
         m.u32(Wire.P_PID, p.pid());
         boolean argv = v.canSeeExecArgv(p);
-        processAttrs(m, p, Groups.BASE | Groups.CRED | (argv ? Groups.CMDLINE : 0), v);
+        processAttrs(m, p, Groups.BASE | Groups.CRED | (argv ? Groups.CMDLINE : 0), false); // no private group
         if (!argv) {
             m.flag(Wire.P_ARGV_UNKNOWN); // another user's exec-time command line: root's and the owner's only
         }

@@ -20,14 +20,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The truth suite's exec cases: argv (and the name the exec gave) for every exec, of its own
- * program. These depend on how the daemon gets an exec's argv; with the /proc read at exec (no BPF
- * exec capture yet) a process that lives ~1 ms is often gone or already another life or program
- * when the read happens, so these fall short of their goals until the BPF capture is in.
+ * program. These depend on how the daemon gets an exec's argv: with the /proc read at exec a
+ * process that lives ~1 ms is often gone or already another life or program when the read
+ * happens; the BPF exec capture takes it at the exec itself.
  *
- * <p>Every method measures and prints its TRUTH line in every run, and asserts what holds today
- * (the workload's own truth, the count of entries). The goal itself (N of N, nothing of another
- * program's) is asserted with {@code -Dtruth.allGoals=true} ({@link Goals}), so that the build
- * stays green until the BPF exec capture is merged.
+ * <p>Every method measures and prints its TRUTH line and asserts the goal (N of N, nothing of
+ * another program's or life's).
  */
 class ExecArgvTruthTest {
     private static DaemonProcess daemon;
