@@ -182,9 +182,29 @@ public final class NetlinkSocket implements AutoCloseable {
         return drained;
     }
 
-    /** True while the reader waits with nothing left to read. */
+    /**
+     * True while the reader waits with nothing left to read. "Waiting" alone is not enough: a
+     * reader parked in poll may not have run yet although the kernel has queued datagrams (or an
+     * overrun) since, e.g. right after the daemon was stopped and continued; the socket is looked
+     * at too (poll with no timeout, safe from any thread).
+     */
     public boolean readerWaiting() {
-        return waiting;
+        return waiting && !hasPendingInput();
+    }
+
+    /** Whether a datagram or an error (ENOBUFS: messages were dropped) is queued on the socket now. */
+    private boolean hasPendingInput() {
+        synchronized (closeLock) {
+            if (closed) {
+                return false;
+            }
+            try (Arena tmp = Arena.ofConfined()) {
+                MemorySegment one = tmp.allocate(8, 4);
+                one.set(JAVA_INT, 0, fd);
+                one.set(JAVA_SHORT, 4, Libc.POLLIN);
+                return Libc.pollOrErrno(one, 1, 0) > 0 && one.get(JAVA_SHORT, 6) != 0;
+            }
+        }
     }
 
     /**

@@ -107,6 +107,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
      */
     public void resync(boolean initial) throws IOException {
         resyncPending = false;
+        long scanStarted = System.nanoTime(); // no stat line in present is older than this
         Map<Integer, PidStat> present = new HashMap<>();
         for (int pid : reader.procFs().pids()) {
             PidStat s = reader.stat(pid);
@@ -138,6 +139,8 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         for (Map.Entry<Integer, PidStat> en : present.entrySet()) {
             ProcessInfo old = table.get(en.getKey());
             if (old == null) {
+                // its stat again, not the one above: the pid may have been reused since, and the
+                // other files must be read after the stat line that proves which life they are
                 ProcessInfo p = reader.load(en.getKey());
                 if (p != null) {
                     toLoad.add(p);
@@ -163,7 +166,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 if (s != null && ProcReader.sameStart(old.startTicks, s.starttime()) && !old.leaderExited
                         && ProcReader.statDiffers(old, s)) {
                     ProcessInfo.Builder b = old.toBuilder();
-                    ProcReader.applyStat(b, s, System.nanoTime());
+                    ProcReader.applyStat(b, s, scanStarted);
                     table.put(old, b.build());
                 }
             }

@@ -253,7 +253,7 @@ public final class Sampler implements AutoCloseable {
             }
         }
         try {
-            pass();
+            pass(asked);
         } finally {
             synchronized (passGate) {
                 passRunning = false;
@@ -262,13 +262,14 @@ public final class Sampler implements AutoCloseable {
         }
     }
 
-    private synchronized void pass() {
+    private synchronized void pass(long asked) {
         if (closed) {
             return;
         }
         long t0 = System.nanoTime();
         boolean scanned = scanTasks();
-        sample(table.all(), t0, scanned);
+        oldestReused = t0;
+        sample(table.all(), t0, scanned, asked);
         // close descriptors of processes no longer in the table
         confirmed.keySet().removeIf(pid -> table.get(pid) == null);
         handles.entrySet().removeIf(e -> {
@@ -281,13 +282,15 @@ public final class Sampler implements AutoCloseable {
         passes++;
         table.counters.samples.increment();
         lastPassDurationNanos = System.nanoTime() - t0;
-        lastPassNanos = t0; // serves every request made before the pass began
+        // serves every request made before the pass began, or before the oldest row it took as read
+        lastPassNanos = oldestReused;
     }
 
     /** Samples just these processes (a fresh snapshot of a selection). */
     public synchronized void sample(Iterable<ProcessInfo> selection) {
         if (!closed) {
-            sample(selection, System.nanoTime(), false);
+            long t0 = System.nanoTime();
+            sample(selection, t0, false, t0);
         }
     }
 
@@ -326,10 +329,26 @@ public final class Sampler implements AutoCloseable {
                 && t0 - h.readDueNanos < 0 && ProcReader.sameStart(h.startTicks, p.startTicks);
     }
 
-    private void sample(Iterable<ProcessInfo> selection, long t0, boolean scanned) {
+    /** The oldest read time of a row {@link #pass} took as it was (see freshSince), else the pass's start. */
+    private long oldestReused;
+
+    /**
+     * Reads the selection's stat lines (and what moved). A row whose values were read from /proc
+     * at or after {@code freshSince} (the asker's time) is already as fresh as asked: after a loss
+     * the rescan has just loaded hundreds of rows, and reading them all again would double the
+     * time to the first right answer.
+     */
+    private void sample(Iterable<ProcessInfo> selection, long t0, boolean scanned, long freshSince) {
         for (ProcessInfo p : selection) {
             if (p.leaderExited) {
                 continue; // exited: the reaper removes it; its last sample stays
+            }
+            long readAt = p.sampledAtNanos();
+            if (readAt != 0 && readAt - freshSince >= 0) {
+                if (readAt - oldestReused < 0) {
+                    oldestReused = readAt;
+                }
+                continue;
             }
             if (scanned) {
                 if (stillSince(p, t0)) {
