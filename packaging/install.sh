@@ -18,14 +18,20 @@ install)
     else
         ln -sf "$root/bin/procwatch" /usr/local/bin/procwatch
     fi
+    # man pages and completion, generated from the commands' own --help (OperatorKit)
+    mkdir -p /usr/local/share/man/man1 /usr/local/share/man/man8 /usr/local/share/bash-completion/completions
+    PROCWATCH_NO_NATIVE=1 "$root/bin/procwatch" generate man1 >/usr/local/share/man/man1/procwatch.1
+    PROCWATCH_NO_NATIVE=1 "$root/bin/procwatch" generate man8 >/usr/local/share/man/man8/procwatch-daemon.8
+    PROCWATCH_NO_NATIVE=1 "$root/bin/procwatch" generate bash-completion >/usr/local/share/bash-completion/completions/procwatch
     systemctl daemon-reload
     systemctl enable --now procwatch.service
-    echo "procwatch: installed $unit, /etc/procwatch/procwatch.conf and /usr/local/bin/procwatch; the daemon is running"
+    echo "procwatch: installed $unit, /etc/procwatch/procwatch.conf, /usr/local/bin/procwatch, its man pages and bash completion; the daemon is running"
     ;;
 uninstall)
     [ "$(id -u)" -eq 0 ] || { echo "procwatch uninstall: run as root" >&2; exit 2; }
     systemctl disable --now procwatch.service 2>/dev/null || true
-    rm -f "$unit" /usr/local/bin/procwatch
+    rm -f "$unit" /usr/local/bin/procwatch /usr/local/share/man/man1/procwatch.1 \
+        /usr/local/share/man/man8/procwatch-daemon.8 /usr/local/share/bash-completion/completions/procwatch
     systemctl daemon-reload 2>/dev/null || true
     echo "procwatch: removed the service; /etc/procwatch and /var/lib/procwatch (history) are kept"
     ;;

@@ -7,8 +7,12 @@
  *
  * Anything else, no daemon, or a daemon that refuses the RUN (too old, busy, a command it does not
  * run) goes to the JVM launcher (bin/procwatch with PROCWATCH_NO_NATIVE=1), which does it as before.
- * Ctrl-C and a closed stdout pipe kill this process the default way; the daemon sees the socket
- * close and ends the run.
+ * Ctrl-C (or SIGTERM, SIGHUP) sends CANCEL, waits briefly for the daemon's EXIT so the run is over
+ * on both sides, then dies of the signal as ps would; a second one dies at once. A closed stdout
+ * pipe kills us with SIGPIPE; the daemon sees the socket close and ends the run.
+ *
+ * A daemon older than this client answers RUN with "unknown request": we say so once per daemon
+ * start (a stamp under ~/.cache/procwatch) and hand the command to the JVM.
  *
  * C11 and libc only; built by Maven into target/procwatch-native.
  */
@@ -16,12 +20,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -30,6 +37,7 @@ enum {
     HEADER = 16,
     MAX_REQUEST = 64 * 1024,
     RUN = 7,
+    CANCEL = 8,
     ERROR = 21,
     STDOUT_FRAME = 26,
     STDERR_FRAME = 27,
@@ -39,7 +47,9 @@ enum {
     A_TERMINAL = 14,
     A_WINSIZE = 15,
     A_CTTY = 16,
+    R_ERROR_CODE = 4,
     R_ERROR_TEXT = 5,
+    E_UNKNOWN_REQUEST = 2,
     R_DATA = 17,
     R_EXIT_STATUS = 18,
 };
@@ -179,9 +189,62 @@ static uint32_t controlling_tty(void) {
     return (uint32_t)tty;
 }
 
+/* The signal that asked us to stop (SIGINT, SIGTERM, SIGHUP), or 0. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig) {
+    stop_signal = sig;
+}
+
+/* The mask to wait with: the stop signals are blocked except inside ppoll, so one that comes
+ * between a check and a read is not lost (the read would block until the daemon next wrote). */
+static sigset_t wait_mask;
+/* How long a read waits for the daemon: for ever, but 2 s once we have sent CANCEL. */
+static const struct timespec *read_timeout;
+
+/* Catches the stop signals that are not ignored (a background job keeps SIGINT ignored). */
+static void catch_stop_signals(void) {
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    sigset_t block;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old, sa = {.sa_handler = on_stop};
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) {
+            sigaction(sigs[i], &sa, NULL);
+            sigaddset(&block, sigs[i]);
+        }
+    }
+    sigprocmask(SIG_BLOCK, &block, &wait_mask);
+}
+
+/* Dies of the stop signal, the default way (the shell sees "killed by SIGINT", as with ps). */
+static void die_of_stop_signal(void) {
+    int sig = stop_signal;
+    signal(sig, SIG_DFL);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    sigprocmask(SIG_UNBLOCK, &one, NULL);
+    raise(sig);
+    _exit(128 + sig);
+}
+
+/* 1 when len bytes were read; 0 at end of file or an error; -1 when a stop signal came first. */
 static int read_full(int fd, void *buf, size_t len) {
     unsigned char *p = buf;
     while (len > 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (stop_signal) {
+            return -1;
+        }
+        int ready = ppoll(&pfd, 1, read_timeout, &wait_mask);
+        if (ready < 0 && errno == EINTR && stop_signal) {
+            return -1;
+        }
+        if (ready == 0) {
+            return 0; /* timed out */
+        }
         ssize_t n = read(fd, p, len);
         if (n < 0 && errno == EINTR) {
             continue;
@@ -227,6 +290,78 @@ static const unsigned char *find_attr(const unsigned char *body, size_t n, uint1
         pos += (l + 3) & ~(size_t)3;
     }
     return NULL;
+}
+
+/* Asks the daemon to end the run, then waits up to 2 s for its EXIT, and dies of the signal. */
+static void cancel_run(int s) {
+    unsigned char h[HEADER] = {0};
+    put32(h, HEADER);
+    h[4] = CANCEL;
+    put32(h + 8, 1);
+    int sig = stop_signal;
+    stop_signal = 0; /* a second signal during the wait ends it */
+    if (write_full(s, h, HEADER)) {
+        static const struct timespec two_seconds = {.tv_sec = 2};
+        read_timeout = &two_seconds;
+        static unsigned char sink[4096];
+        for (;;) { /* frames after CANCEL are dropped; EXIT or a close ends the wait */
+            unsigned char r[HEADER];
+            if (read_full(s, r, HEADER) != 1 || get32(r) < HEADER) {
+                break;
+            }
+            uint16_t type = (uint16_t)(r[4] | r[5] << 8);
+            int ok = 1;
+            for (size_t left = get32(r) - HEADER; left > 0 && ok;) {
+                size_t k = left < sizeof sink ? left : sizeof sink;
+                ok = read_full(s, sink, k) == 1;
+                left -= k;
+            }
+            if (!ok || type == EXIT_FRAME) {
+                break;
+            }
+        }
+    }
+    if (stop_signal == 0) {
+        stop_signal = sig;
+    }
+    die_of_stop_signal();
+}
+
+/* Says once per daemon start (its socket's inode and time) that the daemon is older than we are. */
+static void tell_old_daemon(const char *path) {
+    struct stat st;
+    const char *home = getenv("HOME");
+    char stamp[PATH_MAX], dir[PATH_MAX], seen[64], now[64] = "";
+    if (stat(path, &st) == 0) {
+        snprintf(now, sizeof now, "%llu %lld.%09ld\n", (unsigned long long)st.st_ino,
+                 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    }
+    int have_stamp = home != NULL && home[0] == '/' && now[0] != '\0'
+                     && snprintf(dir, sizeof dir, "%s/.cache/procwatch", home) < (int)sizeof dir
+                     && snprintf(stamp, sizeof stamp, "%s/old-daemon", dir) < (int)sizeof stamp;
+    if (have_stamp) {
+        int fd = open(stamp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = read(fd, seen, sizeof seen - 1);
+            close(fd);
+            if (n > 0 && (seen[n] = '\0', strcmp(seen, now) == 0)) {
+                return; /* said already for this daemon */
+            }
+        }
+    }
+    fprintf(stderr, "procwatch: the daemon at %s is older than this client and does not run commands;"
+                    " each command starts a JVM until it is restarted (systemctl restart procwatch)\n", path);
+    if (have_stamp) {
+        char parent[PATH_MAX];
+        snprintf(parent, sizeof parent, "%s/.cache", home);
+        mkdir(parent, 0700);
+        mkdir(dir, 0700);
+        int fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            write_full(fd, now, strlen(now));
+            close(fd);
+        }
+    }
 }
 
 /* The largest reply we keep: frames are 32 KiB; bigger (unknown) messages are read and dropped. */
@@ -276,6 +411,7 @@ int main(int argc, char **argv) {
     req[6] = req[7] = 0;        /* flags */
     put32(req + 8, 1);          /* seq */
     put32(req + 12, 0);         /* reserved */
+    catch_stop_signals();
     if (!write_full(s, req, req_len)) {
         jvm();
     }
@@ -283,7 +419,11 @@ int main(int argc, char **argv) {
     int output = 0; /* once the command has printed, falling back would print twice */
     for (;;) {
         unsigned char h[HEADER];
-        if (!read_full(s, h, HEADER)) {
+        int got = read_full(s, h, HEADER);
+        if (got < 0) {
+            cancel_run(s);
+        }
+        if (!got) {
             if (!output) {
                 jvm(); /* e.g. an old daemon that closed on an unknown request */
             }
@@ -300,7 +440,11 @@ int main(int argc, char **argv) {
         if (n > sizeof body) {
             for (size_t left = n; left > 0;) { /* not ours to read: skip it */
                 size_t k = left < sizeof body ? left : sizeof body;
-                if (!read_full(s, body, k)) {
+                int r = read_full(s, body, k);
+                if (r < 0) {
+                    cancel_run(s);
+                }
+                if (!r) {
                     fprintf(stderr, "procwatch: the daemon closed the connection\n");
                     return 70;
                 }
@@ -308,7 +452,11 @@ int main(int argc, char **argv) {
             }
             continue;
         }
-        if (!read_full(s, body, n)) {
+        int r = read_full(s, body, n);
+        if (r < 0) {
+            cancel_run(s);
+        }
+        if (!r) {
             fprintf(stderr, "procwatch: the daemon closed the connection\n");
             return 70;
         }
@@ -325,11 +473,18 @@ int main(int argc, char **argv) {
                     return 1;
                 }
             }
+            if (stop_signal) {
+                cancel_run(s);
+            }
             break;
         case EXIT_FRAME:
             d = find_attr(body, n, R_EXIT_STATUS, &dl);
             return d != NULL && dl == 4 ? (int)(get32(d) & 0xff) : 70;
         case ERROR:
+            d = find_attr(body, n, R_ERROR_CODE, &dl);
+            if (!output && d != NULL && dl == 4 && get32(d) == E_UNKNOWN_REQUEST) {
+                tell_old_daemon(path);
+            }
             if (!output) {
                 jvm(); /* refused (old daemon, busy, a command it does not run): the JVM does it */
             }

@@ -257,9 +257,10 @@ public final class Fields {
                 (r, c) -> r.startMs < 0 ? null : r.startMs));
         add(computed("bsdstart", "START", 5, false, B, "start", (r, c) -> Times.bsdStart(c.psStartMs(r), c.nowMs()),
                 (r, c) -> r.startMs < 0 ? null : r.startMs));
-        alias("bsdstart", "start_time", "START");
         add(computed("stime", "STIME", 5, false, B, "stime", (r, c) -> Times.stime(c.psStartMs(r), c.nowMs()),
                 (r, c) -> r.startMs < 0 ? null : r.startMs));
+        // procps: start_time (BSD u's START) is pr_stime, the calendar-day rule; bsdstart is "within 24 h"
+        alias("stime", "start_time", "START");
         add(computed("etime", "ELAPSED", 11, false, B, "etime", (r, c) -> Times.etime(c.elapsedSecs(r)),
                 (r, c) -> c.elapsedSecs(r) < 0 ? null : c.elapsedSecs(r)));
         add(new Field("etimes", "ELAPSED", 7, false, false, B, "etimes",

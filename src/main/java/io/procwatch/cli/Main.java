@@ -19,6 +19,8 @@ public final class Main {
               wait      wait until processes exit (any process) and report how
               stats     daemon counters: table size, event rates, losses, clients
               daemon    run the daemon (started on demand when a command runs as root)
+              generate  man1, man8 or bash-completion: the man pages and completion script
+                        (procwatch install puts them where man and bash look)
 
             Every command takes --help, --json and --socket PATH.
             Examples:
@@ -67,6 +69,7 @@ public final class Main {
             case "wait" -> WaitCommand.run(rest, out, err);
             case "stats" -> StatsCommand.run(rest, out, err);
             case "daemon" -> DaemonCommand.run(rest, out, err);
+            case "generate" -> OperatorKit.run(rest, out, err);
             case "--version", "version" -> {
                 out.println("procwatch 0.1.0");
                 yield 0;

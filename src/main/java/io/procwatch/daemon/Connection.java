@@ -275,11 +275,18 @@ final class Connection implements Runnable {
         };
     }
 
-    /** For a RUN: blocks until the client sends CANCEL or hangs up (or breaks the framing). */
-    private void nextCancel() throws InterruptedException {
-        while (requests.take() instanceof Message m && m.type() != Wire.CANCEL) {
+    /**
+     * For a RUN: blocks until the client sends CANCEL (true) or hangs up or breaks the framing
+     * (false).
+     */
+    private boolean nextCancel() throws InterruptedException {
+        for (Object next = requests.take(); next instanceof Message m; next = requests.take()) {
+            if (m.type() == Wire.CANCEL) {
+                return true;
+            }
             // any other request during a run is ignored
         }
+        return false;
     }
 
     private boolean unknown(Message req) throws IOException {

@@ -212,6 +212,7 @@ final class DaemonContext {
         s.put("taskstats_overruns", live.taskstatsOverruns());
         s.put("runs_active", RunSession.active());
         s.put("runs_total", RunSession.total());
+        s.put("runs_cancelled", RunSession.cancelled());
         s.put("history_size", (long) t.history().size());
         s.put("history_capacity", (long) t.history().capacity());
         s.put("history_added", t.history().added());

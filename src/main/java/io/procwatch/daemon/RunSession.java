@@ -50,6 +50,8 @@ final class RunSession {
 
     private static final AtomicInteger ACTIVE = new AtomicInteger();
     private static final AtomicLong TOTAL = new AtomicLong();
+    /** Runs a client ended with CANCEL (the thin client's Ctrl-C), not by hanging up. */
+    private static final AtomicLong CANCELLED = new AtomicLong();
     private static final Map<Integer, AtomicInteger> PER_UID = new ConcurrentHashMap<>();
 
     private final DaemonContext ctx;
@@ -58,10 +60,10 @@ final class RunSession {
     private final List<Closeable> clients = new CopyOnWriteArrayList<>();
     private volatile boolean cancelled;
 
-    /** Blocks until the client cancels or goes (Connection's reader sees it). */
+    /** Blocks until the client cancels (true) or goes (false); Connection's reader sees it. */
     @FunctionalInterface
     interface ClientWatch {
-        void await() throws InterruptedException;
+        boolean await() throws InterruptedException;
     }
 
     RunSession(DaemonContext ctx, Viewer viewer, OutputStream socket) {
@@ -76,6 +78,10 @@ final class RunSession {
 
     static long total() {
         return TOTAL.get();
+    }
+
+    static long cancelled() {
+        return CANCELLED.get();
     }
 
     /** What a RUN asks for, checked. */
@@ -179,7 +185,9 @@ final class RunSession {
         Thread runner = Thread.currentThread();
         Thread watcher = Thread.ofVirtual().name("procwatch-run-watch").start(() -> {
             try {
-                watch.await();
+                if (watch.await()) {
+                    CANCELLED.incrementAndGet();
+                }
                 cancel(runner);
             } catch (InterruptedException e) {
                 // the run ended first

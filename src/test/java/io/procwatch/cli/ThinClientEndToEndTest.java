@@ -77,6 +77,11 @@ class ThinClientEndToEndTest {
                 || now.get(pid).contains("(kworker/"));
         stable.remove((int) daemon.pid());
         stable.remove((int) ProcessHandle.current().pid());
+        // and Maven above us: a young busy JVM's %CPU (CPU over elapsed time) moves with the clock
+        // alone, so its stat line stays the same while C and %CPU change between the two runs
+        for (var p = ProcessHandle.current().parent(); p.isPresent(); p = p.get().parent()) {
+            stable.remove((int) p.get().pid());
+        }
         return stable;
     }
 
@@ -385,12 +390,98 @@ class ThinClientEndToEndTest {
                 Thread.sleep(50);
             }
             assertThat(stat("runs_active")).isEqualTo(1);
+            long cancelled = stat("runs_cancelled");
             Spawn.run("kill", "-INT", Long.toString(events.pid()));
             assertThat(events.waitFor(5, TimeUnit.SECONDS)).isTrue();
+            // it told the daemon (CANCEL, not only a hang-up), then died of the signal as ps would
+            assertThat(events.exitValue()).as("killed by SIGINT").isEqualTo(128 + 2);
+            assertThat(stat("runs_cancelled")).isEqualTo(cancelled + 1);
             awaitNoRuns();
+
+            // SIGTERM the same way; and a hang-up of the socket alone (SIGKILL) is not a CANCEL
+            Process term = Thin.start(daemon.socket(), "events");
+            awaitRuns(1);
+            Spawn.run("kill", "-TERM", Long.toString(term.pid()));
+            assertThat(term.waitFor(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(term.exitValue()).isEqualTo(128 + 15);
+            assertThat(stat("runs_cancelled")).isEqualTo(cancelled + 2);
+            awaitNoRuns();
+            Process killed = Thin.start(daemon.socket(), "events");
+            awaitRuns(1);
+            killed.destroyForcibly().waitFor();
+            awaitNoRuns();
+            assertThat(stat("runs_cancelled")).isEqualTo(cancelled + 2);
         } finally {
             load.destroyForcibly();
         }
+    }
+
+    /**
+     * A daemon from before RUN answers it with ERROR(E_UNKNOWN_REQUEST) (Connection.unknown); no
+     * such build can be started here, so a socket answers exactly that. The client says so once
+     * per daemon start (a new socket), and every time hands the command to the JVM.
+     */
+    @Test
+    void aDaemonOlderThanTheClientIsNamedOnceAndTheJvmServes(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        Path sock = dir.resolve("old.sock");
+        Path jvm = dir.resolve("jvm");
+        Files.writeString(jvm, "#!/bin/sh\necho \"jvm ran $*\"\n");
+        jvm.toFile().setExecutable(true);
+        Map<String, String> env = Map.of("HOME", dir.toString(), "PROCWATCH_JVM", jvm.toString());
+        List<String> said = new ArrayList<>();
+        for (int start = 0; start < 2; start++) {
+            Files.deleteIfExists(sock);
+            try (var server = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+                server.bind(java.net.UnixDomainSocketAddress.of(sock));
+                Thread answer = Thread.ofVirtual().start(() -> {
+                    try {
+                        for (int i = 0; i < 2; i++) {
+                            try (var ch = server.accept()) {
+                                java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(16)
+                                        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                                while (h.hasRemaining() && ch.read(h) >= 0) {
+                                    // the header names the request's length
+                                }
+                                java.nio.ByteBuffer rest = java.nio.ByteBuffer.allocate(h.getInt(0) - 16);
+                                while (rest.hasRemaining() && ch.read(rest) >= 0) {
+                                    // the RUN's attributes: ignored, as an old daemon would
+                                }
+                                var out = java.nio.channels.Channels.newOutputStream(ch);
+                                new io.procwatch.protocol.MessageBuilder()
+                                        .u32(io.procwatch.protocol.Wire.R_ERROR_CODE,
+                                                io.procwatch.protocol.Wire.E_UNKNOWN_REQUEST)
+                                        .string(io.procwatch.protocol.Wire.R_ERROR_TEXT, "unknown request type 7")
+                                        .build(io.procwatch.protocol.Wire.ERROR, 0, h.getInt(8)).write(out);
+                                out.flush();
+                            }
+                        }
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                for (int i = 0; i < 2; i++) {
+                    Cli.Result r = Thin.runWith(sock, List.of(), env, "ps", "-e");
+                    assertThat(r.exit()).as(r.err()).isZero();
+                    assertThat(r.out()).isEqualTo("jvm ran ps -e\n");
+                    said.add(r.err());
+                }
+                answer.join(10_000);
+            }
+        }
+        String note = "procwatch: the daemon at " + sock + " is older than this client";
+        assertThat(said.get(0)).startsWith(note);
+        assertThat(said.get(1)).as("said once for one daemon").isEmpty();
+        assertThat(said.get(2)).as("a new daemon start (new socket)").startsWith(note);
+        assertThat(said.get(3)).isEmpty();
+    }
+
+    private static void awaitRuns(long n) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (stat("runs_active") < n && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(stat("runs_active")).isEqualTo(n);
     }
 
     private static void awaitNoRuns() throws Exception {

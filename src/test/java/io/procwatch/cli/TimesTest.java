@@ -25,4 +25,13 @@ class TimesTest {
         assertThat(Times.stime(start, ms("2026-11-24T23:59:00"))).isEqualTo("21:38");
         assertThat(Times.stime(start, ms("2027-01-02T10:00:00"))).isEqualTo("2026");
     }
+
+    /** procps's start_time, BSD u's START, is pr_stime (calendar day), not bsdstart (24 hours). */
+    @Test
+    void startTimeIsStimeUnderAnotherHeader() {
+        Field startTime = Fields.all().get("start_time");
+        assertThat(startTime.text()).isSameAs(Fields.all().get("stime").text());
+        assertThat(startTime.header()).isEqualTo("START");
+        assertThat(Fields.all().get("bsdstart").text()).isNotSameAs(startTime.text());
+    }
 }
