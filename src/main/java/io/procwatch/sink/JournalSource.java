@@ -9,6 +9,9 @@ public interface JournalSource {
     /** The oldest sequence still retained; what lies before it was dropped by retention. */
     long oldestSeq();
 
+    /** The newest sequence written so far (oldestSeq() - 1 when empty): how far the sink lags. */
+    long newestSeq();
+
     /** Records from {@code seq} on (or from {@link #oldestSeq()} if that is later), oldest first. */
     Cursor openAt(long seq);
 
@@ -20,7 +23,11 @@ public interface JournalSource {
         void close();
     }
 
-    /** One journal record: its sequence (64-bit, increasing across restarts), wall time, content. */
+    /** The journal's own word that events were lost before this point (count -1: unknown). */
+    record Gap(long count) {
+    }
+
+    /** One journal record: its sequence (64-bit, increasing across restarts), wall time, content (an ExitedProcess or a Gap). */
     record Entry(long seq, long epochMs, Object content) {
     }
 }
