@@ -1,0 +1,119 @@
+package io.procwatch.sink;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.procwatch.store.HistoryStore;
+import io.procwatch.table.ExitedProcess;
+import io.procwatch.testing.DaemonProcess;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Records for the topic, built from what a real daemon recorded of real processes and read back
+ * by a real JSON parser, against what the workload knows of its own children (pid, parent, argv,
+ * the status waitpid gave).
+ */
+class FleetRecordTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private record Truth(long pid, int status, List<String> argv) {
+    }
+
+    @Test
+    void exitRecordsCarryTheWorkloadsTruthUnderOtelNames() throws Exception {
+        Path dir = Files.createTempDirectory("pw-fleet-rec");
+        Path db = dir.resolve("history.db");
+        HostIdentity host = new HostIdentity("host-a", "alpha", "boot-1");
+        List<List<String>> commands = List.of(
+                List.of("sh", "-c", "sleep 0.3; exit 7"),
+                // argv with a quote, a backslash, a newline, a control byte and non-ASCII: hostile text
+                List.of("sh", "-c", "sleep 0.3; exit 0", "x", "a\"b\\c", "line\nbreak\u0001", "grüße"),
+                List.of("sh", "-c", "ulimit -c 0; sleep 0.3; kill -TERM $$"));
+        List<Truth> truth = new ArrayList<>();
+        try (DaemonProcess d = DaemonProcess.start("--history-db", db.toString())) {
+            for (List<String> c : commands) {
+                Process p = new ProcessBuilder(c).start();
+                truth.add(new Truth(p.pid(), p.waitFor(), c));
+            }
+            Map<Long, ExitedProcess> seen = new LinkedHashMap<>();
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (seen.size() < truth.size() && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+                try (HistoryStore h = HistoryStore.open(db)) {
+                    for (Truth t : truth) {
+                        for (ExitedProcess e : h.query(new HistoryStore.Query(0, Long.MAX_VALUE, null, null,
+                                (int) t.pid(), false, 10))) {
+                            if (e.ppid() == ProcessHandle.current().pid()) {
+                                seen.put(t.pid(), e);
+                            }
+                        }
+                    }
+                }
+            }
+            assertThat(seen).as("exits in the daemon's history").hasSize(truth.size());
+            for (Truth t : truth) {
+                ExitedProcess e = seen.get(t.pid());
+                FleetRecord r = FleetRecord.exit(host, e.seq(), e);
+                JsonNode n = JSON.readTree(r.json());
+                assertThat(n.get("procwatch.event").asText()).isEqualTo("exit");
+                assertThat(n.get("process.pid").asLong()).isEqualTo(t.pid());
+                assertThat(n.get("process.parent_pid").asLong()).isEqualTo(ProcessHandle.current().pid());
+                assertThat(n.get("process.exit.code").asInt()).as("shell status").isEqualTo(t.status());
+                assertThat(n.get("procwatch.signal").asInt()).isEqualTo(t.status() > 128 ? t.status() - 128 : 0);
+                assertThat(n.get("procwatch.core").asBoolean()).isFalse();
+                assertThat(n.get("process.executable.name").asText()).isEqualTo(e.comm());
+                if (e.argvKnown()) {
+                    List<String> argv = new ArrayList<>();
+                    n.get("process.command_args").forEach(a -> argv.add(a.asText()));
+                    assertThat(argv).isEqualTo(t.argv());
+                }
+                assertThat(n.get("process.user.id").asInt()).isEqualTo(e.uid());
+                assertThat(java.time.Instant.parse(n.get("process.creation.time").asText()).toEpochMilli())
+                        .isEqualTo(e.startEpochMs());
+                assertThat(java.time.Instant.parse(n.get("process.exit.time").asText()).toEpochMilli())
+                        .isEqualTo(e.endEpochMs());
+                assertThat(n.get("procwatch.seq").asLong()).isEqualTo(e.seq());
+                assertThat(n.get("host.id").asText()).isEqualTo("host-a");
+                assertThat(n.get("host.name").asText()).isEqualTo("alpha");
+                assertThat(n.get("procwatch.boot_id").asText()).isEqualTo("boot-1");
+                assertThat(r.key()).isEqualTo("host-a/boot-1/" + t.pid() + "/" + e.startEpochMs());
+            }
+            // the hostile argv: the daemon must have learnt it (0.3 s is ample) and it round-trips exactly
+            assertThat(seen.get(truth.get(1).pid()).argvKnown()).isTrue();
+        }
+    }
+
+    @Test
+    void lossRecordsSayWhatWasDropped() throws Exception {
+        HostIdentity host = new HostIdentity("h", "n", "b");
+        JsonNode n = JSON.readTree(FleetRecord.loss(host, 41, 1_700_000_000_000L, "retention", 12, 29, 40).json());
+        assertThat(n.get("procwatch.event").asText()).isEqualTo("loss");
+        assertThat(n.get("procwatch.loss.kind").asText()).isEqualTo("retention");
+        assertThat(n.get("procwatch.loss.count").asLong()).isEqualTo(12);
+        assertThat(n.get("procwatch.loss.from_seq").asLong()).isEqualTo(29);
+        assertThat(n.get("procwatch.loss.to_seq").asLong()).isEqualTo(40);
+        assertThatThrownBy(() -> FleetRecord.loss(host, 1, 0, "whatever", 1, 0, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void hostIdentityRejectsWhatWouldBreakKeysOrConsumers() throws Exception {
+        for (String bad : new String[] {"", "a/b", "a b", "tab\t", "new\nline", "é", "x".repeat(256)}) {
+            assertThatThrownBy(() -> new HostIdentity(bad, "n", "b")).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> new HostIdentity("h", bad, "b")).isInstanceOf(IllegalArgumentException.class);
+        }
+        assertThatThrownBy(() -> new HostIdentity(null, "n", "b")).isInstanceOf(IllegalArgumentException.class);
+        HostIdentity here = HostIdentity.ofThisHost(null, null);
+        assertThat(here.hostId()).isEqualTo(Files.readString(Path.of("/etc/machine-id")).strip());
+        assertThat(here.bootId()).isEqualTo(Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip());
+    }
+}
