@@ -56,6 +56,13 @@ final class Metrics {
                         }
                     }
                 }).register(registry);
+        // statuses and signals are small integers, so these label sets are bounded by the kernel
+        CounterWithCallback.builder().name("procwatch_exits_by_status").help("Exits seen since start, by exit status")
+                .labelNames("status").callback(cb -> ctx.table().history().exitCounts().byStatus()
+                        .forEach((st, n) -> cb.call(n, String.valueOf(st)))).register(registry);
+        CounterWithCallback.builder().name("procwatch_exits_by_signal").help("Exits seen since start, by killing signal")
+                .labelNames("signal").callback(cb -> ctx.table().history().exitCounts().bySignal()
+                        .forEach((sig, n) -> cb.call(n, String.valueOf(sig)))).register(registry);
         counter(ctx, "procwatch_event_losses", "Times kernel events were lost (buffer overrun or sequence gap)", "losses");
         counter(ctx, "procwatch_events_lost", "Kernel events known to be lost", "lost_events_known");
         counter(ctx, "procwatch_resyncs", "Rescans of /proc after a loss", "resyncs");

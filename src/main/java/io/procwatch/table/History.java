@@ -28,6 +28,7 @@ public final class History {
 
     private final ExitedProcess[] ring;
     private long added;
+    private final ExitCounts exitCounts = new ExitCounts();
     private long nextSeq;
     private long dropped;
     private long earlyDropped;
@@ -51,6 +52,11 @@ public final class History {
     /** Entries ever added (preloaded ones included). */
     public synchronized long added() {
         return added;
+    }
+
+    /** Exits added since start (not preloaded ones), by status and signal. */
+    public ExitCounts exitCounts() {
+        return exitCounts;
     }
 
     /** Entries pushed out by newer ones. */
@@ -130,6 +136,7 @@ public final class History {
         }
         nextSeq = Math.max(nextSeq, e.seq() + 1);
         put(e);
+        exitCounts.count(e);
         sink.accept(e);
         return e;
     }

@@ -91,6 +91,38 @@ class HttpApiTest {
         assertThat(value(get("/metrics").body(), "procwatch_events_total{type=\"exec\"}")).isGreaterThanOrEqualTo(execs + 5);
     }
 
+    /**
+     * Exits by status and by signal count exactly the workload's own exits: 3 exits with 77 and
+     * one death by SIGUSR2 (values nothing else on the machine is expected to produce).
+     */
+    @Test
+    void exitsAreCountedByStatusAndBySignal() throws Exception {
+        String status77 = "procwatch_exits_by_status_total{status=\"77\"}";
+        String usr2 = "procwatch_exits_by_signal_total{signal=\"12\"}";
+        String before = get("/metrics").body();
+        double s0 = valueOrZero(before, status77);
+        double k0 = valueOrZero(before, usr2);
+        for (int i = 0; i < 3; i++) {
+            assertThat(new ProcessBuilder("sh", "-c", "exit 77").start().waitFor()).isEqualTo(77);
+        }
+        assertThat(new ProcessBuilder("sh", "-c", "kill -USR2 $$").start().waitFor()).isEqualTo(128 + 12);
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        String now = get("/metrics").body();
+        while ((valueOrZero(now, status77) < s0 + 3 || valueOrZero(now, usr2) < k0 + 1) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+            now = get("/metrics").body();
+        }
+        assertThat(valueOrZero(now, status77)).isEqualTo(s0 + 3);
+        assertThat(valueOrZero(now, usr2)).isEqualTo(k0 + 1);
+        assertThat(now).contains("# TYPE procwatch_exits_by_status_total counter")
+                .contains("# TYPE procwatch_exits_by_signal_total counter");
+    }
+
+    private static double valueOrZero(String body, String series) {
+        return body.lines().filter(l -> l.startsWith(series + " ")).mapToDouble(l -> Double.parseDouble(l.split(" ")[1]))
+                .findFirst().orElse(0);
+    }
+
     private static double value(String body, String series) {
         return body.lines().filter(l -> l.startsWith(series + " ")).mapToDouble(l -> Double.parseDouble(l.split(" ")[1]))
                 .findFirst().orElseThrow();
