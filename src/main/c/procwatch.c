@@ -292,6 +292,20 @@ static const unsigned char *find_attr(const unsigned char *body, size_t n, uint1
     return NULL;
 }
 
+/* Reads and drops n bytes; returns as read_full does. */
+static int discard(int fd, size_t n) {
+    static unsigned char scratch[4096];
+    while (n > 0) {
+        size_t k = n < sizeof scratch ? n : sizeof scratch;
+        int r = read_full(fd, scratch, k);
+        if (r != 1) {
+            return r;
+        }
+        n -= k;
+    }
+    return 1;
+}
+
 /* Asks the daemon to end the run, then waits up to 2 s for its EXIT, and dies of the signal. */
 static void cancel_run(int s) {
     unsigned char h[HEADER] = {0};
@@ -303,20 +317,13 @@ static void cancel_run(int s) {
     if (write_full(s, h, HEADER)) {
         static const struct timespec two_seconds = {.tv_sec = 2};
         read_timeout = &two_seconds;
-        static unsigned char sink[4096];
         for (;;) { /* frames after CANCEL are dropped; EXIT or a close ends the wait */
             unsigned char r[HEADER];
             if (read_full(s, r, HEADER) != 1 || get32(r) < HEADER) {
                 break;
             }
             uint16_t type = (uint16_t)(r[4] | r[5] << 8);
-            int ok = 1;
-            for (size_t left = get32(r) - HEADER; left > 0 && ok;) {
-                size_t k = left < sizeof sink ? left : sizeof sink;
-                ok = read_full(s, sink, k) == 1;
-                left -= k;
-            }
-            if (!ok || type == EXIT_FRAME) {
+            if (discard(s, get32(r) - HEADER) != 1 || type == EXIT_FRAME) {
                 break;
             }
         }
@@ -438,17 +445,13 @@ int main(int argc, char **argv) {
         }
         size_t n = len - HEADER;
         if (n > sizeof body) {
-            for (size_t left = n; left > 0;) { /* not ours to read: skip it */
-                size_t k = left < sizeof body ? left : sizeof body;
-                int r = read_full(s, body, k);
-                if (r < 0) {
-                    cancel_run(s);
-                }
-                if (!r) {
-                    fprintf(stderr, "procwatch: the daemon closed the connection\n");
-                    return 70;
-                }
-                left -= k;
+            int r = discard(s, n); /* not ours to read: skip it */
+            if (r < 0) {
+                cancel_run(s);
+            }
+            if (!r) {
+                fprintf(stderr, "procwatch: the daemon closed the connection\n");
+                return 70;
             }
             continue;
         }
