@@ -18,7 +18,8 @@ import java.lang.foreign.ValueLayout;
  * {@code read} loop (112 bytes per thread, no text) so the sampler re-reads stat only for the
  * processes whose fingerprint moved. The fingerprint covers everything in stat that can change
  * while a process does not run: run time (so any running), scheduler state (a wake-up), nice and
- * real-time priority (renice from outside), resident and virtual memory (reclaim, swap-out).
+ * real-time priority (renice from outside), resident and virtual memory (reclaim, swap-out), and
+ * the CPU it is queued on (migration).
  *
  * <p>The program is assembled here, with {@code task_struct} and {@code mm_struct} offsets taken
  * from the running kernel's BTF, so no compiler or object file is shipped. Loading needs CAP_BPF
@@ -155,7 +156,7 @@ public final class TaskScan implements AutoCloseable {
      * <pre>
      *  0 tid   4 tgid   8 se.sum_exec_runtime   16 __state   20 exit_state   24 static_prio
      * 28 prio  32 rt_priority  36 policy  40 real_parent->tgid  44 pgrp  48 session
-     * 52 tty->index  56 tty->driver->major  60 tty's foreground group   64 reserved
+     * 52 tty->index  56 tty->driver->major  60 tty's foreground group   64 task cpu  68 zero
      * 72..103 mm->rss_stat[0..3].count   104 mm->total_vm
      * </pre>
      */
@@ -224,7 +225,14 @@ public final class TaskScan implements AutoCloseable {
             a.stImm(4, 10, base + 56, 0);
             a.stImm(4, 10, base + 60, 0);
         }
+        // the CPU the task last ran on (stat's "processor"): the load balancer moves a queued task
+        // and a wake-up picks a CPU, neither of which needs the task to have run yet
+        Btf.Member cpu = btf.member("task_struct", "thread_info.cpu");
+        if (cpu == null) {
+            cpu = btf.member("task_struct", "cpu");
+        }
         a.stImm(8, 10, base + 64, 0);
+        copy(a, cpu, task, base + 64, 4);
         follow(a, require(btf, "task_struct", "mm"), task, ptr);
         Btf.Member rss = btf.member("mm_struct", "rss_stat");
         int[] arr = rss == null ? null : btf.array(rss.typeId());

@@ -187,21 +187,29 @@ public final class ProcConnector implements AutoCloseable {
             }
             return n;
         }
-        int n = socket.receive(buffer);
-        if (n == NetlinkSocket.TIMEOUT) {
-            return 0;
+        while (true) {
+            int n = socket.receive(buffer);
+            if (n == NetlinkSocket.TIMEOUT) {
+                return 0;
+            }
+            if (n == NetlinkSocket.OVERRUN) {
+                Loss loss = new Loss(Loss.Reason.OVERRUN, -1, -1);
+                count(loss);
+                sink.accept(loss);
+                return 1;
+            }
+            datagrams++;
+            int delivered = decoder.decode(buffer, n, e -> {
+                count(e);
+                sink.accept(e);
+            }, null);
+            if (delivered > 0) {
+                return delivered;
+            }
+            // A datagram with nothing for us (another listener's subscription ack is multicast
+            // to every listener, and so are types the filter lets through but we drop): it is
+            // neither a timeout nor a wake-up, so wait on rather than tell the caller it was one.
         }
-        if (n == NetlinkSocket.OVERRUN) {
-            Loss loss = new Loss(Loss.Reason.OVERRUN, -1, -1);
-            count(loss);
-            sink.accept(loss);
-            return 1;
-        }
-        datagrams++;
-        return decoder.decode(buffer, n, e -> {
-            count(e);
-            sink.accept(e);
-        }, null);
     }
 
     private void count(ConnectorEvent e) {

@@ -406,6 +406,8 @@ public final class Sampler implements AutoCloseable {
                     }
                     table.put(old, n.build());
                 } else if (old != null && old.sameLife(p)) {
+                    // not applied: the line's hash and scan sum were noted at the read, so without
+                    // this the next pass would take the same line as already applied
                     forget(p.pid);
                 }
             } finally {

@@ -48,7 +48,7 @@ class ExecArgvTruthTest {
                 + ", with another life's argv or comm " + n.otherLifeArgvOrComm() + ", wrong comm " + n.wrongComm()
                 + ", wrong known argv " + n.wrongArgv() + ", extra or missing " + n.extraOrMissing()
                 + (n.example().isEmpty() ? "" : "; e.g. " + n.example()));
-        assertThat(n.extraOrMissing()).isZero();
+        assertThat(n.extraOrMissing()).as(n.why()).isZero();
         assertThat(n.otherLifeArgvOrComm()).isZero();
         assertThat(n.wrongComm()).isZero();
         assertThat(n.wrongArgv()).isZero();

@@ -56,7 +56,7 @@ class IdentityTruthTest {
                 + n.sameAtOnceAfterRollover() + " of " + n.pids() + "); exec data: argv unknown "
                 + n.argvUnknown() + ", another life's argv or comm " + n.otherLifeArgvOrComm()
                 + (n.example().isEmpty() ? "" : "; e.g. " + n.example()));
-        assertThat(n.extraOrMissing()).isZero();
+        assertThat(n.extraOrMissing()).as(n.why()).isZero();
         assertThat(n.wrongStatus()).isZero();
         assertThat(n.sameAfterRollover()).isEqualTo(n.pids());
         assertThat(n.sameAtOnceAfterRollover()).isEqualTo(n.pids());

@@ -22,7 +22,11 @@ final class ReusedLives {
     /** What one run found; "another life" means a field equal to a sibling life's value. */
     record Counts(int lives, int pids, int exact, int argvUnknown, int otherLifeArgvOrComm, int wrongComm,
                   int wrongArgv, int wrongStatus, int extraOrMissing, int sameAfterRollover, int sameAtOnceAfterRollover,
-                  String example) {
+                  String example, String extraOrMissingExample, long kernelLosses) {
+        /** What to add to an assertion about extra or missing entries, to say which. */
+        String why() {
+            return extraOrMissingExample + " (kernel event losses the daemon reported during the run: " + kernelLosses + ")";
+        }
     }
 
     /** What identifies one history entry's content, to compare two answers for the same pid. */
@@ -36,8 +40,35 @@ final class ReusedLives {
     private ReusedLives() {
     }
 
-    /** Runs the workload; with {@code rollRing}, asks again after 150 more exits pushed the ring's entries out. */
+    /**
+     * Runs the workload, and once more when the daemon reported losing kernel events during it
+     * (the socket buffer overran on a busy machine: a life whose events were dropped can be
+     * missing from history, which the daemon counts and says, and which is not what this case
+     * tests). The run that counts is one without loss; a second lossy run is returned as it is, so
+     * a machine that loses every time still fails.
+     */
     static Counts run(DaemonProcess daemon, int npids, boolean rollRing) throws Exception {
+        Counts first = runOnce(daemon, npids, rollRing);
+        if (first.kernelLosses() == 0) {
+            return first;
+        }
+        System.out.println("TRUTH note: pid reuse run lost " + first.kernelLosses() + " kernel events (reported by the"
+                + " daemon); extra or missing then: " + first.extraOrMissing() + "; running it again");
+        return runOnce(daemon, npids, rollRing);
+    }
+
+    /** Losses of kernel events the daemon has counted (proc connector overruns, lost exec captures). */
+    private static long kernelLosses(DaemonProcess daemon) throws Exception {
+        try (ProcwatchClient c = daemon.client()) {
+            Map<String, Long> s = c.stats();
+            return s.getOrDefault("losses", 0L) + s.getOrDefault("exec_capture_lost", 0L)
+                    + s.getOrDefault("taskstats_overruns", 0L);
+        }
+    }
+
+    /** One run; with {@code rollRing}, asks again after 150 more exits pushed the ring's entries out. */
+    private static Counts runOnce(DaemonProcess daemon, int npids, boolean rollRing) throws Exception {
+        long lossesBefore = kernelLosses(daemon);
         try (Workload w = Workload.start("reuse", Workload.dir().toString(), Integer.toString(npids))) {
             assertThat(w.finish()).isZero();
             List<Truth> lives = w.truth("life");
@@ -57,6 +88,7 @@ final class ReusedLives {
                 int wrongStatus = 0;
                 int extraOrMissing = 0;
                 String example = "";
+                StringBuilder extraOrMissingExample = new StringBuilder();
                 for (var e : byPid.entrySet()) {
                     List<Truth> truth = e.getValue();
                     List<ProcRow> got = first.getOrDefault(e.getKey(), List.of());
@@ -64,6 +96,9 @@ final class ReusedLives {
                         extraOrMissing += Math.abs(got.size() - truth.size());
                         example = "pid " + e.getKey() + ": " + got.size() + " entries for 3 lives " + got.stream()
                                 .map(Entry::of).toList();
+                        if (extraOrMissingExample.length() < 4000) {
+                            extraOrMissingExample.append(example).append(", truth ").append(truth).append("; ");
+                        }
                         continue; // which entry is which life is unknown: not compared field by field
                     }
                     for (int i = 0; i < truth.size(); i++) {
@@ -106,7 +141,8 @@ final class ReusedLives {
                     }
                 }
                 return new Counts(lives.size(), npids, exact, argvUnknown, otherLife, wrongComm, wrongArgv, wrongStatus,
-                        extraOrMissing, same, sameAtOnce, example);
+                        extraOrMissing, same, sameAtOnce, example, extraOrMissingExample.toString(),
+                        kernelLosses(daemon) - lossesBefore);
             }
         }
     }
