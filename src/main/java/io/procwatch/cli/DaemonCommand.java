@@ -53,17 +53,28 @@ final class DaemonCommand {
                                      a process that ends or execs again at once can race)
               --receive-buffer BYTES the kernel event socket's receive buffer (default 67108864;
                                      4096 to 1073741824): what absorbs a burst while the daemon is busy
+              --kafka HOST:PORT,...  send every recorded exit (and losses) to Kafka as JSON records
+                                     named after OpenTelemetry (docs/fleet.md); needs --history-db
+              --kafka-topic NAME     the topic (default procwatch.events)
+              --kafka-properties FILE  Kafka client properties (TLS, SASL: security.protocol,
+                                     ssl.*, sasl.*); acks and idempotence stay procwatch's
+              --host-id ID           host.id in the records (default /etc/machine-id)
+              --host-name NAME       host.name in the records (default the kernel's hostname)
+              --kafka-state FILE     the last sequence the broker acknowledged (default
+                                     HISTORY-DB.kafka-acked); sending resumes after it
               --background           start detached, wait until it answers, then return
             Examples:
               sudo procwatch daemon --background
               sudo procwatch daemon --history-db /var/lib/procwatch/history.db --http 127.0.0.1:9587
               sudo procwatch daemon --config /etc/procwatch/procwatch.conf
+              sudo procwatch daemon --history-db /var/lib/procwatch/history.db --kafka kafka1:9092,kafka2:9092
             """;
 
     private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
             "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan", "exec-capture",
             "receive-buffer", "max-clients-per-uid", "read-timeout", "idle-timeout", "write-timeout",
-            "http-streams", "http-streams-per-uid");
+            "http-streams", "http-streams-per-uid", "kafka", "kafka-topic", "kafka-properties", "host-id",
+            "host-name", "kafka-state");
 
     private DaemonCommand() {
     }
@@ -123,7 +134,7 @@ final class DaemonCommand {
                     o.get("history-db") != null ? Path.of(o.get("history-db")) : null,
                     new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"), scan,
                     o.intValue("receive-buffer", d.receiveBufferBytes(), 4096, 1 << 30), o.has("http-public"), limits,
-                    capture);
+                    capture, fleet(o));
             if (o.has("http-public") && opts.http() == null) {
                 throw new UsageException("--http-public goes with --http HOST:PORT");
             }
@@ -150,6 +161,57 @@ final class DaemonCommand {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return 1;
+        }
+    }
+
+    /** The Kafka sink's options, or null without --kafka (the others then are a mistake, said so). */
+    static Daemon.Fleet fleet(Opts o) throws UsageException {
+        String bootstrap = o.get("kafka");
+        if (bootstrap == null) {
+            for (String k : List.of("kafka-topic", "kafka-properties", "host-id", "host-name", "kafka-state")) {
+                if (o.get(k) != null) {
+                    throw new UsageException("--" + k + " goes with --kafka HOST:PORT");
+                }
+            }
+            return null;
+        }
+        checkBootstrap(bootstrap);
+        String topic = o.get("kafka-topic");
+        if (topic != null && !topic.matches("[A-Za-z0-9._-]{1,249}")) {
+            throw new UsageException("--kafka-topic: a topic name is 1-249 of A-Z a-z 0-9 . _ -, not '" + topic + "'");
+        }
+        Path props = o.get("kafka-properties") == null ? null : Path.of(o.get("kafka-properties"));
+        if (props != null && !Files.isReadable(props)) {
+            throw new UsageException("--kafka-properties: cannot read " + props);
+        }
+        return new Daemon.Fleet(bootstrap, topic, props, o.get("host-id"), o.get("host-name"),
+                o.get("kafka-state") == null ? null : Path.of(o.get("kafka-state")));
+    }
+
+    /** host:port[,host:port...], ports 1-65535; a bracketed IPv6 host is allowed. */
+    static void checkBootstrap(String v) throws UsageException {
+        if (v.isBlank() || v.length() > 4096) {
+            throw new UsageException("--kafka takes HOST:PORT[,HOST:PORT...]");
+        }
+        for (String part : v.split(",", -1)) {
+            String hp = part.strip();
+            int colon = hp.lastIndexOf(':');
+            if (colon < 1 || colon == hp.length() - 1) {
+                throw new UsageException("--kafka: '" + hp + "' is not HOST:PORT");
+            }
+            int port;
+            try {
+                port = Integer.parseInt(hp.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                port = -1;
+            }
+            if (port < 1 || port > 65535) {
+                throw new UsageException("--kafka: bad port in '" + hp + "'");
+            }
+            String host = hp.substring(0, colon);
+            if (!host.matches("\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+")) {
+                throw new UsageException("--kafka: bad host in '" + hp + "'");
+            }
         }
     }
 

@@ -19,6 +19,7 @@ public final class Main {
               wait      wait until processes exit (any process) and report how
               stats     daemon counters: table size, event rates, losses, clients
               daemon    run the daemon (started on demand when a command runs as root)
+              fleet     every host's exits from the Kafka topic daemons send to (history, events, hosts)
               generate  man1, man8 or bash-completion: the man pages and completion script
                         (procwatch install puts them where man and bash look)
 
@@ -69,6 +70,7 @@ public final class Main {
             case "wait" -> WaitCommand.run(rest, out, err);
             case "stats" -> StatsCommand.run(rest, out, err);
             case "daemon" -> DaemonCommand.run(rest, out, err);
+            case "fleet" -> FleetCommand.run(rest, out, err);
             case "generate" -> OperatorKit.run(rest, out, err);
             case "--version", "version" -> {
                 out.println("procwatch 0.1.0");

@@ -69,6 +69,12 @@ final class StatsCommand {
                                 + " retired%n", v(s, "history_db_written"), v(s, "history_db_queued"),
                         v(s, "history_db_dropped"), v(s, "history_db_failures"), v(s, "history_db_retired"));
             }
+            if (s.containsKey("kafka_acked_seq")) {
+                out.printf(Locale.ROOT, "kafka       acked seq %d, lag %d, %d in flight, %d sent, %d send errors, %d producer"
+                                + " restarts, %d lost to retention%n", v(s, "kafka_acked_seq"), v(s, "kafka_lag"),
+                        v(s, "kafka_in_flight"), v(s, "kafka_sent"), v(s, "kafka_send_errors"),
+                        v(s, "kafka_producer_restarts"), v(s, "kafka_lost_to_retention"));
+            }
             out.printf(Locale.ROOT, "sampler     %d passes, last %d us, %d open stat files; task scan %s, %d stat reads,"
                             + " %d skipped (unchanged), %d scan failures%n", v(s, "sampler_passes"),
                     v(s, "sampler_last_pass_us"), v(s, "sampler_open_fds"),

@@ -1,6 +1,7 @@
 package io.procwatch.daemon;
 
 import io.procwatch.procfs.ProcFs;
+import io.procwatch.sink.FleetSink;
 import io.procwatch.store.HistoryStore;
 import io.procwatch.store.HistoryWriter;
 import io.procwatch.table.ExitedProcess;
@@ -35,7 +36,8 @@ public final class Daemon implements AutoCloseable {
      */
     public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                           HistoryWriter.Retention retention, String http, boolean taskScan,
-                          int receiveBufferBytes, boolean httpPublic, Limits limits, boolean execCapture) {
+                          int receiveBufferBytes, boolean httpPublic, Limits limits, boolean execCapture,
+                          Fleet fleet) {
         public Options {
             if (limits == null) {
                 limits = Limits.forClients(maxClients);
@@ -44,24 +46,44 @@ public final class Daemon implements AutoCloseable {
 
         public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                        HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
+                       boolean httpPublic, Limits limits, boolean execCapture) {
+            this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
+                    receiveBufferBytes, httpPublic, limits, execCapture, null);
+        }
+
+        public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
+                       HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
                        boolean httpPublic, Limits limits) {
             this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
-                    receiveBufferBytes, httpPublic, limits, true);
+                    receiveBufferBytes, httpPublic, limits, true, null);
         }
 
         public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                        HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
                        boolean httpPublic) {
             this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
-                    receiveBufferBytes, httpPublic, null, true);
+                    receiveBufferBytes, httpPublic, null, true, null);
         }
 
         public static Options defaults() {
             String env = System.getenv("PROCWATCH_SOCKET");
             return new Options(Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET), 100_000, 256,
                     Path.of("/proc"), null, new HistoryWriter.Retention(30L * 86_400_000L, 10_000_000L), null, true,
-                    64 << 20, false, null, true);
+                    64 << 20, false, null, true, null);
         }
+    }
+
+    /**
+     * The Kafka sink's settings (docs/fleet.md); no Kafka type here, so an unconfigured daemon
+     * never loads one.
+     *
+     * @param bootstrap  host:port,... of the brokers
+     * @param properties a Kafka client properties file (TLS, SASL), or null
+     * @param hostId     host.id in the records, or null for /etc/machine-id
+     * @param hostName   host.name, or null for the kernel's hostname
+     * @param state      where the last acknowledged seq is kept, or null for next to the history database
+     */
+    public record Fleet(String bootstrap, String topic, Path properties, String hostId, String hostName, Path state) {
     }
 
     private final Options options;
@@ -69,10 +91,13 @@ public final class Daemon implements AutoCloseable {
     private final Server server;
     private final HistoryWriter writer;
     private final HttpApi http;
+    private final FleetSink fleet;
     private final CountDownLatch stopped = new CountDownLatch(1);
 
-    private Daemon(Options options, LiveTable live, Server server, HistoryWriter writer, HttpApi http) {
+    private Daemon(Options options, LiveTable live, Server server, HistoryWriter writer, HttpApi http,
+                   FleetSink fleet) {
         this.options = options;
+        this.fleet = fleet;
         this.live = live;
         this.server = server;
         this.writer = writer;
@@ -84,6 +109,7 @@ public final class Daemon implements AutoCloseable {
         LiveTable live = null;
         HistoryStore store = null;
         HistoryWriter writer = null;
+        FleetSink fleet = null;
         try {
             store = o.historyDb() == null ? null : HistoryStore.open(o.historyDb());
             HistoryStore s = store;
@@ -104,6 +130,10 @@ public final class Daemon implements AutoCloseable {
             });
             DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()),
                     store, writer);
+            if (o.fleet() != null) {
+                fleet = FleetStart.start(o.fleet(), o.historyDb(), store);
+                ctx.fleet(fleet);
+            }
             HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), o.httpPublic(), ctx, o.limits());
             Thread.ofPlatform().name("procwatch-encoding-sweep").daemon(true).start(() -> {
                 while (true) {
@@ -117,8 +147,11 @@ public final class Daemon implements AutoCloseable {
                     }
                 }
             });
-            return new Daemon(o, live, new Server(ch, ctx, o.limits()), writer, api);
+            return new Daemon(o, live, new Server(ch, ctx, o.limits()), writer, api, fleet);
         } catch (IOException | RuntimeException e) {
+            if (fleet != null) {
+                fleet.close();
+            }
             if (live != null) {
                 live.close();
             }
@@ -169,6 +202,9 @@ public final class Daemon implements AutoCloseable {
         }
         server.close();
         live.close();
+        if (fleet != null) {
+            fleet.close(); // before the store it reads closes; bounded even with the broker away
+        }
         if (writer != null) {
             writer.close(); // writes what is queued and records a clean stop
         }

@@ -49,6 +49,16 @@ final class DaemonContext {
 
     private final HistoryStore store;
     private final HistoryWriter writer;
+    /** The Kafka sink, when configured (its counters go into stats and /metrics). */
+    private volatile io.procwatch.sink.FleetSink fleet;
+
+    void fleet(io.procwatch.sink.FleetSink f) {
+        this.fleet = f;
+    }
+
+    io.procwatch.sink.FleetSink fleet() {
+        return fleet;
+    }
 
     DaemonContext(LiveTable live, ProcFs proc, ProcMount mount, HistoryStore store, HistoryWriter writer) {
         this.store = store;
@@ -225,6 +235,10 @@ final class DaemonContext {
             s.put("history_db_retired", writer.retired.sum());
             // 1: the database was corrupt at start, moved aside (see the log) and a new one begun
             s.put("history_db_recovered", store != null && store.movedAside() != null ? 1L : 0L);
+        }
+        io.procwatch.sink.FleetSink f = fleet;
+        if (f != null) {
+            s.putAll(f.stats());
         }
         s.put("sampler_passes", live.sampler().passes());
         s.put("sampler_last_pass_us", live.sampler().lastPassDurationNanos() / 1000);

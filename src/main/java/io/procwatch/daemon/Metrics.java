@@ -70,6 +70,17 @@ final class Metrics {
         counter(ctx, "procwatch_history_exits", "Exits added to the history", "history_added");
         counter(ctx, "procwatch_history_db_writes", "Exits written to the history database", "history_db_written");
         counter(ctx, "procwatch_history_db_dropped", "Exits the database could not keep up with", "history_db_dropped");
+        if (ctx.fleet() != null) {
+            gauge(ctx, "procwatch_kafka_lag", "Exits recorded and not yet acknowledged by the Kafka broker", "kafka_lag");
+            gauge(ctx, "procwatch_kafka_in_flight", "Records sent to Kafka and awaiting acknowledgement", "kafka_in_flight");
+            gauge(ctx, "procwatch_kafka_acked_seq", "Last sequence the Kafka broker acknowledged (all before it too)",
+                    "kafka_acked_seq");
+            counter(ctx, "procwatch_kafka_sent", "Records handed to the Kafka producer (re-sends included)", "kafka_sent");
+            counter(ctx, "procwatch_kafka_send_errors", "Kafka sends or producers that failed (then re-sent)",
+                    "kafka_send_errors");
+            counter(ctx, "procwatch_kafka_lost_to_retention", "Records dropped by retention before Kafka had them",
+                    "kafka_lost_to_retention");
+        }
         counter(ctx, "procwatch_requests", "Client requests", "requests");
         gauge(ctx, "procwatch_clients", "Connected clients", "clients");
         gauge(ctx, "procwatch_subscribers", "Clients streaming events", "subscribers");

@@ -6,37 +6,42 @@ import io.procwatch.taskstats.Taskstats;
 
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * One record for the topic: a key and a JSON value named after the OpenTelemetry semantic
- * conventions (process.*, host.*), procwatch's own facts under procwatch.*.
+ * conventions (process.*, host.*), procwatch's own facts under procwatch.* (docs/fleet.md lists
+ * every field).
  *
- * <p>The key is host id / boot id / pid / start ms: Kafka keeps one key's records in one partition
- * in order, so a process's records stay ordered, and a consumer folds a re-sent record by key plus
- * procwatch.seq (the sink re-sends from the last acknowledged seq after an outage).
+ * <p>The key is host id / pid / start ms: one process life fleet-wide (a pid repeats, a pid with
+ * its start to the millisecond does not). Kafka keeps one key's records in one partition in
+ * order, so a process's exec, id changes and exit stay ordered; a consumer folds a re-sent record
+ * by key plus procwatch.seq (the sink re-sends from the last acknowledged seq after an outage).
  */
 public record FleetRecord(String key, String json) {
+    /** The most argv bytes a record carries (the rest is cut and procwatch.command_args_truncated set). */
+    static final int MAX_ARGV_CHARS = 16 * 1024;
 
     public static String key(HostIdentity host, int pid, long startEpochMs) {
-        return host.hostId() + "/" + host.bootId() + "/" + pid + "/" + startEpochMs;
+        return host.hostId() + "/" + pid + "/" + startEpochMs;
     }
 
-    /** An exit as the history keeps it. */
+    /** The record for one journal entry, or null for an entry kind the topic does not carry. */
+    public static FleetRecord of(HostIdentity host, JournalSource.Entry e) {
+        return switch (e.content()) {
+            case ExitedProcess p -> exit(host, e.seq(), p);
+            case JournalSource.Gap g -> loss(host, e.seq(), e.epochMs(), "gap", g.count(), e.seq(), e.seq());
+            case null, default -> null;
+        };
+    }
+
+    /** An exit as the history keeps it, with the kernel's accounting totals when they arrived. */
     public static FleetRecord exit(HostIdentity host, long seq, ExitedProcess p) {
         Map<String, Object> m = common(host, seq, p.exitObserved() ? "exit" : "exit_unobserved", p.endEpochMs());
-        m.put("process.pid", p.pid());
-        m.put("process.parent_pid", p.ppid());
-        m.put("process.executable.name", p.comm());
-        if (p.exe() != null && !p.exe().isEmpty()) {
-            m.put("process.executable.path", p.exe());
-        }
-        if (p.argvKnown()) {
-            m.put("process.command_args", p.argv());
-        }
+        process(m, p.pid(), p.ppid(), p.startEpochMs(), p.comm(), p.exe(), p.argvKnown() ? p.argv() : null);
         m.put("process.user.id", p.uid());
         m.put("process.group.id", p.gid());
-        m.put("process.creation.time", Instant.ofEpochMilli(p.startEpochMs()).toString());
         m.put("process.exit.time", Instant.ofEpochMilli(p.endEpochMs()).toString());
         if (p.status() != null) {
             // The shell's $? (128 + signal for a signal death): one integer a dashboard can group by;
@@ -53,15 +58,48 @@ public record FleetRecord(String key, String json) {
             m.put("procwatch.memory.hiwater_rss_kib", t.hiwaterRssKiB());
             m.put("procwatch.io.read_bytes", t.readBytes());
             m.put("procwatch.io.write_bytes", t.writeBytes());
+            m.put("procwatch.context_switches.voluntary", t.voluntarySwitches());
+            m.put("procwatch.context_switches.involuntary", t.involuntarySwitches());
         }
         return new FleetRecord(key(host, p.pid(), p.startEpochMs()), Json.value(m));
+    }
+
+    /** A process ran a new program (argv null when it was not learnt). */
+    public static FleetRecord exec(HostIdentity host, long seq, long epochMs, int pid, int ppid, long startEpochMs,
+                                   String comm, String exe, List<String> argv, int uid, int gid) {
+        Map<String, Object> m = common(host, seq, "exec", epochMs);
+        process(m, pid, ppid, startEpochMs, comm, exe, argv);
+        m.put("process.user.id", uid);
+        m.put("process.group.id", gid);
+        return new FleetRecord(key(host, pid, startEpochMs), Json.value(m));
+    }
+
+    /** The process's effective user or group changed (setuid, setgid and kin). */
+    public static FleetRecord ids(HostIdentity host, long seq, long epochMs, int pid, long startEpochMs,
+                                  int uid, int gid) {
+        Map<String, Object> m = common(host, seq, "id_change", epochMs);
+        m.put("process.pid", pid);
+        m.put("process.creation.time", Instant.ofEpochMilli(startEpochMs).toString());
+        m.put("process.user.id", uid);
+        m.put("process.group.id", gid);
+        return new FleetRecord(key(host, pid, startEpochMs), Json.value(m));
+    }
+
+    /** The process moved to another cgroup (the cgroup v2 path, as /proc/PID/cgroup gives it). */
+    public static FleetRecord cgroup(HostIdentity host, long seq, long epochMs, int pid, long startEpochMs,
+                                     String cgroup) {
+        Map<String, Object> m = common(host, seq, "cgroup_change", epochMs);
+        m.put("process.pid", pid);
+        m.put("process.creation.time", Instant.ofEpochMilli(startEpochMs).toString());
+        m.put("process.linux.cgroup", cgroup);
+        return new FleetRecord(key(host, pid, startEpochMs), Json.value(m));
     }
 
     /**
      * Events that never reached the topic, said out loud: {@code kind} is "retention" (the journal
      * dropped them before the broker acknowledged them; count = sequences skipped) or "gap" (the
-     * journal itself recorded a loss from the kernel; count -1 when the kernel did not say).
-     * Keyed by host and boot so a host's losses stay in order among themselves.
+     * journal itself recorded a loss, from the kernel or a disk that could not keep up; count -1
+     * when unknown). Keyed by host so a host's losses stay in order among themselves.
      */
     public static FleetRecord loss(HostIdentity host, long seq, long epochMs, String kind, long count,
                                    long fromSeq, long toSeq) {
@@ -73,7 +111,33 @@ public record FleetRecord(String key, String json) {
         m.put("procwatch.loss.count", count);
         m.put("procwatch.loss.from_seq", fromSeq);
         m.put("procwatch.loss.to_seq", toSeq);
-        return new FleetRecord(host.hostId() + "/" + host.bootId() + "/loss", Json.value(m));
+        return new FleetRecord(host.hostId() + "/loss", Json.value(m));
+    }
+
+    private static void process(Map<String, Object> m, int pid, int ppid, long startEpochMs, String comm, String exe,
+                                List<String> argv) {
+        m.put("process.pid", pid);
+        m.put("process.parent_pid", ppid);
+        m.put("process.executable.name", comm);
+        if (exe != null && !exe.isEmpty()) {
+            m.put("process.executable.path", exe);
+        }
+        if (argv != null) {
+            int chars = 0;
+            int keep = 0;
+            for (String a : argv) {
+                if (chars + a.length() > MAX_ARGV_CHARS) {
+                    break;
+                }
+                chars += a.length();
+                keep++;
+            }
+            m.put("process.command_args", keep == argv.size() ? argv : argv.subList(0, keep));
+            if (keep < argv.size()) {
+                m.put("procwatch.command_args_truncated", true);
+            }
+        }
+        m.put("process.creation.time", Instant.ofEpochMilli(startEpochMs).toString());
     }
 
     private static Map<String, Object> common(HostIdentity host, long seq, String type, long epochMs) {

@@ -7,6 +7,9 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 import java.io.IOException;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.atomic.AtomicLong;
@@ -14,53 +17,117 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Sends the journal to a Kafka topic from the last sequence the broker acknowledged. The producer
  * is idempotent with acks=all and retries for as long as it takes, so a broker outage stalls it
- * (the journal keeps the backlog) rather than failing records; if a send fails anyway the sink
- * starts over from the acknowledged point with a new producer. What that re-sends arrives twice
- * under the same key and procwatch.seq, which a consumer folds.
+ * (the journal keeps the backlog; at most {@link Config#maxInFlight} records wait in the
+ * producer) rather than failing records. If a send fails anyway (the producer gives up, metadata
+ * cannot be had, a non-retriable error) the sink closes that producer and starts over from the
+ * acknowledged point with a new one, after a backoff that doubles up to 30 s and resets once
+ * records are acknowledged again. What that re-sends arrives twice under the same key and
+ * procwatch.seq, which a consumer folds.
+ *
+ * <p>The acknowledged point only moves in the producer's callbacks (all records up to it
+ * acknowledged) and is written to disk at most once a second, when idle, and at close: a crash
+ * re-sends at most what was acknowledged after the last write, never skips.
  *
  * <p>Only this class and the fleet commands name Kafka classes; nothing loads it unless the daemon
  * was configured with a broker.
  */
-public final class KafkaSink implements AutoCloseable {
-    public record Config(String bootstrap, String topic, Properties client) {
+public final class KafkaSink implements FleetSink {
+    public static final String DEFAULT_TOPIC = "procwatch.events";
+
+    /** @param maxInFlight records sent and not yet acknowledged at most: what bounds the producer's memory in an outage */
+    public record Config(String bootstrap, String topic, Properties client, int maxInFlight) {
+        public Config(String bootstrap, String topic, Properties client) {
+            this(bootstrap, topic, client, 10_000);
+        }
     }
 
     /** What stats and /metrics show. */
-    public record Stats(long ackedSeq, long newestSeq, long inFlight, long sent, long sendErrors, long lostToRetention) {
+    public record Stats(long ackedSeq, long newestSeq, long inFlight, long sent, long sendErrors, long lostToRetention,
+                        long producerRestarts, long journalResets) {
         public long lag() {
             return Math.max(0, newestSeq - ackedSeq);
         }
+    }
+
+    static final long BACKOFF_MIN_MS = 100;
+    static final long BACKOFF_MAX_MS = 30_000;
+    private static final long SAVE_EVERY_MS = 1000;
+    private static final long IDLE_POLL_MS = 100;
+
+    /**
+     * One producer's life: the records it has in flight and whether it failed. A fresh one per
+     * producer, so a late callback of a closed producer cannot mark its successor failed.
+     */
+    private static final class Generation {
+        final ConcurrentSkipListSet<Long> inFlight = new ConcurrentSkipListSet<>();
+        final AtomicLong highestSent = new AtomicLong(Long.MIN_VALUE);
+        volatile boolean failed;
     }
 
     private final Config config;
     private final JournalSource source;
     private final HostIdentity host;
     private final AckedState state;
-    private final ConcurrentSkipListSet<Long> inFlight = new ConcurrentSkipListSet<>();
-    private final AtomicLong highestSent = new AtomicLong(AckedState.NONE);
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong errors = new AtomicLong();
     private final AtomicLong lostToRetention = new AtomicLong();
+    private final AtomicLong restarts = new AtomicLong();
+    private final AtomicLong resets = new AtomicLong();
+    private volatile Generation gen = new Generation();
     private volatile long acked;
-    private volatile boolean failed;
     private volatile boolean running = true;
+    private volatile String lastError;
     private final Thread thread;
 
     public KafkaSink(Config config, JournalSource source, HostIdentity host, AckedState state) throws IOException {
+        if (config.maxInFlight() < 1) {
+            throw new IllegalArgumentException("maxInFlight must be at least 1");
+        }
         this.config = config;
         this.source = source;
         this.host = host;
         this.state = state;
-        this.acked = state.read();
-        this.thread = Thread.ofPlatform().name("kafka-sink").daemon().unstarted(this::run);
+        long saved = state.read();
+        long newest = source.newestSeq();
+        if (saved > newest) {
+            // The journal is behind what the broker acknowledged: it was reset (deleted, or lost its
+            // last commits to a power cut) and numbers new entries from below the saved point again.
+            // Going on from the saved point would skip those silently; starting over from the
+            // journal's start only re-sends (same keys, folded by consumers).
+            resets.incrementAndGet();
+            saved = source.oldestSeq() - 1;
+            state.write(saved);
+        }
+        this.acked = saved;
+        this.thread = Thread.ofPlatform().name("kafka-sink").daemon(true).unstarted(this::run);
     }
 
     public void start() {
         thread.start();
     }
 
-    public Stats stats() {
-        return new Stats(acked, source.newestSeq(), inFlight.size(), sent.get(), errors.get(), lostToRetention.get());
+    public Stats snapshot() {
+        return new Stats(acked, source.newestSeq(), gen.inFlight.size(), sent.get(), errors.get(), lostToRetention.get(),
+                restarts.get(), resets.get());
+    }
+
+    /** The last send or producer error, for the log and tests; null if none. */
+    public String lastError() {
+        return lastError;
+    }
+
+    @Override
+    public Map<String, Long> stats() {
+        Stats s = snapshot();
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("kafka_acked_seq", s.ackedSeq());
+        m.put("kafka_lag", s.lag());
+        m.put("kafka_in_flight", s.inFlight());
+        m.put("kafka_sent", s.sent());
+        m.put("kafka_send_errors", s.sendErrors());
+        m.put("kafka_lost_to_retention", s.lostToRetention());
+        m.put("kafka_producer_restarts", s.producerRestarts());
+        return m;
     }
 
     private KafkaProducer<String, String> producer() {
@@ -73,97 +140,169 @@ public final class KafkaSink implements AutoCloseable {
         p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, Integer.toString(Integer.MAX_VALUE));
         p.put(ProducerConfig.RETRIES_CONFIG, Integer.toString(Integer.MAX_VALUE));
         p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "5");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "20");
-        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        // a broker that is down is asked again at most every 5 s, not at the default's 1 s, nor given up on
+        p.putIfAbsent(ProducerConfig.RECONNECT_BACKOFF_MS_CONFIG, "100");
+        p.putIfAbsent(ProducerConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "5000");
+        p.putIfAbsent(ProducerConfig.RETRY_BACKOFF_MS_CONFIG, "100");
+        p.putIfAbsent(ProducerConfig.RETRY_BACKOFF_MAX_MS_CONFIG, "5000");
+        // send() waits this long for metadata (a broker down at start): then the generation restarts with backoff
+        p.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
+        p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "20");
+        p.putIfAbsent(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         return new KafkaProducer<>(p);
     }
 
     private void run() {
+        long backoff = BACKOFF_MIN_MS;
         while (running) {
-            failed = false;
-            try (KafkaProducer<String, String> producer = producer()) {
-                sendFrom(producer, acked + 1);
+            Generation g = new Generation();
+            gen = g;
+            long ackedBefore = acked;
+            KafkaProducer<String, String> producer = null;
+            try {
+                producer = producer();
+                sendFrom(producer, g, acked + 1);
             } catch (RuntimeException e) {
-                errors.incrementAndGet();
+                fail(g, e);
+            } finally {
+                if (producer != null) {
+                    // bounded: a broker that is down must not hold up a daemon's stop; what is still
+                    // in flight is aborted and re-sent by the next generation or the next start
+                    closeQuietly(producer, running ? Duration.ofSeconds(5) : Duration.ofSeconds(3));
+                }
             }
-            inFlight.clear();
-            highestSent.set(acked);
+            g.failed = true; // its late callbacks no longer move the acknowledged point
+            save(Long.MIN_VALUE);
+            if (!running) {
+                return;
+            }
+            restarts.incrementAndGet();
+            backoff = acked > ackedBefore ? BACKOFF_MIN_MS : Math.min(BACKOFF_MAX_MS, backoff * 2);
+            sleepUnlessStopped(backoff);
         }
     }
 
-    private void sendFrom(KafkaProducer<String, String> producer, long next) {
-        long oldest = source.oldestSeq();
-        if (next < oldest) {
-            long lost = oldest - next;
-            lostToRetention.addAndGet(lost);
-            send(producer, oldest - 1, FleetRecord.loss(host, oldest - 1, System.currentTimeMillis(),
-                    "retention", lost, next, oldest - 1));
-            next = oldest;
+    private static void closeQuietly(KafkaProducer<String, String> p, Duration d) {
+        try {
+            p.close(d);
+        } catch (RuntimeException ignored) {
+            // closing a producer we are giving up on
         }
+    }
+
+    private void fail(Generation g, Exception e) {
+        errors.incrementAndGet();
+        lastError = String.valueOf(e);
+        g.failed = true;
+    }
+
+    private void sendFrom(KafkaProducer<String, String> producer, Generation g, long next) {
+        next = skipRetained(producer, g, next);
         long lastSaved = acked;
+        long savedAt = System.nanoTime();
         try (JournalSource.Cursor c = source.openAt(next)) {
-            while (running && !failed) {
+            while (running && !g.failed) {
+                if (g.inFlight.size() >= config.maxInFlight()) {
+                    // the broker is slow or away: stop reading, the journal holds the rest
+                    sleepUnlessStopped(10);
+                    continue;
+                }
                 JournalSource.Entry e = c.next();
                 if (e == null) {
                     lastSaved = save(lastSaved);
-                    sleepQuietly(5);
+                    savedAt = System.nanoTime();
+                    sleepUnlessStopped(IDLE_POLL_MS);
                     continue;
                 }
-                FleetRecord r = switch (e.content()) {
-                    case ExitedProcess p -> FleetRecord.exit(host, e.seq(), p);
-                    case JournalSource.Gap g -> FleetRecord.loss(host, e.seq(), e.epochMs(), "gap", g.count(),
-                            e.seq(), e.seq());
-                    default -> null;
-                };
-                if (r == null) {
-                    // a kind of record the sink does not publish still counts as handled
-                    inFlight.add(e.seq());
-                    highestSent.set(e.seq());
-                    ackDone(e.seq());
-                } else {
-                    send(producer, e.seq(), r);
+                if (e.seq() < next) {
+                    continue; // a cursor that repeats: already handled
                 }
-                if (sent.get() % 1024 == 0) {
+                if (e.seq() > next) {
+                    // retention dropped entries under the cursor while we lagged
+                    long oldest = source.oldestSeq();
+                    if (oldest > next && oldest <= e.seq()) {
+                        lossToRetention(producer, g, next, oldest - 1);
+                    }
+                }
+                next = e.seq() + 1;
+                FleetRecord r = FleetRecord.of(host, e);
+                if (r == null) {
+                    // a kind of entry the sink does not publish still counts as handled
+                    g.inFlight.add(e.seq());
+                    g.highestSent.set(e.seq());
+                    ackDone(g, e.seq());
+                } else {
+                    send(producer, g, e.seq(), r);
+                }
+                if (System.nanoTime() - savedAt >= SAVE_EVERY_MS * 1_000_000) {
                     lastSaved = save(lastSaved);
+                    savedAt = System.nanoTime();
                 }
             }
-            producer.flush();
-            save(lastSaved);
         }
     }
 
-    private void send(KafkaProducer<String, String> producer, long seq, FleetRecord r) {
-        inFlight.add(seq);
-        highestSent.set(seq);
-        producer.send(new ProducerRecord<>(config.topic(), r.key(), r.json()), (meta, ex) -> {
-            if (ex != null) {
-                errors.incrementAndGet();
-                failed = true;
-            } else {
-                ackDone(seq);
-            }
-        });
+    /** Starting below the journal's oldest entry: what retention dropped is one counted loss record. */
+    private long skipRetained(KafkaProducer<String, String> producer, Generation g, long next) {
+        long oldest = source.oldestSeq();
+        if (next < oldest) {
+            lossToRetention(producer, g, next, oldest - 1);
+            return oldest;
+        }
+        return next;
+    }
+
+    private void lossToRetention(KafkaProducer<String, String> producer, Generation g, long from, long to) {
+        long lost = to - from + 1;
+        lostToRetention.addAndGet(lost);
+        // the loss takes the last dropped seq as its own: a seq no other record has, re-sent alike
+        send(producer, g, to, FleetRecord.loss(host, to, System.currentTimeMillis(), "retention", lost, from, to));
+    }
+
+    private void send(KafkaProducer<String, String> producer, Generation g, long seq, FleetRecord r) {
+        g.inFlight.add(seq);
+        g.highestSent.set(seq);
+        try {
+            producer.send(new ProducerRecord<>(config.topic(), r.key(), r.json()), (meta, ex) -> {
+                if (ex != null) {
+                    if (!g.failed) {
+                        fail(g, ex);
+                    }
+                } else {
+                    ackDone(g, seq);
+                }
+            });
+        } catch (RuntimeException ex) {
+            // metadata not to be had within max.block.ms, a record too large, a closed producer
+            fail(g, ex);
+            return;
+        }
         sent.incrementAndGet();
     }
 
-    /** Acked is the highest seq below which nothing is still in flight (acks arrive out of order across partitions). */
-    private void ackDone(long seq) {
-        inFlight.remove(seq);
-        if (failed) {
+    /**
+     * Acked is the highest seq below which nothing is still in flight (acks arrive out of order
+     * across partitions). A seq is put in flight before it becomes the highest sent, so the lowest
+     * in flight read after the highest is never above a seq still unacknowledged.
+     */
+    private void ackDone(Generation g, long seq) {
+        g.inFlight.remove(seq);
+        if (g.failed) {
             return;
         }
-        long high = highestSent.get();
-        Long first = inFlight.ceiling(Long.MIN_VALUE);
-        long a = first == null ? high : first - 1;
+        long high = g.highestSent.get();
+        Long first = g.inFlight.ceiling(Long.MIN_VALUE);
+        long a = first == null ? high : Math.min(high, first - 1);
         synchronized (this) {
-            if (a > acked) {
+            if (!g.failed && a > acked) {
                 acked = a;
             }
         }
     }
 
+    /** Writes the acknowledged point if it moved; returns what is on disk now. */
     private long save(long lastSaved) {
         long a = acked;
         if (a != lastSaved) {
@@ -172,22 +311,35 @@ public final class KafkaSink implements AutoCloseable {
                 return a;
             } catch (IOException e) {
                 errors.incrementAndGet();
+                lastError = "acked state: " + e.getMessage();
             }
         }
         return lastSaved;
     }
 
-    private static void sleepQuietly(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+    private void sleepUnlessStopped(long ms) {
+        long end = System.nanoTime() + ms * 1_000_000;
+        while (running) {
+            long left = end - System.nanoTime();
+            if (left <= 0) {
+                return;
+            }
+            try {
+                Thread.sleep(Math.min(left / 1_000_000 + 1, 100));
+            } catch (InterruptedException e) {
+                return;
+            }
         }
     }
 
+    /** Stops within a few seconds even with the broker away; the unacknowledged rest goes at the next start. */
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         running = false;
-        thread.join(30_000);
+        try {
+            thread.join(15_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

@@ -106,6 +106,19 @@ public final class HistoryStore implements AutoCloseable {
         }
     }
 
+    /** The lowest seq stored, or -1 when empty: what retention has not yet dropped. */
+    public long minSeq() throws SQLException {
+        synchronized (readLock) {
+            try (Statement st = reader.createStatement(); ResultSet r = st.executeQuery("SELECT MIN(seq) FROM exits")) {
+                if (r.next()) {
+                    long v = r.getLong(1);
+                    return r.wasNull() ? -1 : v;
+                }
+                return -1;
+            }
+        }
+    }
+
     private final Connection db;
     /** For queries: its own connection and lock, never the writer's. */
     private final Connection reader;

@@ -85,7 +85,7 @@ class FleetRecordTest {
                 assertThat(n.get("host.id").asText()).isEqualTo("host-a");
                 assertThat(n.get("host.name").asText()).isEqualTo("alpha");
                 assertThat(n.get("procwatch.boot_id").asText()).isEqualTo("boot-1");
-                assertThat(r.key()).isEqualTo("host-a/boot-1/" + t.pid() + "/" + e.startEpochMs());
+                assertThat(r.key()).isEqualTo("host-a/" + t.pid() + "/" + e.startEpochMs());
             }
             // the hostile argv: the daemon must have learnt it (0.3 s is ample) and it round-trips exactly
             assertThat(seen.get(truth.get(1).pid()).argvKnown()).isTrue();

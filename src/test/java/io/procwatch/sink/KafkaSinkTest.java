@@ -98,20 +98,97 @@ class KafkaSinkTest {
             assertThat(loss.get("procwatch.loss.kind").asText()).isEqualTo("retention");
             assertThat(loss.get("procwatch.loss.count").asLong()).isEqualTo(500);
             assertThat(loss.get("procwatch.loss.from_seq").asLong()).isEqualTo(5000);
-            assertThat(third.stats().lostToRetention()).isEqualTo(500);
+            assertThat(third.snapshot().lostToRetention()).isEqualTo(500);
         }
+    }
+
+    /**
+     * A sink that starts with the broker away, whose journal outgrows the in-flight bound and is
+     * cut by retention meanwhile: it keeps at most maxInFlight records waiting, never saves an
+     * unacknowledged point, stops within seconds while the broker is still away, and once it is
+     * back delivers every retained record plus one loss record counting exactly what retention cut.
+     */
+    @Test
+    void outageBoundsWaitingRecordsStopsPromptlyAndCountsWhatRetentionCut() throws Exception {
+        Path dir = Files.createTempDirectory("pw-sink-outage");
+        AckedState state = new AckedState(dir.resolve("kafka-acked"));
+        HostIdentity host = new HostIdentity("host-b", "beta", "boot-2");
+        ListJournal journal = new ListJournal(0);
+        try (KafkaBroker broker = KafkaBroker.start()) {
+            broker.kill();
+            KafkaSink.Config cfg = new KafkaSink.Config(broker.bootstrap(), TOPIC + ".outage", new Properties(), 200);
+            KafkaSink sink = new KafkaSink(cfg, journal, host, state);
+            sink.start();
+            for (int i = 0; i < 3000; i++) {
+                journal.append(System.currentTimeMillis(), exit(i));
+            }
+            long maxSeen = 0;
+            long until = System.nanoTime() + 15_000_000_000L;
+            while (System.nanoTime() < until) {
+                maxSeen = Math.max(maxSeen, sink.snapshot().inFlight());
+                Thread.sleep(20);
+            }
+            assertThat(maxSeen).as("records waiting in the producer").isLessThanOrEqualTo(200);
+            assertThat(sink.snapshot().ackedSeq()).isEqualTo(AckedState.NONE);
+            assertThat(sink.snapshot().producerRestarts()).as("metadata waits give up and retry").isPositive();
+            assertThat(sink.snapshot().lag()).isEqualTo(3000);
+            long t0 = System.nanoTime();
+            sink.close();
+            assertThat((System.nanoTime() - t0) / 1_000_000).as("ms to stop with the broker away").isLessThan(16_000);
+            assertThat(state.read()).as("nothing acknowledged, nothing saved").isEqualTo(AckedState.NONE);
+
+            journal.trimTo(1000); // retention took 0..999 while the broker was away
+            broker.restart();
+            KafkaSink again = new KafkaSink(cfg, journal, host, state);
+            again.start();
+            Map<Long, List<String>> got = new HashMap<>();
+            consumeUntil(broker.bootstrap(), TOPIC + ".outage", got, 2001);
+            waitAcked(again, 2999);
+            again.close();
+            assertThat(state.read()).isEqualTo(2999);
+            assertThat(got.keySet()).hasSize(2001);
+            for (long s = 1000; s < 3000; s++) {
+                assertThat(got).as("seq " + s).containsKey(s);
+            }
+            JsonNode loss = JSON.readTree(got.get(999L).get(0).substring(got.get(999L).get(0).indexOf('\t') + 1));
+            assertThat(loss.get("procwatch.event").asText()).isEqualTo("loss");
+            assertThat(loss.get("procwatch.loss.count").asLong()).isEqualTo(1000);
+            assertThat(loss.get("procwatch.loss.from_seq").asLong()).isEqualTo(0);
+            assertThat(loss.get("procwatch.loss.to_seq").asLong()).isEqualTo(999);
+            assertThat(again.snapshot().lostToRetention()).isEqualTo(1000);
+        }
+    }
+
+    /** A saved point beyond the journal's newest entry (the journal was reset): it starts over, not silent. */
+    @Test
+    void journalBehindTheSavedPointStartsOver() throws Exception {
+        Path dir = Files.createTempDirectory("pw-sink-reset");
+        AckedState state = new AckedState(dir.resolve("kafka-acked"));
+        state.write(9_999);
+        ListJournal journal = new ListJournal(0);
+        journal.append(1, exit(0));
+        KafkaSink sink = new KafkaSink(new KafkaSink.Config("127.0.0.1:1", TOPIC, new Properties()), journal,
+                new HostIdentity("h", "n", "b"), state);
+        assertThat(sink.snapshot().ackedSeq()).isEqualTo(-1);
+        assertThat(sink.snapshot().journalResets()).isEqualTo(1);
+        assertThat(state.read()).isEqualTo(-1);
     }
 
     private static void waitAcked(KafkaSink sink, long seq) throws InterruptedException {
         long deadline = System.nanoTime() + 60_000_000_000L;
-        while (sink.stats().ackedSeq() < seq && System.nanoTime() < deadline) {
+        while (sink.snapshot().ackedSeq() < seq && System.nanoTime() < deadline) {
             Thread.sleep(50);
         }
-        assertThat(sink.stats().ackedSeq()).isEqualTo(seq);
+        assertThat(sink.snapshot().ackedSeq()).isEqualTo(seq);
     }
 
     /** Reads the whole topic from the start until {@code want} distinct seqs are there (or 90 s). */
     private static void consumeUntil(String bootstrap, Map<Long, List<String>> got, int want) throws Exception {
+        consumeUntil(bootstrap, TOPIC, got, want);
+    }
+
+    private static void consumeUntil(String bootstrap, String topic, Map<Long, List<String>> got, int want)
+            throws Exception {
         got.clear();
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -122,9 +199,9 @@ class KafkaSinkTest {
         try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p)) {
             List<TopicPartition> parts = List.of();
             while (parts.isEmpty() && System.nanoTime() < deadline) {
-                var info = c.partitionsFor(TOPIC, Duration.ofSeconds(5));
+                var info = c.partitionsFor(topic, Duration.ofSeconds(5));
                 if (info != null && !info.isEmpty()) {
-                    parts = info.stream().map(i -> new TopicPartition(TOPIC, i.partition())).toList();
+                    parts = info.stream().map(i -> new TopicPartition(topic, i.partition())).toList();
                 } else {
                     Thread.sleep(200);
                 }

@@ -19,6 +19,13 @@ final class ListJournal implements JournalSource {
         entries.add(new Entry(oldest + entries.size(), epochMs, content));
     }
 
+    /** Retention: drops every entry before {@code seq}. */
+    synchronized void trimTo(long seq) {
+        int n = (int) Math.min(entries.size(), Math.max(0, seq - oldest));
+        entries.subList(0, n).clear();
+        oldest += n;
+    }
+
     @Override
     public synchronized long oldestSeq() {
         return oldest;
@@ -37,6 +44,7 @@ final class ListJournal implements JournalSource {
             @Override
             public Entry next() {
                 synchronized (ListJournal.this) {
+                    next = Math.max(next, oldest); // retention went past the cursor
                     int i = (int) (next - oldest);
                     if (i >= entries.size()) {
                         return null;

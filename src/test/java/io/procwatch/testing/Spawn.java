@@ -67,10 +67,14 @@ public final class Spawn {
                     }
                     cp.append(cp.isEmpty() ? "" : ":").append(to);
                 }
-                // the daemon's runtime libraries (SQLite, Prometheus), from this JVM's class path
+                // from this JVM's class path
                 java.nio.file.Path lib = java.nio.file.Files.createDirectories(dir.resolve("lib"));
                 for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
-                    if (entry.endsWith(".jar") && (entry.contains("/org/xerial/") || entry.contains("/io/prometheus/"))) {
+                    // the daemon's runtime libraries: SQLite, Prometheus, and the Kafka client with what it
+                    // needs (lz4, zstd, slf4j); not the broker's jars, which only tests start
+                    if (entry.endsWith(".jar") && (entry.contains("/org/xerial/") || entry.contains("/io/prometheus/")
+                            || entry.contains("/org/apache/kafka/kafka-clients/") || entry.contains("/org/lz4/")
+                            || entry.contains("/com/github/luben/") || entry.contains("/org/slf4j/"))) {
                         java.nio.file.Path jar = java.nio.file.Path.of(entry);
                         java.nio.file.Path t = lib.resolve(jar.getFileName().toString());
                         java.nio.file.Files.copy(jar, t, java.nio.file.StandardCopyOption.REPLACE_EXISTING);

@@ -1,0 +1,66 @@
+package io.procwatch.daemon;
+
+import io.procwatch.sink.AckedState;
+import io.procwatch.sink.FleetSink;
+import io.procwatch.sink.HostIdentity;
+import io.procwatch.sink.KafkaSink;
+import io.procwatch.store.HistoryJournal;
+import io.procwatch.store.HistoryStore;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Properties;
+import java.util.Set;
+
+/**
+ * Starts the Kafka sink. The only daemon class that names KafkaSink, and called only when the
+ * daemon was configured with a broker: the JVM loads a class when it first runs code that uses
+ * it, so without the option neither this class nor any Kafka class is loaded.
+ */
+final class FleetStart {
+    private FleetStart() {
+    }
+
+    static FleetSink start(Daemon.Fleet f, Path historyDb, HistoryStore store) throws IOException {
+        if (store == null || historyDb == null) {
+            // until the event journal lands, the history database is what the sink reads and resends from
+            throw new IOException("kafka needs history-db: the sink sends the recorded exits and resends from them"
+                    + " after an outage");
+        }
+        HostIdentity host;
+        try {
+            host = HostIdentity.ofThisHost(f.hostId(), f.hostName());
+        } catch (IllegalArgumentException e) {
+            throw new IOException("kafka: " + e.getMessage());
+        }
+        Properties client = new Properties();
+        if (f.properties() != null) {
+            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(f.properties());
+            if (perms.contains(PosixFilePermission.OTHERS_READ)) {
+                // it may hold SASL passwords or key store passwords
+                System.err.println("procwatch daemon: warning: " + f.properties() + " is readable by every user");
+            }
+            try (InputStream in = Files.newInputStream(f.properties())) {
+                client.load(in);
+            } catch (IllegalArgumentException e) {
+                throw new IOException(f.properties() + ": " + e.getMessage());
+            }
+        }
+        Path state = f.state() != null ? f.state() : historyDb.resolveSibling(historyDb.getFileName() + ".kafka-acked");
+        String topic = f.topic() != null ? f.topic() : KafkaSink.DEFAULT_TOPIC;
+        KafkaSink sink;
+        try {
+            sink = new KafkaSink(new KafkaSink.Config(f.bootstrap(), topic, client), new HistoryJournal(store), host,
+                    new AckedState(state));
+        } catch (RuntimeException e) {
+            throw new IOException("kafka: " + e.getMessage(), e);
+        }
+        sink.start();
+        System.err.println("procwatch daemon: sending to kafka " + f.bootstrap() + " topic " + topic + " as host "
+                + host.hostId() + " from seq " + (sink.snapshot().ackedSeq() + 1) + " (state in " + state + ")");
+        return sink;
+    }
+}
