@@ -148,6 +148,8 @@ public final class KafkaSink implements FleetSink {
         // send() waits this long for metadata (a broker down at start): then the generation restarts with backoff
         p.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
         p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "20");
+        // the daemon runs in a small heap: at most maxInFlight records wait, 16 MiB holds them
+        p.putIfAbsent(ProducerConfig.BUFFER_MEMORY_CONFIG, Integer.toString(16 << 20));
         p.putIfAbsent(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());

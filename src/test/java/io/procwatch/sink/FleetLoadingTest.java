@@ -51,11 +51,21 @@ class FleetLoadingTest {
         Path dir = Files.createTempDirectory("pw-fleet-load");
         Path daemonLog = dir.resolve("daemon-classes.log");
         Path db = dir.resolve("h.db");
-        Path sock = dir.resolve("plain.sock");
+        // DaemonProcess.close empties the socket's directory: the logs live elsewhere
+        Path sock = Files.createTempDirectory("pw-fleet-load-sock").resolve("plain.sock");
+        int port;
+        try (java.net.ServerSocket ss = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = ss.getLocalPort();
+        }
         try (DaemonProcess d = DaemonProcess.start(sock, logTo(daemonLog), "--history-db", db.toString(),
-                "--http", "127.0.0.1:0")) {
+                "--http", "127.0.0.1:" + port)) {
             Process p = new ProcessBuilder("sh", "-c", "exit 3").start();
             p.waitFor();
+            // a scrape: /metrics is where kafka counters would be registered
+            var http = java.net.http.HttpClient.newHttpClient();
+            var res = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port
+                    + "/metrics")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(res.body()).contains("procwatch_processes").doesNotContain("procwatch_kafka");
             for (String[] c : new String[][] {{"ps", "-ef"}, {"history"}, {"stats"}, {"tree"}, {"events", "--help"},
                     {"fleet", "--help"}}) {
                 Path log = dir.resolve("client-" + c[0] + ".log");
@@ -71,7 +81,7 @@ class FleetLoadingTest {
 
         // the control: the same check sees them in a daemon configured for a broker (none listens; it retries)
         Path kafkaLog = dir.resolve("kafka-daemon-classes.log");
-        try (DaemonProcess d = DaemonProcess.start(dir.resolve("k.sock"), logTo(kafkaLog), "--history-db",
+        try (DaemonProcess d = DaemonProcess.start(Files.createTempDirectory("pw-fleet-load-sock").resolve("k.sock"), logTo(kafkaLog), "--history-db",
                 dir.resolve("k.db").toString(), "--kafka", "127.0.0.1:1", "--host-id", "loading-test")) {
             long deadline = System.nanoTime() + 30_000_000_000L;
             while (System.nanoTime() < deadline && kafkaClasses(kafkaLog).stream()
