@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
  */
 final class OperatorKit {
     /** The commands in the order the pages list them. */
-    static final List<String> COMMANDS = List.of("ps", "top", "tree", "events", "history", "wait", "stats", "daemon");
+    static final List<String> COMMANDS = List.of("ps", "top", "tree", "events", "history", "wait", "stats", "fleet",
+            "daemon");
 
     private static final Pattern OPTION = Pattern.compile("(?<![\\w-])(--?[A-Za-z][\\w-]*)");
 
@@ -82,6 +83,7 @@ final class OperatorKit {
         }
         s.append(".SH ENVIRONMENT\n");
         definition(s, "PROCWATCH_SOCKET", "the daemon's socket (default /run/procwatch/procwatch.sock)");
+        definition(s, "PROCWATCH_KAFKA", "fleet: the brokers when --kafka is not given");
         definition(s, "PROCWATCH_NO_NATIVE", "set: every command runs in a JVM, not through the thin client");
         definition(s, "LC_ALL, LC_CTYPE, LANG, TZ, COLUMNS, LINES, TERM, PS_FORMAT, PS_PERSONALITY, NO_COLOR",
                 "as for procps; the thin client passes them to the daemon's run of the command");

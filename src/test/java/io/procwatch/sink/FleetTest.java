@@ -90,7 +90,12 @@ class FleetTest {
         String python = io.procwatch.testing.Spawn.output("python3", "-c", "import sys; print(sys.executable)").strip();
         try (KafkaBroker broker = KafkaBroker.start()) {
             String bs = broker.bootstrap();
-            DaemonProcess a = startDaemon(dbA, "fleet-a", bs);
+            int httpPort;
+            try (java.net.ServerSocket ss = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                httpPort = ss.getLocalPort();
+            }
+            DaemonProcess a = DaemonProcess.start("--history-db", dbA.toString(), "--kafka", bs, "--kafka-topic", TOPIC,
+                    "--host-id", "fleet-a", "--http", "127.0.0.1:" + httpPort);
             DaemonProcess b = startDaemon(dbB, "fleet-b", bs);
             DaemonProcess b2 = null;
             try {
@@ -225,6 +230,34 @@ class FleetTest {
                 }
                 System.out.printf("raw topic: %d exit records under %d keys, %d re-sent copies (folded)%n",
                         byKey.values().stream().mapToInt(List::size).sum(), byKey.size(), dup);
+
+                // the sink's own account: caught up past every exit recorded by now, in stats and /metrics
+                long recorded;
+                try (HistoryStore s = HistoryStore.open(dbA)) {
+                    recorded = s.maxSeq();
+                }
+                JsonNode stats = null;
+                long statsDeadline = System.nanoTime() + 60_000_000_000L;
+                while (System.nanoTime() < statsDeadline) {
+                    stats = JSON.readTree(Cli.run(a.socket(), "stats", "--json").out());
+                    if (stats.path("kafka_acked_seq").asLong() >= recorded) {
+                        break;
+                    }
+                    Thread.sleep(500);
+                }
+                assertThat(stats.path("kafka_acked_seq").asLong()).as(stats.toString()).isGreaterThanOrEqualTo(recorded);
+                assertThat(stats.path("kafka_sent").asLong()).isGreaterThanOrEqualTo(
+                        truth.get("wa").size() + truth.get("wb").size());
+                assertThat(Cli.run(a.socket(), "stats").out()).contains("kafka       acked seq ", " lost to retention");
+                var metrics = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + httpPort + "/metrics")).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+                assertThat(metrics).contains("procwatch_kafka_lag ", "procwatch_kafka_in_flight ",
+                        "procwatch_kafka_acked_seq ", "procwatch_kafka_sent_total ", "procwatch_kafka_send_errors_total ",
+                        "procwatch_kafka_lost_to_retention_total 0");
+                System.out.printf("daemon a: %d sent, %d send errors, %d producer restarts%n",
+                        stats.path("kafka_sent").asLong(), stats.path("kafka_send_errors").asLong(),
+                        stats.path("kafka_producer_restarts").asLong());
 
                 // fleet events followed it all live: every expected child once at least (re-sends may repeat)
                 tail.destroy();
