@@ -22,7 +22,8 @@ final class DaemonCommand {
               --config FILE          read options from FILE first ("name = value" lines, # comments;
                                      names as the options below); options given here win
               --socket PATH          Unix socket (default /run/procwatch/procwatch.sock or $PROCWATCH_SOCKET)
-              --history N            exited processes kept in memory (default 100000)
+              --history N            exited processes kept in memory (default 100000; 10000 with
+                                     --history-db, which holds the rest)
               --history-db FILE      also keep them in this SQLite database (survives restarts)
               --retention-days N     database: drop exits older than N days (default 30)
               --retention-rows N     database: keep at most N exits (default 10000000)
@@ -70,6 +71,7 @@ final class DaemonCommand {
               sudo procwatch daemon --history-db /var/lib/procwatch/history.db --kafka kafka1:9092,kafka2:9092
             """;
 
+    static final int HISTORY_RING_WITH_DB = 10_000;
     private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
             "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan", "exec-capture",
             "receive-buffer", "max-clients-per-uid", "read-timeout", "idle-timeout", "write-timeout",
@@ -128,7 +130,10 @@ final class DaemonCommand {
             int streams = o.intValue("http-streams", limits.httpStreams(), 1, 100_000);
             limits = limits.withHttpStreams(streams,
                     o.intValue("http-streams-per-uid", Math.min(streams, limits.httpStreamsPerUid()), 1, streams));
-            Daemon.Options opts = new Daemon.Options(socket, o.intValue("history", d.historyCapacity(), 1, 100_000_000),
+            // With a database the ring only needs the newest exits (answers merge the two): 10,000
+            // of ~0.6 KiB each instead of 100,000, which would be most of the daemon's footprint.
+            int ring = o.get("history-db") != null ? HISTORY_RING_WITH_DB : d.historyCapacity();
+            Daemon.Options opts = new Daemon.Options(socket, o.intValue("history", ring, 1, 100_000_000),
                     maxClients,
                     o.get("proc-root") != null ? Path.of(o.get("proc-root")) : d.procRoot(),
                     o.get("history-db") != null ? Path.of(o.get("history-db")) : null,

@@ -105,6 +105,8 @@ public final class Daemon implements AutoCloseable {
     }
 
     public static Daemon start(Options o) throws IOException {
+        // before the daemon's own threads exist (see Libc.limitMallocArenas; measured in docs/benchmarks.md)
+        io.procwatch.sys.Libc.limitMallocArenas(2);
         ServerSocketChannel ch = SocketSetup.bind(o.socket());
         LiveTable live = null;
         HistoryStore store = null;
@@ -135,11 +137,15 @@ public final class Daemon implements AutoCloseable {
                 ctx.fleet(fleet);
             }
             HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), o.httpPublic(), ctx, o.limits());
+            // start-up's native garbage (the kernel's BTF, read and parsed to assemble the BPF
+            // programs) goes back now; the sweep then returns what bursts free later
+            io.procwatch.sys.Libc.mallocTrim();
             Thread.ofPlatform().name("procwatch-encoding-sweep").daemon(true).start(() -> {
                 while (true) {
                     try {
                         Thread.sleep(10_000);
                         ctx.dropIdleEncodings();
+                        io.procwatch.sys.Libc.mallocTrim();
                     } catch (InterruptedException e) {
                         return;
                     } catch (RuntimeException e) {

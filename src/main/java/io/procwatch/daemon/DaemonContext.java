@@ -198,6 +198,8 @@ final class DaemonContext {
         s.put("lost_events_known", c.lostEvents.sum());
         s.put("resyncs", c.resyncs.sum());
         s.put("exits_not_observed", c.exitsNotObserved.sum());
+        s.put("exits_overtaken", c.exitsOvertaken.sum());
+        s.put("exits_late_applied", c.exitsLateApplied.sum());
         s.put("execs_read_too_late", c.execsTooLate.sum());
         s.put("events_unknown_pid", c.eventsForUnknownPids.sum());
         var cs = live.connectorStats();

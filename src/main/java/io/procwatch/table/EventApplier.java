@@ -272,16 +272,15 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         try {
             ProcessInfo old = table.get(f.childTgid());
             if (old != null) {
-                if (ProcReader.sameStart(old.startTicks, startTicks) && !old.leaderExited
-                        && (old.startNs == f.timestampNs() || !isForkKeyed(old))) {
+                if (isThisFork(old, f, startTicks)) {
                     return; // the start-up scan (or a rescan) already loaded this process
                 }
-                // The pid was freed and reused: the old entry is a reaped zombie, or its exit was lost.
+                // The pid was freed and reused: the old entry is a reaped zombie, or a life whose
+                // exit event is still to come (see overtake), or one whose exit was lost.
                 table.remove(old);
                 exited.remove(old.pid);
-                if (!old.leaderExited) {
-                    table.counters.exitsNotObserved.increment();
-                    addHistory(old, null, 0, false);
+                if (!(old.leaderExited && old.threads.length == 0)) {
+                    overtake(old);
                 }
             }
             ProcessInfo parent = table.get(f.parentTgid());
@@ -319,6 +318,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
             b.startTicks = startTicks;
             b.startExact = false;
             b.startNs = f.timestampNs();
+            b.forkKeyed = true;
             child = b.build();
             table.put(null, child);
         } finally {
@@ -327,9 +327,126 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         table.publish(new TableEvent.Forked(f.timestampNs(), child, false, f.childPid()));
     }
 
-    /** Rows made from a fork event are keyed by its timestamp; rows from a scan by their start tick. */
-    private static boolean isForkKeyed(ProcessInfo p) {
-        return !p.startExact;
+    /**
+     * Whether a fork event is the fork of the life the table already has for its pid. A row made
+     * from a fork event is that event's only (its key is the event's timestamp): a fork with another
+     * timestamp is a new life, even in the same clock tick (a pid reused within 10 ms: the tick
+     * cannot tell the lives apart). A row loaded from /proc is this fork's life when it started in
+     * the fork's tick and was read after the fork (a scan that raced the event queue).
+     */
+    private static boolean isThisFork(ProcessInfo old, ProcEvent.Fork f, long forkTicks) {
+        if (old.startNs == f.timestampNs()) {
+            return true;
+        }
+        if (old.forkKeyed) {
+            return false;
+        }
+        return !old.leaderExited && ProcReader.sameStart(old.startTicks, forkTicks)
+                && old.sampledAtNanos - f.timestampNs() > 0;
+    }
+
+    // ---- lives whose exit event comes after the next life's fork ------------------------------
+
+    /** How long a life waits for its late exit event before it goes to history as not observed. */
+    private static final long OVERTAKEN_WAIT_NANOS = 3_000_000_000L;
+    /** At most this many lives wait (a storm of losses must not grow the heap); the oldest go first. */
+    private static final int OVERTAKEN_MAX = 4096;
+
+    private record Overtaken(ProcessInfo row, long sinceNanos) {
+    }
+
+    /**
+     * Lives whose pid a newer fork took before their exit event arrived, oldest first per pid.
+     * Guarded by the table's write lock. Why this happens: the kernel sends the exit event only
+     * after exit_notify has told the parent, and the parent may reap the child and fork again (the
+     * same pid, with clone3 set_tid or a quick pid wrap) on another CPU before the exiting task
+     * reaches proc_exit_connector; so the new life's fork event can arrive first, and even its
+     * exec. The late exit belongs to the oldest life still owed one, not to the row now in the table.
+     */
+    private final Map<Integer, java.util.ArrayDeque<Overtaken>> overtaken = new HashMap<>();
+    private volatile int overtakenCount; // written under the write lock; read by the reaper's timer
+
+    private void overtake(ProcessInfo old) {
+        overtaken.computeIfAbsent(old.pid, k -> new java.util.ArrayDeque<>())
+                .addLast(new Overtaken(old, System.nanoTime()));
+        overtakenCount++;
+        table.counters.exitsOvertaken.increment();
+        if (overtakenCount > OVERTAKEN_MAX) {
+            expireOvertaken(Long.MAX_VALUE, 1);
+        }
+        exitPending.run(); // the reaper's timer gives up on it if its exit never comes
+    }
+
+    /**
+     * Applies an exit event to the oldest overtaken life of its pid that has the exiting thread;
+     * false when no such life waits (the event is the table row's). Under the write lock.
+     */
+    private boolean exitOfOvertaken(ProcEvent.Exit x, List<ExitedProcess> ended) {
+        java.util.ArrayDeque<Overtaken> lives = overtaken.get(x.tgid());
+        if (lives == null) {
+            return false;
+        }
+        for (var it = lives.iterator(); it.hasNext(); ) {
+            Overtaken o = it.next();
+            ProcessInfo r = o.row();
+            if (x.pid() != x.tgid() && Arrays.stream(r.threads).noneMatch(t -> t == x.pid())) {
+                continue;
+            }
+            ProcessInfo.Builder p = r.toBuilder();
+            p.threads = remove(p.threads, x.pid());
+            if (x.pid() == x.tgid()) {
+                p.leaderExited = true;
+                p.exitStatusRaw = x.status().raw();
+            } else {
+                table.counters.threadExits.increment();
+            }
+            it.remove();
+            overtakenCount--;
+            if (p.leaderExited && p.threads.length == 0) {
+                p.state = 'Z';
+                table.counters.exits.increment();
+                table.counters.exitsLateApplied.increment();
+                ended.add(addHistory(p.build(), new WaitStatus(groupStatus(x, r)), x.timestampNs(), true));
+            } else {
+                lives.addFirst(new Overtaken(p.build(), o.sinceNanos())); // still owed its other threads' exits
+                overtakenCount++;
+            }
+            if (lives.isEmpty()) {
+                overtaken.remove(x.tgid());
+            }
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Gives up on overtaken lives waiting since before {@code olderThanNanos} (or the oldest
+     * {@code atLeast}): history as exit not observed, with the last known name and argv. Under the write lock.
+     */
+    private List<ExitedProcess> expireOvertaken(long olderThanNanos, int atLeast) {
+        List<ExitedProcess> out = new ArrayList<>();
+        while (overtakenCount > 0) {
+            Overtaken oldest = null;
+            for (var lives : overtaken.values()) {
+                Overtaken o = lives.peekFirst();
+                if (o != null && (oldest == null || o.sinceNanos() - oldest.sinceNanos() < 0)) {
+                    oldest = o;
+                }
+            }
+            if (oldest == null || (out.size() >= atLeast && oldest.sinceNanos() - olderThanNanos >= 0)) {
+                break;
+            }
+            var lives = overtaken.get(oldest.row().pid);
+            lives.pollFirst();
+            if (lives.isEmpty()) {
+                overtaken.remove(oldest.row().pid);
+            }
+            overtakenCount--;
+            ProcessInfo r = oldest.row();
+            table.counters.exitsNotObserved.increment();
+            out.add(addHistory(r, r.leaderExited ? new WaitStatus(r.exitStatusRaw) : null, 0, false));
+        }
+        return out;
     }
 
     // ---- exec: where the row gets its program -------------------------------------------------
@@ -385,8 +502,14 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         ExitedProcess ended = null;
         ProcessInfo after;
         boolean groupEnded = false;
+        List<ExitedProcess> lateEnded = new ArrayList<>(1);
         table.writeLock.lock();
         try {
+            if (exitOfOvertaken(x, lateEnded)) {
+                ended = lateEnded.isEmpty() ? null : lateEnded.getFirst();
+                groupEnded = ended != null;
+                after = null;
+            } else {
             ProcessInfo old = table.get(tgid);
             if (old == null) {
                 table.counters.eventsForUnknownPids.increment();
@@ -434,13 +557,14 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 after = p.build();
                 table.put(old, after);
             }
+            }
         } finally {
             table.writeLock.unlock();
         }
         if (groupEnded) {
             table.publish(new TableEvent.Exited(x.timestampNs(), ended));
             adoptOrphans(tgid);
-        } else if (x.pid() != tgid) {
+        } else if (x.pid() != tgid && after != null) {
             table.publish(new TableEvent.ThreadExited(x.timestampNs(), after, x.pid()));
         }
     }
@@ -604,6 +728,16 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
      * thread's exit reaching us (lost events), ends here with the leader's status.
      */
     public void reap() {
+        if (overtakenCount > 0) {
+            List<ExitedProcess> given;
+            table.writeLock.lock();
+            try {
+                given = expireOvertaken(System.nanoTime() - OVERTAKEN_WAIT_NANOS, 0);
+            } finally {
+                table.writeLock.unlock();
+            }
+            given.forEach(e -> table.publish(new TableEvent.Exited(0, e)));
+        }
         for (Integer pid : exited) {
             ProcessInfo p = table.get(pid);
             if (p == null) {
@@ -637,7 +771,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
 
     /** Processes waiting to be reaped (for tests and stats). */
     public int exitedNotReaped() {
-        return exited.size();
+        return exited.size() + overtakenCount;
     }
 
     private static int[] append(int[] a, int v) {

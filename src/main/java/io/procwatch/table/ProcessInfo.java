@@ -28,6 +28,8 @@ public final class ProcessInfo {
      * or the start tick converted for a process found by a /proc scan. The key of this life.
      */
     final long startNs;
+    /** Whether {@link #startNs} is a fork event's timestamp (so only that event is this life's fork). */
+    final boolean forkKeyed;
 
     // family and session
     final int ppid;
@@ -92,6 +94,7 @@ public final class ProcessInfo {
         startTicks = b.startTicks;
         startExact = b.startExact;
         startNs = b.startNs;
+        forkKeyed = b.forkKeyed;
         ppid = b.ppid;
         pgrp = b.pgrp;
         session = b.session;
@@ -135,6 +138,7 @@ public final class ProcessInfo {
         long startTicks;
         boolean startExact;
         long startNs;
+        boolean forkKeyed;
         int ppid;
         int pgrp;
         int session;
@@ -181,6 +185,7 @@ public final class ProcessInfo {
             startTicks = p.startTicks;
             startExact = p.startExact;
             startNs = p.startNs;
+            forkKeyed = p.forkKeyed;
             ppid = p.ppid;
             pgrp = p.pgrp;
             session = p.session;

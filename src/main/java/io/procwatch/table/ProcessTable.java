@@ -51,6 +51,10 @@ public final class ProcessTable {
         public final LongAdder lostEvents = new LongAdder();
         public final LongAdder resyncs = new LongAdder();
         public final LongAdder exitsNotObserved = new LongAdder();
+        /** Lives whose pid a new fork took before their exit event came (see EventApplier.overtake). */
+        public final LongAdder exitsOvertaken = new LongAdder();
+        /** Of those, the ones whose late exit event then came and was given to them. */
+        public final LongAdder exitsLateApplied = new LongAdder();
         public final LongAdder eventsForUnknownPids = new LongAdder();
         public final LongAdder execsTooLate = new LongAdder();
         public final LongAdder samples = new LongAdder();

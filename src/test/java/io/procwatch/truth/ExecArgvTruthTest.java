@@ -47,6 +47,7 @@ class ExecArgvTruthTest {
         Report.line("pid_reuse_3_lives_argv", n.exact(), n.lives(), "argv unknown " + n.argvUnknown()
                 + ", with another life's argv or comm " + n.otherLifeArgvOrComm() + ", wrong comm " + n.wrongComm()
                 + ", wrong known argv " + n.wrongArgv() + ", extra or missing " + n.extraOrMissing()
+                + "; lives whose exit event came after the next life's fork " + n.overtaken()
                 + (n.example().isEmpty() ? "" : "; e.g. " + n.example()));
         assertThat(n.extraOrMissing()).as(n.why()).isZero();
         assertThat(n.otherLifeArgvOrComm()).isZero();

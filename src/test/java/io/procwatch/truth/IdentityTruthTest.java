@@ -55,6 +55,7 @@ class IdentityTruthTest {
                 + " rolled into SQLite " + n.sameAfterRollover() + " of " + n.pids() + " (at once: "
                 + n.sameAtOnceAfterRollover() + " of " + n.pids() + "); exec data: argv unknown "
                 + n.argvUnknown() + ", another life's argv or comm " + n.otherLifeArgvOrComm()
+                + "; lives whose exit event came after the next life's fork " + n.overtaken()
                 + (n.example().isEmpty() ? "" : "; e.g. " + n.example()));
         assertThat(n.extraOrMissing()).as(n.why()).isZero();
         assertThat(n.wrongStatus()).isZero();

@@ -22,7 +22,7 @@ final class ReusedLives {
     /** What one run found; "another life" means a field equal to a sibling life's value. */
     record Counts(int lives, int pids, int exact, int argvUnknown, int otherLifeArgvOrComm, int wrongComm,
                   int wrongArgv, int wrongStatus, int extraOrMissing, int sameAfterRollover, int sameAtOnceAfterRollover,
-                  String example, String extraOrMissingExample, long kernelLosses) {
+                  String example, String extraOrMissingExample, long kernelLosses, long overtaken) {
         /** What to add to an assertion about extra or missing entries, to say which. */
         String why() {
             return extraOrMissingExample + " (kernel event losses the daemon reported during the run: " + kernelLosses + ")";
@@ -57,6 +57,12 @@ final class ReusedLives {
         return runOnce(daemon, npids, rollRing);
     }
 
+    private static long stat(DaemonProcess daemon, String key) throws Exception {
+        try (ProcwatchClient c = daemon.client()) {
+            return c.stats().getOrDefault(key, 0L);
+        }
+    }
+
     /** Losses of kernel events the daemon has counted (proc connector overruns, lost exec captures). */
     private static long kernelLosses(DaemonProcess daemon) throws Exception {
         try (ProcwatchClient c = daemon.client()) {
@@ -69,6 +75,7 @@ final class ReusedLives {
     /** One run; with {@code rollRing}, asks again after 150 more exits pushed the ring's entries out. */
     private static Counts runOnce(DaemonProcess daemon, int npids, boolean rollRing) throws Exception {
         long lossesBefore = kernelLosses(daemon);
+        long overtakenBefore = stat(daemon, "exits_overtaken");
         try (Workload w = Workload.start("reuse", Workload.dir().toString(), Integer.toString(npids))) {
             assertThat(w.finish()).isZero();
             List<Truth> lives = w.truth("life");
@@ -142,7 +149,7 @@ final class ReusedLives {
                 }
                 return new Counts(lives.size(), npids, exact, argvUnknown, otherLife, wrongComm, wrongArgv, wrongStatus,
                         extraOrMissing, same, sameAtOnce, example, extraOrMissingExample.toString(),
-                        kernelLosses(daemon) - lossesBefore);
+                        kernelLosses(daemon) - lossesBefore, stat(daemon, "exits_overtaken") - overtakenBefore);
             }
         }
     }
