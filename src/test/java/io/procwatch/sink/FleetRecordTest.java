@@ -92,6 +92,60 @@ class FleetRecordTest {
         }
     }
 
+    /**
+     * The journal's other entries (exec, id change, cgroup change) under their OTel names, keyed
+     * like the exit of the same life so Kafka keeps a life's records in order; argv beyond 16 KiB
+     * is cut and says so; a gap entry becomes a loss record; an entry kind the topic does not
+     * carry becomes none.
+     */
+    @Test
+    void execIdAndCgroupRecordsShareTheLifesKey() throws Exception {
+        HostIdentity host = new HostIdentity("host-a", "alpha", "boot-1");
+        long start = 1_764_760_000_123L;
+        FleetRecord exec = FleetRecord.exec(host, 7, start + 5, 4242, 4100, start, "cc1", "/usr/bin/cc1",
+                List.of("cc1", "-quiet", "x \"y\".c"), 1000, 1001);
+        JsonNode e = JSON.readTree(exec.json());
+        assertThat(exec.key()).isEqualTo("host-a/4242/" + start);
+        assertThat(e.get("procwatch.event").asText()).isEqualTo("exec");
+        assertThat(e.get("process.pid").asInt()).isEqualTo(4242);
+        assertThat(e.get("process.parent_pid").asInt()).isEqualTo(4100);
+        assertThat(e.get("process.executable.name").asText()).isEqualTo("cc1");
+        assertThat(e.get("process.executable.path").asText()).isEqualTo("/usr/bin/cc1");
+        assertThat(e.get("process.command_args").get(2).asText()).isEqualTo("x \"y\".c");
+        assertThat(e.get("process.user.id").asInt()).isEqualTo(1000);
+        assertThat(e.get("process.group.id").asInt()).isEqualTo(1001);
+        assertThat(java.time.Instant.parse(e.get("process.creation.time").asText()).toEpochMilli()).isEqualTo(start);
+        assertThat(java.time.Instant.parse(e.get("procwatch.time").asText()).toEpochMilli()).isEqualTo(start + 5);
+        assertThat(e.has("procwatch.command_args_truncated")).isFalse();
+
+        FleetRecord ids = FleetRecord.ids(host, 8, start + 9, 4242, start, 0, 0);
+        JsonNode i = JSON.readTree(ids.json());
+        assertThat(ids.key()).isEqualTo(exec.key());
+        assertThat(i.get("procwatch.event").asText()).isEqualTo("id_change");
+        assertThat(i.get("process.user.id").asInt()).isZero();
+
+        FleetRecord cg = FleetRecord.cgroup(host, 9, start + 12, 4242, start, "/system.slice/x.service");
+        JsonNode c = JSON.readTree(cg.json());
+        assertThat(cg.key()).isEqualTo(exec.key());
+        assertThat(c.get("procwatch.event").asText()).isEqualTo("cgroup_change");
+        assertThat(c.get("process.linux.cgroup").asText()).isEqualTo("/system.slice/x.service");
+
+        List<String> huge = new ArrayList<>();
+        for (int k = 0; k < 100; k++) {
+            huge.add("a".repeat(1000));
+        }
+        JsonNode h = JSON.readTree(FleetRecord.exec(host, 10, start, 1, 0, start, "x", null, huge, 0, 0).json());
+        assertThat(h.get("process.command_args")).hasSize(16);
+        assertThat(h.get("procwatch.command_args_truncated").asBoolean()).isTrue();
+        assertThat(h.has("process.executable.path")).isFalse();
+
+        FleetRecord gap = FleetRecord.of(host, new JournalSource.Entry(11, start, new JournalSource.Gap(3)));
+        JsonNode g = JSON.readTree(gap.json());
+        assertThat(g.get("procwatch.loss.kind").asText()).isEqualTo("gap");
+        assertThat(g.get("procwatch.loss.count").asLong()).isEqualTo(3);
+        assertThat(FleetRecord.of(host, new JournalSource.Entry(12, start, "something else"))).isNull();
+    }
+
     @Test
     void lossRecordsSayWhatWasDropped() throws Exception {
         HostIdentity host = new HostIdentity("h", "n", "b");

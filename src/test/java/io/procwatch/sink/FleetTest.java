@@ -191,6 +191,44 @@ class FleetTest {
                 System.out.printf("fleet history: %d of %d expected exits, exact; %d of host b's children lived while"
                         + " daemon b was dead%n", shown, shown, bUnobservable);
 
+                // the table: a HOST column, both hosts, merged by time (END never goes back)
+                Cli.Result table = Cli.run(null, "fleet", "history", "--since", "5m", "--failed", "--name", "sh",
+                        "--limit", "10000000", "--kafka", bs, "--topic", TOPIC);
+                assertThat(table.exit()).as(table.err()).isZero();
+                List<String> rows = table.out().lines().filter(l -> !l.startsWith("--")).toList();
+                assertThat(rows.getFirst()).matches("HOST +END +PID +PPID +USER +STATUS +LIFETIME +CPU +MAXRSS +COMMAND");
+                String prevEnd = "";
+                Set<String> hostsShown = new HashSet<>();
+                int signalled = 0;
+                int signalledA = 0;
+                for (String row : rows.subList(1, rows.size())) {
+                    String[] f = row.trim().split(" +");
+                    hostsShown.add(f[0]);
+                    String end = f[1] + " " + f[2];
+                    assertThat(end.compareTo(prevEnd)).as("merged by time: " + row).isGreaterThanOrEqualTo(0);
+                    prevEnd = end;
+                    assertThat(row).doesNotContain("exit 0 ");
+                    if (row.contains(" SIGTERM ") && row.contains("kill -TERM $$ w")) {
+                        signalled++;
+                        signalledA += f[0].equals("fleet-a") ? 1 : 0;
+                    }
+                }
+                assertThat(hostsShown).contains("fleet-a", "fleet-b");
+                long expectSignalled = 0;
+                for (var e : expected.values()) {
+                    for (List<Truth> l : e.values()) {
+                        expectSignalled += l.stream().filter(t -> t.status() == 128 + 15).count();
+                    }
+                }
+                long allSignalled = 0;
+                for (List<Truth> l : truth.values()) {
+                    allSignalled += l.stream().filter(t -> t.status() == 128 + 15).count();
+                }
+                // each host's SIGTERM children once (host a saw all); host b's dead-time ones may be there or not
+                assertThat((long) signalledA).as("host a's SIGTERM rows").isEqualTo(allSignalled);
+                assertThat((long) signalled).as("SIGTERM rows of the workloads")
+                        .isBetween(expectSignalled, 2 * allSignalled);
+
                 // every exit daemon b recorded (both runs) reached the topic
                 Set<Long> bShown = new HashSet<>();
                 for (JsonNode n : lastRecords.get("fleet-b")) {
