@@ -14,8 +14,9 @@ import java.util.Map;
  * conventions (process.*, host.*), procwatch's own facts under procwatch.* (docs/fleet.md lists
  * every field).
  *
- * <p>The key is host id / pid / start ms: one process life fleet-wide (a pid repeats, a pid with
- * its start to the millisecond does not). Kafka keeps one key's records in one partition in
+ * <p>The key is host id / pid / start (the life's start on CLOCK_MONOTONIC in ns, the table's own
+ * key for a life, which every journal entry carries): one process life fleet-wide (a pid
+ * repeats, a pid with its start to the nanosecond does not). Kafka keeps one key's records in one partition in
  * order, so a process's exec, id changes and exit stay ordered; a consumer folds a re-sent record
  * by key plus procwatch.seq (the sink re-sends from the last acknowledged seq after an outage).
  */
@@ -23,8 +24,8 @@ public record FleetRecord(String key, String json) {
     /** The most argv bytes a record carries (the rest is cut and procwatch.command_args_truncated set). */
     static final int MAX_ARGV_CHARS = 16 * 1024;
 
-    public static String key(HostIdentity host, int pid, long startEpochMs) {
-        return host.hostId() + "/" + pid + "/" + startEpochMs;
+    public static String key(HostIdentity host, int pid, long startNs) {
+        return host.hostId() + "/" + pid + "/" + startNs;
     }
 
     /** The record for one journal entry, or null for an entry kind the topic does not carry. */
@@ -39,7 +40,10 @@ public record FleetRecord(String key, String json) {
     /** An exit as the history keeps it, with the kernel's accounting totals when they arrived. */
     public static FleetRecord exit(HostIdentity host, long seq, ExitedProcess p) {
         Map<String, Object> m = common(host, seq, p.exitObserved() ? "exit" : "exit_unobserved", p.endEpochMs());
-        process(m, p.pid(), p.ppid(), p.startEpochMs(), p.comm(), p.exe(), p.argvKnown() ? p.argv() : null);
+        m.put("process.pid", p.pid());
+        m.put("process.parent_pid", p.ppid());
+        process(m, p.comm(), p.exe(), p.argvKnown() ? p.argv() : null);
+        m.put("process.creation.time", Instant.ofEpochMilli(p.startEpochMs()).toString());
         m.put("process.user.id", p.uid());
         m.put("process.group.id", p.gid());
         m.put("process.exit.time", Instant.ofEpochMilli(p.endEpochMs()).toString());
@@ -51,6 +55,7 @@ public record FleetRecord(String key, String json) {
             m.put("procwatch.core", p.coreDumped());
         }
         m.put("procwatch.lifetime_ms", p.lifetimeMs());
+        m.put("procwatch.start_ns", p.startNs());
         Taskstats t = p.taskstats();
         if (t != null) {
             m.put("procwatch.cpu.user_us", t.userMicros());
@@ -61,38 +66,55 @@ public record FleetRecord(String key, String json) {
             m.put("procwatch.context_switches.voluntary", t.voluntarySwitches());
             m.put("procwatch.context_switches.involuntary", t.involuntarySwitches());
         }
-        return new FleetRecord(key(host, p.pid(), p.startEpochMs()), Json.value(m));
+        return new FleetRecord(key(host, p.pid(), p.startNs()), Json.value(m));
     }
+
+    /*
+     * The journal's change entries carry the life's monotonic start, not its wall-clock start, so
+     * these records have procwatch.start_ns (and the key) to tie them to the exit record, which has
+     * process.creation.time; a wall time converted here would be wrong for an entry of an earlier
+     * boot sent after a reboot.
+     */
 
     /** A process ran a new program (argv null when it was not learnt). */
-    public static FleetRecord exec(HostIdentity host, long seq, long epochMs, int pid, int ppid, long startEpochMs,
-                                   String comm, String exe, List<String> argv, int uid, int gid) {
+    public static FleetRecord exec(HostIdentity host, long seq, long epochMs, int pid, long startNs, String comm,
+                                   String exe, List<String> argv) {
         Map<String, Object> m = common(host, seq, "exec", epochMs);
-        process(m, pid, ppid, startEpochMs, comm, exe, argv);
-        m.put("process.user.id", uid);
-        m.put("process.group.id", gid);
-        return new FleetRecord(key(host, pid, startEpochMs), Json.value(m));
+        m.put("process.pid", pid);
+        process(m, comm, exe, argv);
+        m.put("procwatch.start_ns", startNs);
+        return new FleetRecord(key(host, pid, startNs), Json.value(m));
     }
 
-    /** The process's effective user or group changed (setuid, setgid and kin). */
-    public static FleetRecord ids(HostIdentity host, long seq, long epochMs, int pid, long startEpochMs,
-                                  int uid, int gid) {
+    /** The process's user or group ids changed (setuid, setgid, a set-id exec). */
+    public static FleetRecord ids(HostIdentity host, long seq, long epochMs, int pid, long startNs, int ruid, int euid,
+                                  int rgid, int egid) {
         Map<String, Object> m = common(host, seq, "id_change", epochMs);
         m.put("process.pid", pid);
-        m.put("process.creation.time", Instant.ofEpochMilli(startEpochMs).toString());
-        m.put("process.user.id", uid);
-        m.put("process.group.id", gid);
-        return new FleetRecord(key(host, pid, startEpochMs), Json.value(m));
+        m.put("process.user.id", euid);
+        m.put("process.real_user.id", ruid);
+        m.put("process.group.id", egid);
+        m.put("process.real_group.id", rgid);
+        m.put("procwatch.start_ns", startNs);
+        return new FleetRecord(key(host, pid, startNs), Json.value(m));
+    }
+
+    /** The process renamed itself (prctl PR_SET_NAME, or a write to /proc/PID/comm). */
+    public static FleetRecord rename(HostIdentity host, long seq, long epochMs, int pid, long startNs, String comm) {
+        Map<String, Object> m = common(host, seq, "rename", epochMs);
+        m.put("process.pid", pid);
+        m.put("process.executable.name", comm);
+        m.put("procwatch.start_ns", startNs);
+        return new FleetRecord(key(host, pid, startNs), Json.value(m));
     }
 
     /** The process moved to another cgroup (the cgroup v2 path, as /proc/PID/cgroup gives it). */
-    public static FleetRecord cgroup(HostIdentity host, long seq, long epochMs, int pid, long startEpochMs,
-                                     String cgroup) {
+    public static FleetRecord cgroup(HostIdentity host, long seq, long epochMs, int pid, long startNs, String cgroup) {
         Map<String, Object> m = common(host, seq, "cgroup_change", epochMs);
         m.put("process.pid", pid);
-        m.put("process.creation.time", Instant.ofEpochMilli(startEpochMs).toString());
         m.put("process.linux.cgroup", cgroup);
-        return new FleetRecord(key(host, pid, startEpochMs), Json.value(m));
+        m.put("procwatch.start_ns", startNs);
+        return new FleetRecord(key(host, pid, startNs), Json.value(m));
     }
 
     /**
@@ -114,10 +136,7 @@ public record FleetRecord(String key, String json) {
         return new FleetRecord(host.hostId() + "/loss", Json.value(m));
     }
 
-    private static void process(Map<String, Object> m, int pid, int ppid, long startEpochMs, String comm, String exe,
-                                List<String> argv) {
-        m.put("process.pid", pid);
-        m.put("process.parent_pid", ppid);
+    private static void process(Map<String, Object> m, String comm, String exe, List<String> argv) {
         m.put("process.executable.name", comm);
         if (exe != null && !exe.isEmpty()) {
             m.put("process.executable.path", exe);
@@ -137,7 +156,6 @@ public record FleetRecord(String key, String json) {
                 m.put("procwatch.command_args_truncated", true);
             }
         }
-        m.put("process.creation.time", Instant.ofEpochMilli(startEpochMs).toString());
     }
 
     private static Map<String, Object> common(HostIdentity host, long seq, String type, long epochMs) {

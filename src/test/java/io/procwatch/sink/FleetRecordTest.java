@@ -85,7 +85,8 @@ class FleetRecordTest {
                 assertThat(n.get("host.id").asText()).isEqualTo("host-a");
                 assertThat(n.get("host.name").asText()).isEqualTo("alpha");
                 assertThat(n.get("procwatch.boot_id").asText()).isEqualTo("boot-1");
-                assertThat(r.key()).isEqualTo("host-a/" + t.pid() + "/" + e.startEpochMs());
+                assertThat(r.key()).isEqualTo("host-a/" + t.pid() + "/" + e.startNs());
+                assertThat(n.get("procwatch.start_ns").asLong()).isEqualTo(e.startNs());
             }
             // the hostile argv: the daemon must have learnt it (0.3 s is ample) and it round-trips exactly
             assertThat(seen.get(truth.get(1).pid()).argvKnown()).isTrue();
@@ -102,29 +103,33 @@ class FleetRecordTest {
     void execIdAndCgroupRecordsShareTheLifesKey() throws Exception {
         HostIdentity host = new HostIdentity("host-a", "alpha", "boot-1");
         long start = 1_764_760_000_123L;
-        FleetRecord exec = FleetRecord.exec(host, 7, start + 5, 4242, 4100, start, "cc1", "/usr/bin/cc1",
-                List.of("cc1", "-quiet", "x \"y\".c"), 1000, 1001);
+        long startNs = 98_765_432_101_234L;
+        FleetRecord exec = FleetRecord.exec(host, 7, start + 5, 4242, startNs, "cc1", "/usr/bin/cc1",
+                List.of("cc1", "-quiet", "x \"y\".c"));
         JsonNode e = JSON.readTree(exec.json());
-        assertThat(exec.key()).isEqualTo("host-a/4242/" + start);
+        assertThat(exec.key()).isEqualTo("host-a/4242/" + startNs);
         assertThat(e.get("procwatch.event").asText()).isEqualTo("exec");
         assertThat(e.get("process.pid").asInt()).isEqualTo(4242);
-        assertThat(e.get("process.parent_pid").asInt()).isEqualTo(4100);
         assertThat(e.get("process.executable.name").asText()).isEqualTo("cc1");
         assertThat(e.get("process.executable.path").asText()).isEqualTo("/usr/bin/cc1");
         assertThat(e.get("process.command_args").get(2).asText()).isEqualTo("x \"y\".c");
-        assertThat(e.get("process.user.id").asInt()).isEqualTo(1000);
-        assertThat(e.get("process.group.id").asInt()).isEqualTo(1001);
-        assertThat(java.time.Instant.parse(e.get("process.creation.time").asText()).toEpochMilli()).isEqualTo(start);
+        assertThat(e.get("procwatch.start_ns").asLong()).isEqualTo(startNs);
         assertThat(java.time.Instant.parse(e.get("procwatch.time").asText()).toEpochMilli()).isEqualTo(start + 5);
         assertThat(e.has("procwatch.command_args_truncated")).isFalse();
 
-        FleetRecord ids = FleetRecord.ids(host, 8, start + 9, 4242, start, 0, 0);
+        FleetRecord ids = FleetRecord.ids(host, 8, start + 9, 4242, startNs, 1000, 0, 1001, 0);
         JsonNode i = JSON.readTree(ids.json());
         assertThat(ids.key()).isEqualTo(exec.key());
         assertThat(i.get("procwatch.event").asText()).isEqualTo("id_change");
         assertThat(i.get("process.user.id").asInt()).isZero();
+        assertThat(i.get("process.real_user.id").asInt()).isEqualTo(1000);
+        assertThat(i.get("process.real_group.id").asInt()).isEqualTo(1001);
 
-        FleetRecord cg = FleetRecord.cgroup(host, 9, start + 12, 4242, start, "/system.slice/x.service");
+        FleetRecord rn = FleetRecord.rename(host, 9, start + 10, 4242, startNs, "worker");
+        assertThat(rn.key()).isEqualTo(exec.key());
+        assertThat(JSON.readTree(rn.json()).get("process.executable.name").asText()).isEqualTo("worker");
+
+        FleetRecord cg = FleetRecord.cgroup(host, 9, start + 12, 4242, startNs, "/system.slice/x.service");
         JsonNode c = JSON.readTree(cg.json());
         assertThat(cg.key()).isEqualTo(exec.key());
         assertThat(c.get("procwatch.event").asText()).isEqualTo("cgroup_change");
@@ -134,7 +139,7 @@ class FleetRecordTest {
         for (int k = 0; k < 100; k++) {
             huge.add("a".repeat(1000));
         }
-        JsonNode h = JSON.readTree(FleetRecord.exec(host, 10, start, 1, 0, start, "x", null, huge, 0, 0).json());
+        JsonNode h = JSON.readTree(FleetRecord.exec(host, 10, start, 1, startNs, "x", null, huge).json());
         assertThat(h.get("process.command_args")).hasSize(16);
         assertThat(h.get("procwatch.command_args_truncated").asBoolean()).isTrue();
         assertThat(h.has("process.executable.path")).isFalse();
