@@ -27,6 +27,12 @@ final class DaemonCommand {
               --history-db FILE      also keep them in this SQLite database (survives restarts)
               --retention-days N     database: drop exits older than N days (default 30)
               --retention-rows N     database: keep at most N exits (default 10000000)
+              --journal on|off       with --history-db, journal every process change there for
+                                     ps --at / tree --at (default on; docs/journal.md)
+              --journal-checkpoint S whole-table checkpoint every S seconds (default 300)
+              --journal-sample S     sampled columns of changed processes every S seconds (default 10)
+              --journal-days N       keep N days of journal (default 7)
+              --journal-max-mb N     and at most N MiB of it (default 1024)
               --http HOST:PORT       serve Prometheus /metrics and the JSON API (loopback addresses only)
               --public-exec-argv     give exec-time command lines (exec events, history) to every
                                      user who may see the process, not only to root and its owner
@@ -55,14 +61,16 @@ final class DaemonCommand {
               --receive-buffer BYTES the kernel event socket's receive buffer (default 67108864;
                                      4096 to 1073741824): what absorbs a burst while the daemon is busy
               --kafka HOST:PORT,...  send every recorded exit (and losses) to Kafka as JSON records
-                                     named after OpenTelemetry (docs/fleet.md); needs --history-db
+                                     named after OpenTelemetry (docs/fleet.md); needs --history-db;
+                                     with the journal on, execs, id changes and renames too
               --kafka-topic NAME     the topic (default procwatch.events)
               --kafka-properties FILE  Kafka client properties (TLS, SASL: security.protocol,
                                      ssl.*, sasl.*); acks and idempotence stay procwatch's
               --host-id ID           host.id in the records (default /etc/machine-id)
               --host-name NAME       host.name in the records (default the kernel's hostname)
               --kafka-state FILE     the last sequence the broker acknowledged (default
-                                     HISTORY-DB.kafka-acked); sending resumes after it
+                                     HISTORY-DB.kafka-journal-acked, or HISTORY-DB.kafka-acked
+                                     with --journal off); sending resumes after it
               --background           start detached, wait until it answers, then return
             Examples:
               sudo procwatch daemon --background
@@ -75,8 +83,8 @@ final class DaemonCommand {
     private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
             "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan", "exec-capture",
             "receive-buffer", "max-clients-per-uid", "read-timeout", "idle-timeout", "write-timeout",
-            "http-streams", "http-streams-per-uid", "kafka", "kafka-topic", "kafka-properties", "host-id",
-            "host-name", "kafka-state");
+            "http-streams", "http-streams-per-uid", "journal", "journal-checkpoint", "journal-sample", "journal-days",
+            "journal-max-mb", "kafka", "kafka-topic", "kafka-properties", "host-id", "host-name", "kafka-state");
 
     private DaemonCommand() {
     }
@@ -87,6 +95,19 @@ final class DaemonCommand {
             throw new UsageException("--" + name + " takes on or off, not '" + v + "'");
         }
         return v.equals("on");
+    }
+
+    /** The journal's settings (docs/journal.md); null with {@code --journal off}. */
+    private static io.procwatch.store.Journal.Settings journalSettings(Opts o) throws UsageException {
+        if (!onOff(o, "journal")) {
+            return null;
+        }
+        var d = io.procwatch.store.Journal.Settings.defaults();
+        return new io.procwatch.store.Journal.Settings(
+                o.longValue("journal-checkpoint", d.checkpointMs() / 1000, 1, 86_400) * 1000,
+                o.longValue("journal-sample", d.sampleMs() / 1000, 1, 86_400) * 1000,
+                o.longValue("journal-days", d.maxAgeMs() / 86_400_000L, 1, 100_000) * 86_400_000L,
+                o.longValue("journal-max-mb", d.maxBytes() >> 20, 1, 1L << 30) << 20);
     }
 
     static int run(List<String> args, PrintStream out, PrintStream err) {
@@ -139,7 +160,7 @@ final class DaemonCommand {
                     o.get("history-db") != null ? Path.of(o.get("history-db")) : null,
                     new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"), scan,
                     o.intValue("receive-buffer", d.receiveBufferBytes(), 4096, 1 << 30), o.has("http-public"), limits,
-                    capture, fleet(o));
+                    capture, journalSettings(o), fleet(o));
             if (o.has("http-public") && opts.http() == null) {
                 throw new UsageException("--http-public goes with --http HOST:PORT");
             }

@@ -4,6 +4,7 @@ import io.procwatch.procfs.ProcFs;
 import io.procwatch.sink.FleetSink;
 import io.procwatch.store.HistoryStore;
 import io.procwatch.store.HistoryWriter;
+import io.procwatch.store.Journal;
 import io.procwatch.table.ExitedProcess;
 import io.procwatch.table.History;
 import io.procwatch.table.LiveTable;
@@ -37,39 +38,48 @@ public final class Daemon implements AutoCloseable {
     public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                           HistoryWriter.Retention retention, String http, boolean taskScan,
                           int receiveBufferBytes, boolean httpPublic, Limits limits, boolean execCapture,
-                          Fleet fleet) {
+                          Journal.Settings journal, Fleet fleet) {
         public Options {
             if (limits == null) {
                 limits = Limits.forClients(maxClients);
             }
         }
 
+        /** With the journal's defaults (it is kept whenever there is a history database; null journal: none). */
         public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                        HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
                        boolean httpPublic, Limits limits, boolean execCapture) {
             this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
-                    receiveBufferBytes, httpPublic, limits, execCapture, null);
+                    receiveBufferBytes, httpPublic, limits, execCapture, Journal.Settings.defaults());
+        }
+
+        /** Without a Kafka sink. */
+        public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
+                       HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
+                       boolean httpPublic, Limits limits, boolean execCapture, Journal.Settings journal) {
+            this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
+                    receiveBufferBytes, httpPublic, limits, execCapture, journal, null);
         }
 
         public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                        HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
                        boolean httpPublic, Limits limits) {
             this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
-                    receiveBufferBytes, httpPublic, limits, true, null);
+                    receiveBufferBytes, httpPublic, limits, true);
         }
 
         public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                        HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
                        boolean httpPublic) {
             this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
-                    receiveBufferBytes, httpPublic, null, true, null);
+                    receiveBufferBytes, httpPublic, null, true);
         }
 
         public static Options defaults() {
             String env = System.getenv("PROCWATCH_SOCKET");
             return new Options(Path.of(env != null && !env.isEmpty() ? env : DEFAULT_SOCKET), 100_000, 256,
                     Path.of("/proc"), null, new HistoryWriter.Retention(30L * 86_400_000L, 10_000_000L), null, true,
-                    64 << 20, false, null, true, null);
+                    64 << 20, false, null, true);
         }
     }
 
@@ -112,6 +122,7 @@ public final class Daemon implements AutoCloseable {
         HistoryStore store = null;
         HistoryWriter writer = null;
         FleetSink fleet = null;
+        Journal journal = null;
         try {
             store = o.historyDb() == null ? null : HistoryStore.open(o.historyDb());
             HistoryStore s = store;
@@ -130,10 +141,21 @@ public final class Daemon implements AutoCloseable {
                         + e.getMessage() + "; exiting so the service manager restarts the daemon");
                 Runtime.getRuntime().halt(EXIT_EVENT_SOURCE_FAILED);
             });
+            if (w != null && o.journal() != null) {
+                // after the start-up scan: the journal's first flush checkpoints the filled table
+                try {
+                    Journal j = Journal.open(o.historyDb(), o.journal());
+                    j.attach(live.table());
+                    w.journal(j);
+                    journal = j;
+                } catch (java.sql.SQLException e) {
+                    throw new IOException("cannot open the journal in " + o.historyDb() + ": " + e.getMessage(), e);
+                }
+            }
             DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()),
                     store, writer);
             if (o.fleet() != null) {
-                fleet = FleetStart.start(o.fleet(), o.historyDb(), store);
+                fleet = FleetStart.start(o.fleet(), o.historyDb(), store, journal);
                 ctx.fleet(fleet);
             }
             HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), o.httpPublic(), ctx, o.limits());

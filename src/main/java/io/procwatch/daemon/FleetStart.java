@@ -5,7 +5,9 @@ import io.procwatch.sink.FleetSink;
 import io.procwatch.sink.HostIdentity;
 import io.procwatch.sink.KafkaSink;
 import io.procwatch.store.HistoryJournal;
+import io.procwatch.sink.JournalSource;
 import io.procwatch.store.HistoryStore;
+import io.procwatch.store.Journal;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,7 +26,12 @@ final class FleetStart {
     private FleetStart() {
     }
 
-    static FleetSink start(Daemon.Fleet f, Path historyDb, HistoryStore store) throws IOException {
+    /**
+     * The sink reads the event journal when the daemon keeps one (execs, id changes, renames,
+     * exits, gaps), else the history database's exits. The two number their entries differently,
+     * so each has its own acknowledged-point file.
+     */
+    static FleetSink start(Daemon.Fleet f, Path historyDb, HistoryStore store, Journal journal) throws IOException {
         if (store == null || historyDb == null) {
             // until the event journal lands, the history database is what the sink reads and resends from
             throw new IOException("kafka needs history-db: the sink sends the recorded exits and resends from them"
@@ -49,18 +56,20 @@ final class FleetStart {
                 throw new IOException(f.properties() + ": " + e.getMessage());
             }
         }
-        Path state = f.state() != null ? f.state() : historyDb.resolveSibling(historyDb.getFileName() + ".kafka-acked");
+        Path state = f.state() != null ? f.state() : historyDb.resolveSibling(historyDb.getFileName()
+                + (journal != null ? ".kafka-journal-acked" : ".kafka-acked"));
+        JournalSource source = journal != null ? journal : new HistoryJournal(store);
         String topic = f.topic() != null ? f.topic() : KafkaSink.DEFAULT_TOPIC;
         KafkaSink sink;
         try {
-            sink = new KafkaSink(new KafkaSink.Config(f.bootstrap(), topic, client), new HistoryJournal(store), host,
+            sink = new KafkaSink(new KafkaSink.Config(f.bootstrap(), topic, client), source, host,
                     new AckedState(state));
         } catch (RuntimeException e) {
             throw new IOException("kafka: " + e.getMessage(), e);
         }
         sink.start();
         System.err.println("procwatch daemon: sending to kafka " + f.bootstrap() + " topic " + topic + " as host "
-                + host.hostId() + " from seq " + (sink.snapshot().ackedSeq() + 1) + " (state in " + state + ")");
+                + host.hostId() + " from " + (journal != null ? "the journal" : "the history database") + ", seq " + (sink.snapshot().ackedSeq() + 1) + " (state in " + state + ")");
         return sink;
     }
 }

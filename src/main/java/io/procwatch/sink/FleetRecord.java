@@ -33,6 +33,10 @@ public record FleetRecord(String key, String json) {
         return switch (e.content()) {
             case ExitedProcess p -> exit(host, e.seq(), p);
             case JournalSource.Gap g -> loss(host, e.seq(), e.epochMs(), "gap", g.count(), e.seq(), e.seq());
+            case JournalSource.Exec x -> exec(host, e.seq(), e.epochMs(), x.pid(), x.startNs(), x.comm(), x.exe(), x.argv());
+            case JournalSource.IdChange i -> ids(host, e.seq(), e.epochMs(), i.pid(), i.startNs(), i.ruid(), i.euid(),
+                    i.rgid(), i.egid());
+            case JournalSource.Rename r -> rename(host, e.seq(), e.epochMs(), r.pid(), r.startNs(), r.comm());
             case null, default -> null;
         };
     }

@@ -251,7 +251,42 @@ class FleetTest {
                 System.out.printf("daemon b recorded %d workload exits; all %d in fleet history%n", bRecorded, bRecorded);
 
                 // the raw topic: copies of a record are the same key and seq, and fleet history folded them
-                Map<String, List<JsonNode>> byKey = rawExits(bs);
+                Map<String, List<JsonNode>> all = rawRecords(bs);
+                Map<String, List<JsonNode>> byKey = new HashMap<>();
+                all.forEach((k, l) -> {
+                    List<JsonNode> ex = l.stream().filter(n -> n.path("procwatch.event").asText().startsWith("exit")).toList();
+                    if (!ex.isEmpty()) {
+                        byKey.put(k, ex);
+                    }
+                });
+
+                // the journal's exec records: each child's exec under its exit's key, with the argv it ran
+                // (host a: host b's restart scan finds children whose exec no daemon of its saw)
+                int execs = 0;
+                int execArgv = 0;
+                for (String host : List.of("fleet-a")) {
+                    for (JsonNode n : lastRecords.get(host)) {
+                        long ppid = n.path("process.parent_pid").asLong();
+                        if (ppid != wa.pid() && ppid != wb.pid()) {
+                            continue;
+                        }
+                        String key = host + "/" + n.path("process.pid").asLong() + "/" + n.path("procwatch.start_ns").asLong();
+                        List<JsonNode> recs = all.getOrDefault(key, List.of());
+                        List<JsonNode> ex = recs.stream().filter(r -> r.path("procwatch.event").asText().equals("exec"))
+                                .toList();
+                        assertThat(ex).as("exec record of " + key).isNotEmpty();
+                        execs++;
+                        if (ex.getFirst().has("process.command_args") && n.has("process.command_args")) {
+                            assertThat(ex.getFirst().get("process.command_args")).isEqualTo(n.get("process.command_args"));
+                            execArgv++;
+                        }
+                        long execSeq = ex.getFirst().path("procwatch.seq").asLong();
+                        long exitSeq = n.path("procwatch.seq").asLong();
+                        assertThat(execSeq).as("exec before exit in " + key).isLessThan(exitSeq);
+                    }
+                }
+                System.out.printf("exec records: %d workload children have theirs under the exit's key (%d with argv,"
+                        + " equal to the exit's)%n", execs, execArgv);
                 int dup = 0;
                 for (var e : byKey.entrySet()) {
                     if (e.getValue().size() > 1) {
@@ -429,7 +464,7 @@ class FleetTest {
         return p;
     }
 
-    private static Map<String, List<JsonNode>> rawExits(String bs) throws Exception {
+    private static Map<String, List<JsonNode>> rawRecords(String bs) throws Exception {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bs);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
@@ -444,10 +479,7 @@ class FleetTest {
             long deadline = System.nanoTime() + 120_000_000_000L;
             while (System.nanoTime() < deadline && parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
                 for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(500))) {
-                    JsonNode n = JSON.readTree(r.value());
-                    if (n.path("procwatch.event").asText().startsWith("exit")) {
-                        out.computeIfAbsent(r.key(), k -> new ArrayList<>()).add(n);
-                    }
+                    out.computeIfAbsent(r.key(), k -> new ArrayList<>()).add(JSON.readTree(r.value()));
                 }
             }
         }
