@@ -21,6 +21,11 @@ public final class AckedState {
         this.file = file;
     }
 
+    /** Whether a value was ever written (a sink ran with this file before). */
+    public boolean exists() {
+        return Files.exists(file);
+    }
+
     public long read() throws IOException {
         if (!Files.exists(file)) {
             return NONE;

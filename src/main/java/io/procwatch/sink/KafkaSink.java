@@ -87,7 +87,17 @@ public final class KafkaSink implements FleetSink {
         this.source = source;
         this.host = host;
         this.state = state;
-        long saved = state.read();
+        long saved;
+        if (!state.exists()) {
+            // A first start: the topic is owed what the journal holds from now on, not what it
+            // dropped before the sink was configured (a journal numbered from 1 is not a loss of
+            // seq 0). Written at once, so that a sink stopped before any acknowledgement still
+            // counts what retention takes meanwhile.
+            saved = source.oldestSeq() - 1;
+            state.write(saved);
+        } else {
+            saved = state.read();
+        }
         long newest = source.newestSeq();
         if (saved > newest) {
             // The journal is behind what the broker acknowledged: it was reset (deleted, or lost its

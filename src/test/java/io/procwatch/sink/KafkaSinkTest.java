@@ -159,6 +159,23 @@ class KafkaSinkTest {
         }
     }
 
+    /**
+     * A first start owes the topic what the journal holds, not what it dropped before (a journal
+     * numbered from 1 is no loss of seq 0); and it says so on disk at once.
+     */
+    @Test
+    void aFirstStartBeginsAtTheJournalsOldestWithoutALoss() throws Exception {
+        Path dir = Files.createTempDirectory("pw-sink-first");
+        AckedState state = new AckedState(dir.resolve("kafka-acked"));
+        ListJournal journal = new ListJournal(1);
+        journal.append(1, exit(1));
+        KafkaSink sink = new KafkaSink(new KafkaSink.Config("127.0.0.1:1", TOPIC, new Properties()), journal,
+                new HostIdentity("h", "n", "b"), state);
+        assertThat(sink.snapshot().ackedSeq()).isZero();
+        assertThat(state.read()).isZero();
+        assertThat(sink.snapshot().lag()).isEqualTo(1);
+    }
+
     /** A saved point beyond the journal's newest entry (the journal was reset): it starts over, not silent. */
     @Test
     void journalBehindTheSavedPointStartsOver() throws Exception {
