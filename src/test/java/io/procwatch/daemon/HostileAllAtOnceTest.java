@@ -3,13 +3,10 @@ package io.procwatch.daemon;
 import io.procwatch.client.ProcwatchClient;
 import io.procwatch.protocol.Selector;
 import io.procwatch.testing.DaemonProcess;
-import io.procwatch.testing.Spawn;
 import org.junit.jupiter.api.Test;
 
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -17,10 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -39,34 +34,6 @@ class HostileAllAtOnceTest {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }
-    }
-
-    /** A hostile JVM as uid, running {@code main} with args; returned once it printed "ready". */
-    private static Process hostile(int uid, String main, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(ClientLimitsTest.as(uid));
-        cmd.addAll(List.of(Spawn.javaBinary(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx96m", "-cp",
-                Spawn.projectClasspath(), main));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
-        if (!"ready".equals(line)) {
-            p.destroyForcibly();
-            throw new IOException(main + " did not start: " + line);
-        }
-        return p;
-    }
-
-    /** Its summary line, as name to value. */
-    private static Map<String, String> summary(Process p) throws Exception {
-        String line = p.inputReader(StandardCharsets.UTF_8).readLine();
-        assertThat(p.waitFor(40, TimeUnit.SECONDS)).isTrue();
-        assertThat(line).as("summary line").isNotNull();
-        Map<String, String> m = new HashMap<>();
-        for (String kv : line.split(" ")) {
-            int eq = kv.indexOf('=');
-            m.put(kv.substring(0, eq), kv.substring(eq + 1));
-        }
-        return m;
     }
 
     private static long metrics(int port) throws IOException {
@@ -99,14 +66,13 @@ class HostileAllAtOnceTest {
         try (DaemonProcess daemon = DaemonProcess.start("--history-db", db.toString(), "--http", "127.0.0.1:" + port)) {
             String socket = daemon.socket().toString();
             long rssBefore = daemon.rssKiB();
-            List<Process> attack = new ArrayList<>();
+            List<ClientLimitsTest.Hostile> attack = new ArrayList<>();
             try {
-                attack.add(hostile(ClientLimitsTest.NOBODY, "io.procwatch.testing.StalledClients", "unix-half", socket,
-                        "256", String.valueOf(SECONDS)));
-                attack.add(hostile(ClientLimitsTest.NOBODY, "io.procwatch.testing.StalledClients", "sse",
-                        "127.0.0.1:" + port, "64", String.valueOf(SECONDS)));
-                attack.add(hostile(ClientLimitsTest.NOBODY, "io.procwatch.testing.HugeHistoryClients", socket, "8",
-                        String.valueOf(SECONDS)));
+                attack.add(ClientLimitsTest.Hostile.start(ClientLimitsTest.NOBODY, "unix-half", socket, 256, SECONDS));
+                attack.add(ClientLimitsTest.Hostile.start(ClientLimitsTest.NOBODY, "sse", "127.0.0.1:" + port, 64,
+                        SECONDS));
+                attack.add(ClientLimitsTest.Hostile.startMain(ClientLimitsTest.NOBODY,
+                        "io.procwatch.testing.HugeHistoryClients", socket, "8", String.valueOf(SECONDS)));
                 long t0 = System.nanoTime();
                 List<Long> ps = new ArrayList<>();
                 List<Long> stats = new ArrayList<>();
@@ -132,8 +98,8 @@ class HostileAllAtOnceTest {
                     Thread.sleep(50);
                 }
                 List<Map<String, String>> results = new ArrayList<>();
-                for (Process p : attack) {
-                    results.add(summary(p));
+                for (ClientLimitsTest.Hostile h : attack) {
+                    results.add(h.result());
                 }
                 System.out.printf("hostile, all at once, %d s: root's ps p50 %.1f p99 %.1f ms, stats p50 %.1f p99 %.1f ms,"
                                 + " /metrics p50 %.1f p99 %.1f ms (%d of each); RSS %d MiB before, peak %d MiB; heap used"
@@ -163,7 +129,7 @@ class HostileAllAtOnceTest {
                 assertThat(daemon.isAlive()).isTrue();
                 assertThat(during.get("internal_errors")).isZero();
             } finally {
-                attack.forEach(Process::destroyForcibly);
+                attack.forEach(ClientLimitsTest.Hostile::close);
             }
         } finally {
             for (String f : List.of("history.db", "history.db-wal", "history.db-shm")) {
