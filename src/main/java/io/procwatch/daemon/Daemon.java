@@ -167,6 +167,7 @@ public final class Daemon implements AutoCloseable {
                     try {
                         Thread.sleep(10_000);
                         ctx.dropIdleEncodings();
+                        ctx.heapReturn.check();
                         io.procwatch.sys.Libc.mallocTrim();
                     } catch (InterruptedException e) {
                         return;

@@ -86,6 +86,9 @@ final class DaemonContext {
      * Frees every row's cached encoding once no snapshot came for {@link #ENCODING_IDLE_NANOS}:
      * the cache pays while a top refreshes every few seconds (~350 bytes per row), not at rest.
      */
+    /** Gives back heap after bursts (see HeapReturn); run by the daemon's periodic sweep. */
+    final HeapReturn heapReturn = new HeapReturn();
+
     void dropIdleEncodings() {
         if (encodingsHeld && System.nanoTime() - lastSnapshotNanos > ENCODING_IDLE_NANOS) {
             encodingsHeld = false;
@@ -271,6 +274,8 @@ final class DaemonContext {
         s.put("request_latency_max_us", h.maxMicros());
         var heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
         s.put("heap_used_bytes", heap.getUsed());
+        s.put("heap_return_collections", heapReturn.collections());
+        s.put("heap_returned_bytes", heapReturn.returnedBytes());
         s.put("heap_committed_bytes", heap.getCommitted());
         s.put("heap_max_bytes", heap.getMax()); // the budget (-Xmx): bin/procwatch sets it
         return s;

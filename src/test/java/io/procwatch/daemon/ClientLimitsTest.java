@@ -35,16 +35,22 @@ class ClientLimitsTest {
     /** A {@link io.procwatch.testing.StalledClients} JVM as uid; started and ready. */
     record Hostile(Process process, BufferedReader out) implements AutoCloseable {
         static Hostile start(int uid, String mode, String target, int count, int seconds) throws IOException {
+            return startMain(uid, "io.procwatch.testing.StalledClients", mode, target, String.valueOf(count),
+                    String.valueOf(seconds));
+        }
+
+        /** Any hostile main class of testing/ that prints "ready" and then one summary line. */
+        static Hostile startMain(int uid, String main, String... args) throws IOException {
             List<String> cmd = new ArrayList<>(as(uid));
-            cmd.addAll(List.of(Spawn.javaBinary(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx64m", "-cp",
-                    Spawn.projectClasspath(), "io.procwatch.testing.StalledClients", mode, target,
-                    String.valueOf(count), String.valueOf(seconds)));
+            cmd.addAll(List.of(Spawn.javaBinary(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx96m", "-cp",
+                    Spawn.projectClasspath(), main));
+            cmd.addAll(List.of(args));
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             String line = r.readLine();
             if (!"ready".equals(line)) {
                 p.destroyForcibly();
-                throw new IOException("hostile client did not start: " + line);
+                throw new IOException(main + " did not start: " + line);
             }
             return new Hostile(p, r);
         }

@@ -34,7 +34,7 @@ class MemoryBudgetTest {
     static final int STORED = 150_000;
 
     /** A database with STORED exits with long command lines, as a busy machine's would hold. */
-    private static void fill(Path db) throws Exception {
+    static void fill(Path db) throws Exception {
         try (HistoryStore s = HistoryStore.open(db)) {
             long now = System.currentTimeMillis() - STORED;
             List<ExitedProcess> batch = new ArrayList<>();
