@@ -27,6 +27,12 @@ final class DaemonCommand {
               --history-db FILE      also keep them in this SQLite database (survives restarts)
               --retention-days N     database: drop exits older than N days (default 30)
               --retention-rows N     database: keep at most N exits (default 10000000)
+              --journal on|off       with --history-db, journal every process change there for
+                                     ps --at / tree --at (default on; docs/journal.md)
+              --journal-checkpoint S whole-table checkpoint every S seconds (default 300)
+              --journal-sample S     sampled columns of changed processes every S seconds (default 10)
+              --journal-days N       keep N days of journal (default 7)
+              --journal-max-mb N     and at most N MiB of it (default 1024)
               --http HOST:PORT       serve Prometheus /metrics and the JSON API (loopback addresses only)
               --public-exec-argv     give exec-time command lines (exec events, history) to every
                                      user who may see the process, not only to root and its owner
@@ -65,7 +71,8 @@ final class DaemonCommand {
     private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
             "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan", "exec-capture",
             "receive-buffer", "max-clients-per-uid", "read-timeout", "idle-timeout", "write-timeout",
-            "http-streams", "http-streams-per-uid");
+            "http-streams", "http-streams-per-uid", "journal", "journal-checkpoint", "journal-sample", "journal-days",
+            "journal-max-mb");
 
     private DaemonCommand() {
     }
@@ -76,6 +83,19 @@ final class DaemonCommand {
             throw new UsageException("--" + name + " takes on or off, not '" + v + "'");
         }
         return v.equals("on");
+    }
+
+    /** The journal's settings (docs/journal.md); null with {@code --journal off}. */
+    private static io.procwatch.store.Journal.Settings journalSettings(Opts o) throws UsageException {
+        if (!onOff(o, "journal")) {
+            return null;
+        }
+        var d = io.procwatch.store.Journal.Settings.defaults();
+        return new io.procwatch.store.Journal.Settings(
+                o.longValue("journal-checkpoint", d.checkpointMs() / 1000, 1, 86_400) * 1000,
+                o.longValue("journal-sample", d.sampleMs() / 1000, 1, 86_400) * 1000,
+                o.longValue("journal-days", d.maxAgeMs() / 86_400_000L, 1, 100_000) * 86_400_000L,
+                o.longValue("journal-max-mb", d.maxBytes() >> 20, 1, 1L << 30) << 20);
     }
 
     static int run(List<String> args, PrintStream out, PrintStream err) {
@@ -128,7 +148,7 @@ final class DaemonCommand {
                     o.get("history-db") != null ? Path.of(o.get("history-db")) : null,
                     new HistoryWriter.Retention(days * 86_400_000L, rows), o.get("http"), scan,
                     o.intValue("receive-buffer", d.receiveBufferBytes(), 4096, 1 << 30), o.has("http-public"), limits,
-                    capture);
+                    capture, journalSettings(o));
             if (o.has("http-public") && opts.http() == null) {
                 throw new UsageException("--http-public goes with --http HOST:PORT");
             }

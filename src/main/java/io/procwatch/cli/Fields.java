@@ -28,6 +28,12 @@ public final class Fields {
             return new Ctx(System.currentTimeMillis(), 100, readMemTotalKiB(), 4096, readPidWidth(), readUptime());
         }
 
+        /** The same machine at an earlier instant (ps --at): its clock and uptime then. */
+        Ctx asOf(long atMs) {
+            double back = (nowMs - atMs) / 1000.0;
+            return new Ctx(atMs, hz, memTotalKiB, pageSize, pidWidth, uptimeSecs < 0 ? -1 : uptimeSecs - back);
+        }
+
         /** /proc/uptime's first number (seconds since boot), or -1. */
         private static double readUptime() {
             try {

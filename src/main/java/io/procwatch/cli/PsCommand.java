@@ -53,6 +53,8 @@ final class PsCommand {
               --json            JSON array of objects (keys are the fields' JSON names)
               --socket PATH     daemon socket (default /run/procwatch/procwatch.sock or $PROCWATCH_SOCKET)
               --local           read /proc directly, without the daemon
+              --at WHEN         the processes as they were at WHEN (10m, 2h, "2026-11-24 03:12:07",
+                                @EPOCH[.mmm]), from the daemon's journal; exit 1 if WHEN is in a gap
             Examples:
               procwatch ps -ef                    procwatch ps aux --sort=-%cpu
               procwatch ps -o pid= -p 1           procwatch ps -eo pid,ppid,user,stat,rss,comm,args
@@ -132,6 +134,8 @@ final class PsCommand {
     private boolean json;
     private boolean local;
     private String socket;
+    /** --at WHEN: the table as it was then, from the daemon's journal (docs/journal.md). */
+    private String at;
 
     static int run(List<String> args, PrintStream out, PrintStream err) {
         PsCommand ps = new PsCommand();
@@ -266,6 +270,7 @@ final class PsCommand {
                 headerChosen = true;
             }
             case "--json" -> json = true;
+            case "--at" -> at = val != null ? val : arg(args, ++i[0], a);
             case "--local" -> local = true;
             case "--socket" -> socket = val != null ? val : arg(args, ++i[0], a);
             case "--cols", "--columns", "--width", "--rows", "--lines" -> {
@@ -769,7 +774,21 @@ final class PsCommand {
         Fields.Ctx ctx = Fields.Ctx.current();
         long groups = Fields.groupsFor(new ArrayList<>(needed)) | Groups.CRED;
         List<ProcRow> rows;
-        if (local) {
+        if (at != null) {
+            long atMs = HistoryCommand.when("--at", at, ctx.nowMs());
+            if (local || threads) {
+                throw new UsageException("--at takes the table from the daemon's journal: not with --local, nor with threads (-L, -T, H)");
+            }
+            // formatting as of then: elapsed times and %cpu are the ones ps would have printed then
+            ctx = ctx.asOf(atMs);
+            try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {
+                c.at(atMs);
+                rows = snapshot(c, serverSelector(), groups, 0, List.of());
+            } catch (DaemonUnavailableException e) {
+                err.println("procwatch ps: " + e.getMessage());
+                return 1;
+            }
+        } else if (local) {
             rows = LocalSnapshot.read(groups | Groups.STAT, threads, Fields.itemsFor(new ArrayList<>(needed)));
         } else {
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {

@@ -29,6 +29,7 @@ final class TreeCommand {
               --ascii      draw with ASCII instead of Unicode lines
               --json       nested JSON: {pid, ppid, user, comm, args, children: [...]}
               --local      read /proc directly, without the daemon
+              --at WHEN    the tree as it was at WHEN (as ps --at; docs/journal.md)
             Examples:
               procwatch tree              procwatch tree 1234 --args      procwatch tree --json
             """;
@@ -38,7 +39,7 @@ final class TreeCommand {
 
     static int run(List<String> args, PrintStream out, PrintStream err) {
         try {
-            Opts o = Opts.parse(args, Set.of("socket", "user"), Set.of("args", "ascii", "json", "local", "help"));
+            Opts o = Opts.parse(args, Set.of("socket", "user", "at"), Set.of("args", "ascii", "json", "local", "help"));
             if (o.has("help")) {
                 out.print(HELP);
                 return 0;
@@ -53,7 +54,19 @@ final class TreeCommand {
             }
             long groups = Groups.BASE | Groups.CRED | Groups.CMDLINE;
             List<ProcRow> rows;
-            if (o.has("local")) {
+            if (o.get("at") != null) {
+                if (o.has("local")) {
+                    throw new UsageException("--at takes the table from the daemon's journal: not with --local");
+                }
+                long atMs = HistoryCommand.when("--at", o.get("at"), System.currentTimeMillis());
+                try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(o.get("socket")), true, err)) {
+                    c.at(atMs);
+                    rows = c.snapshot(root == null ? Selector.all() : Selector.all().withSubtreeOf(root), groups, 0).rows();
+                } catch (DaemonUnavailableException e) {
+                    err.println("procwatch tree: " + e.getMessage());
+                    return 1;
+                }
+            } else if (o.has("local")) {
                 rows = LocalSnapshot.read(groups, false);
             } else {
                 try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(o.get("socket")), true, err)) {

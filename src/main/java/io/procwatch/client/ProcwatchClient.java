@@ -118,6 +118,17 @@ public final class ProcwatchClient implements AutoCloseable {
         return m;
     }
 
+    private long atMs = -1;
+
+    /**
+     * Makes this connection's snapshots ask for the table as it was at {@code epochMs} (A_AT_MS,
+     * answered from the daemon's journal); -1 for the live table again.
+     */
+    public ProcwatchClient at(long epochMs) {
+        atMs = epochMs;
+        return this;
+    }
+
     public Listing snapshot(Selector sel, long groups, int flags) throws IOException {
         return snapshot(sel, groups, flags, List.of());
     }
@@ -125,12 +136,20 @@ public final class ProcwatchClient implements AutoCloseable {
     /** With /proc items (namespaces, signal masks, ...: see docs/protocol.md, A_ITEMS) for each process. */
     public Listing snapshot(Selector sel, long groups, int flags, List<String> items) throws IOException {
         MessageBuilder b = new MessageBuilder().u64(Wire.A_GROUPS, groups);
+        if (atMs >= 0) {
+            b.u64(Wire.A_AT_MS, atMs);
+        }
         if (!items.isEmpty()) {
             b.strings(Wire.A_ITEMS, items);
         }
         sel.encode(b);
         send(b.build(Wire.SNAPSHOT, flags, ++seq));
-        return collect(Wire.PROCESS);
+        Listing l = collect(Wire.PROCESS);
+        if (atMs >= 0 && l.done().timeMs() != atMs) {
+            throw new DaemonErrorException(Wire.E_UNKNOWN_REQUEST,
+                    "the daemon is older than this client: it cannot show a past instant (restart it)");
+        }
+        return l;
     }
 
     /** What this connection's last delta snapshot merged: the base of the next one. */

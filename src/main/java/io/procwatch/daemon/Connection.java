@@ -306,7 +306,7 @@ final class Connection implements Runnable {
 
     /** Parsed request arguments common to several request types. */
     private record Args(Selector selector, long groups, int eventMask, long sinceMs, long untilMs, int limit,
-                        List<Integer> waitPids, long timeoutMs, int sampleIntervalMs, List<String> items) {
+                        List<Integer> waitPids, long timeoutMs, int sampleIntervalMs, List<String> items, long atMs) {
     }
 
     private static Args args(Message req) throws ProtocolException {
@@ -320,6 +320,7 @@ final class Connection implements Runnable {
         int interval = 0;
         List<Integer> pids = new ArrayList<>();
         List<String> items = List.of();
+        long at = -1;
         Attrs a = req.attrs();
         while (a.next()) {
             switch (a.type()) {
@@ -340,6 +341,13 @@ final class Connection implements Runnable {
                 }
                 case Wire.A_TIMEOUT_MS -> timeout = Integer.toUnsignedLong(a.u32());
                 case Wire.A_ITEMS -> items = items(a.strings());
+                case Wire.A_AT_MS -> {
+                    long v = a.u64();
+                    if (v < 0) {
+                        throw new ProtocolException(Wire.E_BAD_ARGUMENT, "A_AT_MS is past the year 292 million");
+                    }
+                    at = v;
+                }
                 case Wire.A_SAMPLE_INTERVAL_MS -> interval = (int) Math.min(Integer.MAX_VALUE,
                         Integer.toUnsignedLong(a.u32()));
                 default -> {
@@ -354,7 +362,7 @@ final class Connection implements Runnable {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "wait takes at most 1024 pids");
         }
         return new Args(sel, groups, mask, since, until, (int) Math.min(limit, MAX_ROWS_PER_REPLY), pids, timeout,
-                interval, items);
+                interval, items, at);
     }
 
     private static List<String> items(List<String> asked) throws ProtocolException {
@@ -381,6 +389,9 @@ final class Connection implements Runnable {
 
     private boolean snapshot(Message req) throws IOException {
         Args a = args(req);
+        if (a.atMs() >= 0) {
+            return snapshotAt(req, a);
+        }
         ctx.snapshotStarted();
         // Fresh: the sampled values, and the fields no event maintains (process group, terminal,
         // state), which BASE carries, are read again (only for what moved, with the task scan).
@@ -428,6 +439,48 @@ final class Connection implements Runnable {
         }
         // the age as of the answer's own time stamp (taken in done()), so time - age is when the values were read
         done(req.seq(), count, rows.isEmpty() ? -1 : (System.nanoTime() - oldest) / 1_000_000L, diff);
+        return true;
+    }
+
+    /** What the journal keeps of a row: the rest (exe, cwd, io, cgroup, wchan, items) is read from /proc at request time. */
+    private static final long JOURNALED_GROUPS = Groups.BASE | Groups.CRED | Groups.CMDLINE | Groups.STAT;
+
+    /**
+     * SNAPSHOT with A_AT_MS: the table at a past instant, rebuilt from the journal, then selected
+     * and encoded exactly as the live table is (QueryEngine, Viewer, Encoder), so a viewer sees of
+     * the past what it would have seen then. Groups the journal does not keep are left out.
+     */
+    private boolean snapshotAt(Message req, Args a) throws IOException {
+        io.procwatch.store.Journal j = ctx.writer() == null ? null : ctx.writer().journal();
+        if (j == null) {
+            throw new ProtocolException(Wire.E_NOT_FOUND,
+                    "this daemon keeps no journal: it needs --history-db (and --journal on); see docs/journal.md");
+        }
+        if (req.has(Wire.F_THREADS) || a.selector().threadsOf() != null) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, "threads are not journaled: no thread rows at a past instant");
+        }
+        if (!a.selector().member().isAny() || !a.items().isEmpty()) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT,
+                    "cgroups and /proc items are not journaled: they cannot be asked for at a past instant");
+        }
+        List<ProcessInfo> past;
+        try {
+            past = j.at(a.atMs());
+        } catch (io.procwatch.store.Journal.Unanswerable e) {
+            throw new ProtocolException(Wire.E_NOT_FOUND, e.getMessage());
+        } catch (java.sql.SQLException e) {
+            throw new ProtocolException(Wire.E_INTERNAL, "journal: " + e.getMessage());
+        }
+        io.procwatch.table.ProcessTable then = io.procwatch.table.ProcessTable.of(past);
+        List<ProcessInfo> rows = new QueryEngine(then, ctx.proc().root()).select(a.selector(), viewer);
+        long groups = a.groups() & JOURNALED_GROUPS;
+        for (ProcessInfo p : rows) {
+            encoder.process(p, groups, List.of(), viewer, req.seq()).write(out);
+        }
+        // R_TIME_MS is the instant answered: a client tells this answer from an older daemon's
+        // live one (which skips A_AT_MS) by it
+        new MessageBuilder().u32(Wire.R_COUNT, rows.size()).u64(Wire.R_TIME_MS, a.atMs())
+                .build(Wire.DONE, 0, req.seq()).write(out);
         return true;
     }
 

@@ -3,6 +3,7 @@ package io.procwatch.daemon;
 import io.procwatch.procfs.ProcFs;
 import io.procwatch.store.HistoryStore;
 import io.procwatch.store.HistoryWriter;
+import io.procwatch.store.Journal;
 import io.procwatch.table.ExitedProcess;
 import io.procwatch.table.History;
 import io.procwatch.table.LiveTable;
@@ -35,11 +36,20 @@ public final class Daemon implements AutoCloseable {
      */
     public record Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
                           HistoryWriter.Retention retention, String http, boolean taskScan,
-                          int receiveBufferBytes, boolean httpPublic, Limits limits, boolean execCapture) {
+                          int receiveBufferBytes, boolean httpPublic, Limits limits, boolean execCapture,
+                          Journal.Settings journal) {
         public Options {
             if (limits == null) {
                 limits = Limits.forClients(maxClients);
             }
+        }
+
+        /** With the journal's defaults (it is kept whenever there is a history database; null journal: none). */
+        public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
+                       HistoryWriter.Retention retention, String http, boolean taskScan, int receiveBufferBytes,
+                       boolean httpPublic, Limits limits, boolean execCapture) {
+            this(socket, historyCapacity, maxClients, procRoot, historyDb, retention, http, taskScan,
+                    receiveBufferBytes, httpPublic, limits, execCapture, Journal.Settings.defaults());
         }
 
         public Options(Path socket, int historyCapacity, int maxClients, Path procRoot, Path historyDb,
@@ -104,6 +114,16 @@ public final class Daemon implements AutoCloseable {
                         + e.getMessage() + "; exiting so the service manager restarts the daemon");
                 Runtime.getRuntime().halt(EXIT_EVENT_SOURCE_FAILED);
             });
+            if (w != null && o.journal() != null) {
+                // after the start-up scan: the journal's first flush checkpoints the filled table
+                try {
+                    Journal j = Journal.open(o.historyDb(), o.journal());
+                    j.attach(live.table());
+                    w.journal(j);
+                } catch (java.sql.SQLException e) {
+                    throw new IOException("cannot open the journal in " + o.historyDb() + ": " + e.getMessage(), e);
+                }
+            }
             DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()),
                     store, writer);
             HttpApi api = o.http() == null ? null : HttpApi.start(o.http(), o.httpPublic(), ctx, o.limits());

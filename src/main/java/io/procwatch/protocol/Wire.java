@@ -84,6 +84,8 @@ public final class Wire {
     public static final int A_CTTY = 16;          // RUN: u32 controlling terminal's device number (0 none)
     /** SNAPSHOT: strings, /proc items to send with each process (procfs.ProcItems names them), at most 64. */
     public static final int A_ITEMS = 20;
+    /** SNAPSHOT: u64 epoch ms: the table as it was then, from the journal (docs/journal.md). */
+    public static final int A_AT_MS = 21;
 
     // selector attributes (inside A_SELECTOR); several kinds AND, repeated values of one kind OR
     public static final int S_ALL = 1;            // empty

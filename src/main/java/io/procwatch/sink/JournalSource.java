@@ -2,8 +2,8 @@ package io.procwatch.sink;
 
 /**
  * What the Kafka sink reads: the event journal (issue #17), seen through the few calls the sink
- * needs, so the sink does not depend on the journal's file format. The journal's own reader will
- * implement it; until it lands nothing does.
+ * needs, so the sink does not depend on the journal's file format. Implemented by
+ * store/Journal (docs/journal.md).
  */
 public interface JournalSource {
     /** The oldest sequence still retained; what lies before it was dropped by retention. */
@@ -27,7 +27,23 @@ public interface JournalSource {
     record Gap(long count) {
     }
 
-    /** One journal record: its sequence (64-bit, increasing across restarts), wall time, content (an ExitedProcess or a Gap). */
+    /** A process exec'd: its program and argv after the exec (startNs: the life's key, as in ExitedProcess). */
+    record Exec(int pid, long startNs, String comm, String exe, java.util.List<String> argv) {
+    }
+
+    /** A process's real and effective user and group ids changed (setuid, setgid, a set-id exec). */
+    record IdChange(int pid, long startNs, int ruid, int euid, int rgid, int egid) {
+    }
+
+    /** A process renamed itself (prctl PR_SET_NAME, or a write to /proc/PID/comm). */
+    record Rename(int pid, long startNs, String comm) {
+    }
+
+    /**
+     * One journal record: its sequence (64-bit, increasing across restarts), wall time, content:
+     * an ExitedProcess, a Gap, an Exec, an IdChange or a Rename. Readers skip content they do not
+     * know (more kinds may come).
+     */
     record Entry(long seq, long epochMs, Object content) {
     }
 }

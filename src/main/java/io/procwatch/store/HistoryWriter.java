@@ -41,6 +41,8 @@ public final class HistoryWriter implements AutoCloseable {
     private final Map<String, ExitedProcess> inFlight = new ConcurrentHashMap<>();
     private final Thread thread;
     private volatile boolean closing;
+    /** The event journal (issue #17), written on this thread after each batch of exits; null if none. */
+    private volatile Journal journal;
     public final LongAdder written = new LongAdder();
     public final LongAdder dropped = new LongAdder();
     public final LongAdder failures = new LongAdder();
@@ -50,6 +52,15 @@ public final class HistoryWriter implements AutoCloseable {
         this.store = store;
         this.retention = retention;
         this.thread = Thread.ofPlatform().name("procwatch-history-writer").daemon(true).start(this::run);
+    }
+
+    /** Journals the table's changes on this thread from now on (docs/journal.md). */
+    public void journal(Journal j) {
+        journal = j;
+    }
+
+    public Journal journal() {
+        return journal;
     }
 
     /** Queues an exit (new, or completed by its taskstats). Never blocks. */
@@ -92,6 +103,14 @@ public final class HistoryWriter implements AutoCloseable {
                 } else if (now - lastAlive >= 1000) {
                     store.alive(now);
                     lastAlive = now;
+                }
+                Journal j = journal;
+                if (j != null) {
+                    try {
+                        j.flush(now);
+                    } catch (SQLException e) {
+                        System.err.println("procwatch daemon: journal: " + e.getMessage());
+                    }
                 }
                 if (now - lastRetention >= 3_600_000) {
                     retired.add(store.retain(now, retention.maxAgeMs(), retention.maxRows()));
@@ -161,6 +180,11 @@ public final class HistoryWriter implements AutoCloseable {
             thread.join(10_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        Journal j = journal;
+        if (j != null) {
+            j.stop(System.currentTimeMillis());
+            j.close();
         }
         try {
             store.runStopped(System.currentTimeMillis());

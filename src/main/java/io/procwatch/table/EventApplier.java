@@ -69,6 +69,15 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
 
     @Override
     public void accept(ConnectorEvent e) {
+        table.eventTime(e instanceof ProcEvent pe ? pe.timestampNs() : 0);
+        try {
+            dispatch(e);
+        } finally {
+            table.eventTime(0);
+        }
+    }
+
+    private void dispatch(ConnectorEvent e) {
         switch (e) {
             case Loss l -> onLoss(l);
             case ProcEvent.Fork f -> onFork(f);

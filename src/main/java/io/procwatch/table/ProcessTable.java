@@ -33,6 +33,49 @@ public final class ProcessTable {
     final ReentrantLock writeLock = new ReentrantLock();
     final Counters counters = new Counters();
 
+    /**
+     * Sees every row change (the journal, issue #17): called under the write lock with the row
+     * before (null for a new row) and after (null for a removed row), so nothing that edits the
+     * table (events, sampler, reaper, rescans, re-parenting) is missed. It must only enqueue.
+     */
+    public interface ChangeTap {
+        /** @param eventNs the kernel event's CLOCK_MONOTONIC time, or 0 when no event caused it */
+        void changed(long eventNs, ProcessInfo old, ProcessInfo now);
+    }
+
+    private volatile ChangeTap tap;
+    /** The event being applied, and the thread applying it (the connector's): see {@link #eventTime}. */
+    private volatile Thread eventThread;
+    private long eventNs;
+
+    public void setChangeTap(ChangeTap t) {
+        tap = t;
+    }
+
+    /** Set by the event applier around one event: the changes it makes carry the event's time. */
+    void eventTime(long ns) {
+        eventThread = Thread.currentThread();
+        eventNs = ns;
+    }
+
+    private long currentEventNs() {
+        return Thread.currentThread() == eventThread ? eventNs : 0;
+    }
+
+    /** Builds a table holding {@code rows} (a past instant, rebuilt from the journal), for queries only. */
+    public static ProcessTable of(Collection<ProcessInfo> rows) {
+        ProcessTable t = new ProcessTable(1);
+        t.writeLock.lock();
+        try {
+            for (ProcessInfo p : rows) {
+                t.put(t.get(p.pid), p);
+            }
+        } finally {
+            t.writeLock.unlock();
+        }
+        return t;
+    }
+
     public ProcessTable(int historyCapacity) {
         this.history = new History(historyCapacity);
     }
@@ -205,6 +248,10 @@ public final class ProcessTable {
             byName.move(old.comm, now.comm, pid);
         }
         live.put(pid, now);
+        ChangeTap t = tap;
+        if (t != null) {
+            t.changed(currentEventNs(), old, now);
+        }
     }
 
     void remove(ProcessInfo old) {
@@ -214,6 +261,10 @@ public final class ProcessTable {
             byUid.remove(old.euid, old.pid);
             byParent.remove(old.ppid, old.pid);
             byName.remove(old.comm, old.pid);
+            ChangeTap t = tap;
+            if (t != null) {
+                t.changed(currentEventNs(), old, null);
+            }
         }
     }
 }

@@ -1,0 +1,727 @@
+package io.procwatch.store;
+
+import io.procwatch.event.WaitStatus;
+import io.procwatch.procfs.SystemInfo;
+import io.procwatch.sink.JournalSource;
+import io.procwatch.table.ExitedProcess;
+import io.procwatch.table.JournalCodec;
+import io.procwatch.table.ProcessInfo;
+import io.procwatch.table.ProcessTable;
+import io.procwatch.table.TableEvent;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The event journal (issue #17): every change of the live table, in order, so that the table at
+ * any past instant can be rebuilt (`ps --at`). Kept in the history database's own SQLite file
+ * (tables {@code journal}, {@code journal_gaps}, {@code journal_meta}; one file to place, protect
+ * and back up), on connections of its own. Design and numbers: docs/journal.md.
+ *
+ * <ul>
+ *   <li>The table's {@link ProcessTable.ChangeTap} queues each row change (before, after, the
+ *       kernel event's time) on the thread that made it; nothing else happens there. A full queue
+ *       drops the change, counts it, and forces a checkpoint at the next flush.</li>
+ *   <li>{@link #flush} runs on the history writer thread (HistoryWriter) every ~250 ms: it encodes
+ *       what was queued into entries with increasing sequence numbers and writes them in one
+ *       transaction. A change of anything an event maintains (parent, ids, session, program, name,
+ *       tracer, exit) is an entry at once, with the event's time; a change of sampled fields only
+ *       (CPU, memory, state) is held per process and written at most every sample interval.</li>
+ *   <li>Every checkpoint interval (and after a loss, a dropped change, or at start) a checkpoint
+ *       entry holds the whole table, deflated, so a query replays at most one interval.</li>
+ *   <li>Gaps: at start, the time from the previous run's last sign of life to this run's first
+ *       checkpoint; while kernel events were lost, from the loss to the rescan that repaired the
+ *       table. An instant inside one is answered with the gap, never a guess.</li>
+ * </ul>
+ */
+public final class Journal implements JournalSource, AutoCloseable {
+    /** Entry kinds (column {@code kind}). */
+    static final int NEW = 1, CHANGE = 2, SAMPLE = 3, REMOVE = 4, CHECKPOINT = 5, GAP = 6, EXITED = 7;
+    /** A checkpoint inflates to at most this (a 10,000-process table is ~1.5 MB): a bad blob cannot take the heap. */
+    private static final int MAX_CHECKPOINT_BYTES = 256 << 20;
+    private static final int QUEUE = 1 << 18;
+
+    /**
+     * @param checkpointMs how often the whole table is written (a query replays at most this long)
+     * @param sampleMs     how often sampled fields of processes that changed are written
+     * @param maxAgeMs     entries older than this are dropped (checkpoint by checkpoint)
+     * @param maxBytes     and the oldest while the entries' bytes are above this
+     */
+    public record Settings(long checkpointMs, long sampleMs, long maxAgeMs, long maxBytes) {
+        public static Settings defaults() {
+            return new Settings(300_000, 10_000, 7L * 86_400_000L, 1L << 30);
+        }
+    }
+
+    /** Why an instant cannot be answered: a gap, or outside what the journal holds. */
+    public static final class Unanswerable extends Exception {
+        public Unanswerable(String m) {
+            super(m);
+        }
+    }
+
+    private record Change(long wallMs, long eventNs, ProcessInfo old, ProcessInfo now, ProcessInfo parent) {
+    }
+
+    private record Marker(long wallMs, TableEvent event) {
+    }
+
+    private record Pending(ProcessInfo row, long ms) {
+    }
+
+    private final Connection db;
+    private final Connection reader;
+    private final Object readLock = new Object();
+    private final Settings settings;
+    private final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(QUEUE);
+    private final Map<Integer, Pending> pendingSamples = new LinkedHashMap<>();
+    private ProcessTable table;
+    private long nextSeq;
+    private long totalBytes;
+    private long lastCheckpointMs;
+    private long lastSampleMs;
+    private long lastAliveWriteMs;
+    private long lastRetentionMs;
+    private boolean checkpointDue = true;
+    /** The previous run's last sign of life (or -1): the gap closes at this run's first checkpoint. */
+    private long previousAliveMs;
+    private long lossStartMs = -1;
+    private long lostInGap;
+    /** Everything queued before this wall time is on disk. */
+    private volatile long flushedUntilMs;
+    public final LongAdder entries = new LongAdder();
+    public final LongAdder bytes = new LongAdder();
+    public final LongAdder dropped = new LongAdder();
+    public final LongAdder checkpoints = new LongAdder();
+    public final LongAdder retired = new LongAdder();
+
+    private Journal(Connection db, Connection reader, Settings settings) {
+        this.db = db;
+        this.reader = reader;
+        this.settings = settings;
+    }
+
+    /** Opens the journal in the history database file (which HistoryStore.open has prepared). */
+    public static Journal open(Path file, Settings settings) throws SQLException {
+        Connection c = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+        try (Statement st = c.createStatement()) {
+            st.execute("PRAGMA journal_mode=WAL");
+            st.execute("PRAGMA synchronous=NORMAL");
+            st.execute("PRAGMA busy_timeout=5000");
+            st.execute("""
+                    CREATE TABLE IF NOT EXISTS journal (
+                      seq INTEGER PRIMARY KEY, ms INTEGER NOT NULL, kind INTEGER NOT NULL,
+                      pid INTEGER NOT NULL, body BLOB NOT NULL)""");
+            st.execute("CREATE INDEX IF NOT EXISTS journal_kind_ms ON journal (kind, ms)");
+            st.execute("""
+                    CREATE TABLE IF NOT EXISTS journal_gaps (
+                      from_ms INTEGER NOT NULL, until_ms INTEGER NOT NULL, lost INTEGER NOT NULL,
+                      reason TEXT NOT NULL)""");
+            st.execute("CREATE TABLE IF NOT EXISTS journal_meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
+        } catch (SQLException e) {
+            c.close();
+            throw e;
+        }
+        Connection r = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+        try (Statement st = r.createStatement()) {
+            st.execute("PRAGMA busy_timeout=5000");
+            st.execute("PRAGMA query_only=1");
+        }
+        Journal j = new Journal(c, r, settings);
+        try (Statement st = c.createStatement()) {
+            try (ResultSet rs = st.executeQuery("SELECT MAX(seq), COALESCE(SUM(length(body)), 0) FROM journal")) {
+                rs.next();
+                long max = rs.getLong(1);
+                j.nextSeq = rs.wasNull() ? 1 : max + 1;
+                j.totalBytes = rs.getLong(2);
+            }
+            try (ResultSet rs = st.executeQuery("SELECT v FROM journal_meta WHERE k = 'alive_ms'")) {
+                j.previousAliveMs = rs.next() ? rs.getLong(1) : -1;
+            }
+        }
+        return j;
+    }
+
+    /** Starts journaling {@code t}'s changes; the first flush writes a checkpoint of it. */
+    public void attach(ProcessTable t) {
+        this.table = t;
+        t.setChangeTap((eventNs, old, now) -> {
+            ProcessInfo parent = old == null && now != null ? t.get(now.ppid()) : null;
+            if (!queue.offer(new Change(System.currentTimeMillis(), eventNs, old, now, parent))) {
+                dropped.increment();
+            }
+        });
+        t.addListener(ev -> {
+            if (ev instanceof TableEvent.Lost || ev instanceof TableEvent.Resynced || ev instanceof TableEvent.Exited) {
+                if (!queue.offer(new Marker(System.currentTimeMillis(), ev))) {
+                    dropped.increment();
+                }
+            }
+        });
+    }
+
+    private static long timeOf(long eventNs, long wallMs) {
+        return eventNs > 0 ? SystemInfo.monotonicToEpochMillis(eventNs) : wallMs;
+    }
+
+    // ---- writing (the history writer thread) --------------------------------------------------
+
+    private record Row(long ms, int kind, int pid, byte[] body) {
+    }
+
+    /** Writes what was queued; called by the history writer thread. */
+    public void flush(long nowMs) throws SQLException {
+        if (table == null) {
+            return;
+        }
+        long drainedAt = System.currentTimeMillis();
+        List<Object> items = new ArrayList<>();
+        queue.drainTo(items, 200_000);
+        List<Row> out = new ArrayList<>();
+        long droppedNow = dropped.sum();
+        for (Object o : items) {
+            if (o instanceof Change c) {
+                change(c, out);
+            } else if (o instanceof Marker m) {
+                marker(m, out);
+            }
+        }
+        if (droppedNow > droppedSeen) {
+            droppedSeen = droppedNow;
+            checkpointDue = true; // changes are missing: only a new checkpoint makes later answers right
+        }
+        if (nowMs - lastSampleMs >= settings.sampleMs()) {
+            flushSamples(out);
+            lastSampleMs = nowMs;
+        }
+        if (checkpointDue || nowMs - lastCheckpointMs >= settings.checkpointMs()) {
+            flushSamples(out);
+            List<ProcessInfo> rows = new ArrayList<>(table.all());
+            out.add(new Row(nowMs, CHECKPOINT, 0, JournalCodec.checkpoint(rows)));
+            checkpoints.increment();
+            if (previousAliveMs >= 0) {
+                // the previous run's end to this run's first complete table
+                out.add(gapRow(previousAliveMs, nowMs, -1, "no daemon was running"));
+                previousAliveMs = -1;
+            }
+            checkpointDue = false;
+            lastCheckpointMs = nowMs;
+        }
+        boolean alive = nowMs - lastAliveWriteMs >= 1000;
+        if (out.isEmpty() && !alive) {
+            flushedUntilMs = drainedAt;
+            return;
+        }
+        write(out, nowMs);
+        flushedUntilMs = drainedAt;
+        if (nowMs - lastRetentionMs >= 60_000) {
+            retain(nowMs);
+            lastRetentionMs = nowMs;
+        }
+    }
+
+    private long droppedSeen;
+
+    private void change(Change c, List<Row> out) {
+        long ms = timeOf(c.eventNs(), c.wallMs());
+        if (c.now() == null) {
+            flushSample(c.old().pid(), out);
+            JournalCodec.Out b = new JournalCodec.Out();
+            b.zigzag(c.old().startNs());
+            out.add(new Row(ms, REMOVE, c.old().pid(), b.bytes()));
+        } else if (c.old() == null) {
+            flushSample(c.now().pid(), out);
+            out.add(new Row(ms, NEW, c.now().pid(), JournalCodec.full(c.now(), c.parent())));
+        } else if (JournalCodec.identityChange(c.old(), c.now())) {
+            flushSample(c.now().pid(), out);
+            for (byte[] b : JournalCodec.changes(c.old(), c.now())) {
+                out.add(new Row(ms, CHANGE, c.now().pid(), b));
+            }
+        } else if (c.old().startNs() == c.now().startNs()) {
+            pendingSamples.put(c.now().pid(), new Pending(c.now(), ms));
+        }
+    }
+
+    private void flushSample(int pid, List<Row> out) {
+        Pending p = pendingSamples.remove(pid);
+        if (p != null) {
+            out.add(new Row(p.ms(), SAMPLE, pid, JournalCodec.sample(p.row())));
+        }
+    }
+
+    private void flushSamples(List<Row> out) {
+        for (Map.Entry<Integer, Pending> e : pendingSamples.entrySet()) {
+            out.add(new Row(e.getValue().ms(), SAMPLE, e.getKey(), JournalCodec.sample(e.getValue().row())));
+        }
+        pendingSamples.clear();
+    }
+
+    private void marker(Marker m, List<Row> out) {
+        switch (m.event()) {
+            case TableEvent.Lost l -> {
+                long ms = timeOf(l.timestampNs(), m.wallMs());
+                if (lossStartMs < 0) {
+                    lossStartMs = ms;
+                }
+                lostInGap += Math.max(0, l.loss().lostEvents());
+            }
+            case TableEvent.Resynced r -> {
+                if (lossStartMs >= 0) {
+                    out.add(gapRow(lossStartMs, m.wallMs(), lostInGap, "kernel events were lost"));
+                    lossStartMs = -1;
+                    lostInGap = 0;
+                }
+                checkpointDue = true;
+            }
+            case TableEvent.Exited x -> out.add(new Row(timeOf(x.timestampNs(), x.exited().endEpochMs()), EXITED,
+                    x.exited().pid(), encodeExited(x.exited())));
+            default -> {
+            }
+        }
+    }
+
+    private Row gapRow(long fromMs, long untilMs, long lost, String reason) {
+        JournalCodec.Out b = new JournalCodec.Out();
+        b.zigzag(fromMs);
+        b.zigzag(untilMs);
+        b.zigzag(lost);
+        b.string(reason);
+        return new Row(untilMs, GAP, 0, b.bytes());
+    }
+
+    private void write(List<Row> rows, long nowMs) throws SQLException {
+        boolean auto = db.getAutoCommit();
+        db.setAutoCommit(false);
+        long seq = nextSeq;
+        long added = 0;
+        try {
+            try (PreparedStatement ps = db.prepareStatement(
+                    "INSERT INTO journal (seq, ms, kind, pid, body) VALUES (?, ?, ?, ?, ?)");
+                 PreparedStatement gap = db.prepareStatement(
+                         "INSERT INTO journal_gaps (from_ms, until_ms, lost, reason) VALUES (?, ?, ?, ?)")) {
+                for (Row r : rows) {
+                    ps.setLong(1, seq++);
+                    ps.setLong(2, r.ms());
+                    ps.setInt(3, r.kind());
+                    ps.setInt(4, r.pid());
+                    ps.setBytes(5, r.body());
+                    ps.addBatch();
+                    added += r.body().length;
+                    if (r.kind() == GAP) {
+                        JournalCodec.In in = new JournalCodec.In(r.body());
+                        gap.setLong(1, in.zigzag());
+                        gap.setLong(2, in.zigzag());
+                        gap.setLong(3, in.zigzag());
+                        gap.setString(4, in.string());
+                        gap.executeUpdate();
+                    }
+                }
+                ps.executeBatch();
+            }
+            try (PreparedStatement ps = db.prepareStatement(
+                    "INSERT INTO journal_meta (k, v) VALUES ('alive_ms', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v")) {
+                ps.setLong(1, nowMs);
+                ps.executeUpdate();
+            }
+            db.commit();
+            nextSeq = seq;
+            totalBytes += added;
+            entries.add(rows.size());
+            bytes.add(added);
+            lastAliveWriteMs = nowMs;
+        } catch (SQLException e) {
+            db.rollback();
+            dropped.add(rows.size()); // not retried: the next checkpoint (forced) makes later answers right
+            checkpointDue = true;
+            throw e;
+        } finally {
+            db.setAutoCommit(auto);
+        }
+    }
+
+    /** Drops whole checkpoint intervals: older than the age limit, then the oldest while over the size. */
+    synchronized void retain(long nowMs) throws SQLException {
+        long cut = -1;
+        try (PreparedStatement ps = db.prepareStatement(
+                "SELECT MAX(seq) FROM journal WHERE kind = " + CHECKPOINT + " AND ms <= ?")) {
+            ps.setLong(1, nowMs - settings.maxAgeMs());
+            try (ResultSet r = ps.executeQuery()) {
+                if (r.next()) {
+                    cut = r.getLong(1);
+                    if (r.wasNull()) {
+                        cut = -1;
+                    }
+                }
+            }
+        }
+        if (cut > 0) {
+            dropBefore(cut);
+        }
+        while (totalBytes > settings.maxBytes()) {
+            long next;
+            try (Statement st = db.createStatement(); ResultSet r = st.executeQuery(
+                    "SELECT seq FROM journal WHERE kind = " + CHECKPOINT + " ORDER BY seq LIMIT 1 OFFSET 1")) {
+                if (!r.next()) {
+                    break; // only the newest checkpoint's interval is left: kept, whatever its size
+                }
+                next = r.getLong(1);
+            }
+            dropBefore(next);
+        }
+    }
+
+    private void dropBefore(long seq) throws SQLException {
+        long gone;
+        int n;
+        try (PreparedStatement ps = db.prepareStatement("SELECT COALESCE(SUM(length(body)), 0) FROM journal WHERE seq < ?")) {
+            ps.setLong(1, seq);
+            try (ResultSet r = ps.executeQuery()) {
+                gone = r.next() ? r.getLong(1) : 0;
+            }
+        }
+        try (PreparedStatement ps = db.prepareStatement("DELETE FROM journal WHERE seq < ?")) {
+            ps.setLong(1, seq);
+            n = ps.executeUpdate();
+        }
+        try (PreparedStatement ps = db.prepareStatement(
+                "DELETE FROM journal_gaps WHERE until_ms < (SELECT MIN(ms) FROM journal WHERE kind = " + CHECKPOINT + ")")) {
+            ps.executeUpdate();
+        }
+        totalBytes -= gone;
+        retired.add(n);
+    }
+
+    /** Writes what is left and records a clean stop (the next run's gap starts now). */
+    public void stop(long nowMs) {
+        lastAliveWriteMs = 0;
+        try {
+            flush(nowMs);
+        } catch (SQLException e) {
+            System.err.println("procwatch daemon: journal: " + e.getMessage());
+        }
+    }
+
+    public long totalBytes() {
+        return totalBytes;
+    }
+
+    // ---- encoding of exits (for the journal's readers: JournalSource) -------------------------
+
+    static byte[] encodeExited(ExitedProcess e) {
+        JournalCodec.Out o = new JournalCodec.Out();
+        o.zigzag(e.seq());
+        o.zigzag(e.pid());
+        o.zigzag(e.ppid());
+        o.zigzag(e.uid());
+        o.zigzag(e.gid());
+        o.string(e.comm());
+        o.string(e.exe());
+        o.varint(e.argv().size());
+        for (String a : e.argv()) {
+            o.string(a);
+        }
+        o.zigzag(e.startEpochMs());
+        o.zigzag(e.endEpochMs());
+        o.zigzag(e.status() == null ? -1 : e.status().raw());
+        o.varint((e.coreDumped() ? 1 : 0) | (e.exitObserved() ? 2 : 0) | (e.argvKnown() ? 4 : 0));
+        o.zigzag(e.startNs());
+        return o.bytes();
+    }
+
+    static ExitedProcess decodeExited(byte[] b) {
+        JournalCodec.In in = new JournalCodec.In(b);
+        long seq = in.zigzag();
+        int pid = (int) in.zigzag();
+        int ppid = (int) in.zigzag();
+        int uid = (int) in.zigzag();
+        int gid = (int) in.zigzag();
+        String comm = in.string();
+        String exe = in.string();
+        long n = in.varint();
+        if (n < 0 || n > in.remaining()) {
+            throw new IllegalArgumentException("bad argv count");
+        }
+        List<String> argv = new ArrayList<>();
+        for (long i = 0; i < n; i++) {
+            argv.add(in.string());
+        }
+        long start = in.zigzag();
+        long end = in.zigzag();
+        long status = in.zigzag();
+        long flags = in.varint();
+        long startNs = in.zigzag();
+        return new ExitedProcess(seq, pid, ppid, uid, gid, comm, exe, List.copyOf(argv), start, end,
+                status < 0 ? null : new WaitStatus((int) status), (flags & 1) != 0, (flags & 2) != 0, (flags & 4) != 0,
+                null, startNs);
+    }
+
+    // ---- queries ------------------------------------------------------------------------------
+
+    /** A gap recorded in the journal. */
+    public record GapSpan(long fromMs, long untilMs, long lost, String reason) {
+    }
+
+    /**
+     * The table as it was at {@code atMs}: the newest checkpoint at or before it, then every later
+     * entry up to it, in journal order. Waits (up to 3 s) for entries still being written.
+     */
+    public List<ProcessInfo> at(long atMs) throws Unanswerable, SQLException {
+        long now = System.currentTimeMillis();
+        if (atMs > now) {
+            throw new Unanswerable("that time is in the future");
+        }
+        long deadline = System.nanoTime() + 3_000_000_000L;
+        while (flushedUntilMs < atMs && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Unanswerable("interrupted");
+            }
+        }
+        synchronized (readLock) {
+            for (GapSpan g : gapsLocked(atMs, atMs)) {
+                throw new Unanswerable(describe(g));
+            }
+            long cpSeq;
+            byte[] cp;
+            try (PreparedStatement ps = reader.prepareStatement(
+                    "SELECT seq, body FROM journal WHERE kind = " + CHECKPOINT + " AND ms <= ? ORDER BY ms DESC, seq DESC LIMIT 1")) {
+                ps.setLong(1, atMs);
+                try (ResultSet r = ps.executeQuery()) {
+                    if (!r.next()) {
+                        throw new Unanswerable("the journal holds nothing that early (it begins "
+                                + oldestCheckpointText() + ")");
+                    }
+                    cpSeq = r.getLong(1);
+                    cp = r.getBytes(2);
+                }
+            }
+            // entries are in event order; those queued before a later checkpoint can follow it by
+            // the queue's latency, so the replay reads on to the first checkpoint a minute after atMs
+            long untilSeq = Long.MAX_VALUE;
+            try (PreparedStatement ps = reader.prepareStatement(
+                    "SELECT MIN(seq) FROM journal WHERE kind = " + CHECKPOINT + " AND ms > ? AND seq > ?")) {
+                ps.setLong(1, atMs + 60_000);
+                ps.setLong(2, cpSeq);
+                try (ResultSet r = ps.executeQuery()) {
+                    if (r.next()) {
+                        long v = r.getLong(1);
+                        if (!r.wasNull()) {
+                            untilSeq = v;
+                        }
+                    }
+                }
+            }
+            JournalCodec.Replay replay = new JournalCodec.Replay();
+            try {
+                replay.checkpoint(cp, MAX_CHECKPOINT_BYTES);
+                try (PreparedStatement ps = reader.prepareStatement(
+                        "SELECT kind, pid, body FROM journal WHERE seq > ? AND seq < ? AND ms <= ? AND kind IN ("
+                                + NEW + "," + CHANGE + "," + SAMPLE + "," + REMOVE + ") ORDER BY seq")) {
+                    ps.setLong(1, cpSeq);
+                    ps.setLong(2, untilSeq);
+                    ps.setLong(3, atMs);
+                    try (ResultSet r = ps.executeQuery()) {
+                        while (r.next()) {
+                            int pid = r.getInt(2);
+                            byte[] body = r.getBytes(3);
+                            switch (r.getInt(1)) {
+                                case NEW -> replay.added(pid, body);
+                                case CHANGE, SAMPLE -> replay.changed(pid, body);
+                                case REMOVE -> replay.removed(pid, new JournalCodec.In(body).zigzag());
+                                default -> {
+                                }
+                            }
+                        }
+                    }
+                }
+            } catch (IllegalArgumentException e) {
+                throw new SQLException("journal entry damaged: " + e.getMessage(), e);
+            }
+            return replay.rows();
+        }
+    }
+
+    private String oldestCheckpointText() throws SQLException {
+        try (Statement st = reader.createStatement();
+             ResultSet r = st.executeQuery("SELECT MIN(ms) FROM journal WHERE kind = " + CHECKPOINT)) {
+            if (r.next()) {
+                long v = r.getLong(1);
+                if (!r.wasNull()) {
+                    return "at " + java.time.Instant.ofEpochMilli(v) + ", @" + v / 1000;
+                }
+            }
+            return "nowhere: it is empty";
+        }
+    }
+
+    static String describe(GapSpan g) {
+        return "no answer for that instant: it lies in a gap in the journal, from @" + g.fromMs() / 1000.0 + " ("
+                + java.time.Instant.ofEpochMilli(g.fromMs()) + ") to @" + g.untilMs() / 1000.0 + " ("
+                + java.time.Instant.ofEpochMilli(g.untilMs()) + "): " + g.reason()
+                + (g.lost() > 0 ? " (" + g.lost() + ")" : "");
+    }
+
+    public List<GapSpan> gaps(long sinceMs, long untilMs) throws SQLException {
+        synchronized (readLock) {
+            return gapsLocked(sinceMs, untilMs);
+        }
+    }
+
+    private List<GapSpan> gapsLocked(long sinceMs, long untilMs) throws SQLException {
+        List<GapSpan> out = new ArrayList<>();
+        try (PreparedStatement ps = reader.prepareStatement(
+                "SELECT from_ms, until_ms, lost, reason FROM journal_gaps WHERE from_ms <= ? AND until_ms >= ? ORDER BY from_ms")) {
+            ps.setLong(1, untilMs);
+            ps.setLong(2, sinceMs);
+            try (ResultSet r = ps.executeQuery()) {
+                while (r.next()) {
+                    out.add(new GapSpan(r.getLong(1), r.getLong(2), r.getLong(3), r.getString(4)));
+                }
+            }
+        }
+        return out;
+    }
+
+    // ---- JournalSource ------------------------------------------------------------------------
+
+    @Override
+    public long oldestSeq() {
+        return seqBound("MIN");
+    }
+
+    @Override
+    public long newestSeq() {
+        return seqBound("MAX");
+    }
+
+    private long seqBound(String fn) {
+        synchronized (readLock) {
+            try (Statement st = reader.createStatement(); ResultSet r = st.executeQuery("SELECT " + fn + "(seq) FROM journal")) {
+                long v = r.next() ? r.getLong(1) : 0;
+                if (r.wasNull() || v == 0) {
+                    return fn.equals("MIN") ? nextSeq : nextSeq - 1;
+                }
+                return v;
+            } catch (SQLException e) {
+                throw new IllegalStateException("journal: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    @Override
+    public Cursor openAt(long seq) {
+        return new PagedCursor(Math.max(seq, oldestSeq()));
+    }
+
+    /** Reads a page at a time: exits, gaps, execs, id changes and renames; other entries are skipped. */
+    private final class PagedCursor implements Cursor {
+        private long next;
+        private final ArrayDeque<Entry> page = new ArrayDeque<>();
+
+        PagedCursor(long from) {
+            this.next = from;
+        }
+
+        @Override
+        public Entry next() {
+            if (page.isEmpty()) {
+                fill();
+            }
+            return page.poll();
+        }
+
+        private void fill() {
+            synchronized (readLock) {
+                try (PreparedStatement ps = reader.prepareStatement(
+                        "SELECT seq, ms, kind, pid, body FROM journal WHERE seq >= ? AND kind IN (" + CHANGE + "," + GAP
+                                + "," + EXITED + ") ORDER BY seq LIMIT 500")) {
+                    ps.setLong(1, next);
+                    try (ResultSet r = ps.executeQuery()) {
+                        while (r.next()) {
+                            long seq = r.getLong(1);
+                            next = seq + 1;
+                            Object content = content(r.getInt(3), r.getInt(4), r.getBytes(5));
+                            if (content != null) {
+                                page.add(new Entry(seq, r.getLong(2), content));
+                            }
+                        }
+                    }
+                } catch (SQLException e) {
+                    throw new IllegalStateException("journal: " + e.getMessage(), e);
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            page.clear();
+        }
+    }
+
+    static Object content(int kind, int pid, byte[] body) {
+        try {
+            switch (kind) {
+                case EXITED -> {
+                    return decodeExited(body);
+                }
+                case GAP -> {
+                    JournalCodec.In in = new JournalCodec.In(body);
+                    in.zigzag();
+                    in.zigzag();
+                    long lost = in.zigzag();
+                    return new Gap(lost > 0 ? lost : -1);
+                }
+                case CHANGE -> {
+                    JournalCodec.Fields f = JournalCodec.fields(pid, body);
+                    long start = f.startNs() == null ? 0 : f.startNs();
+                    if (f.exec()) {
+                        return new Exec(pid, start, f.comm(), f.exe(), f.argv());
+                    }
+                    if (f.credsChanged()) {
+                        return new IdChange(pid, start, f.ruid(), f.euid(), f.rgid(), f.egid());
+                    }
+                    if (f.renamed()) {
+                        return new Rename(pid, start, f.comm());
+                    }
+                    return null;
+                }
+                default -> {
+                    return null;
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            return null; // a damaged entry is skipped, not a crash of the reader
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            db.close();
+        } catch (SQLException ignored) {
+            // closing
+        }
+        synchronized (readLock) {
+            try {
+                reader.close();
+            } catch (SQLException ignored) {
+                // closing
+            }
+        }
+    }
+}
