@@ -144,7 +144,12 @@ public final class ProcwatchClient implements AutoCloseable {
         }
         sel.encode(b);
         send(b.build(Wire.SNAPSHOT, flags, ++seq));
-        return collect(Wire.PROCESS);
+        Listing l = collect(Wire.PROCESS);
+        if (atMs >= 0 && l.done().timeMs() != atMs) {
+            throw new DaemonErrorException(Wire.E_UNKNOWN_REQUEST,
+                    "the daemon is older than this client: it cannot show a past instant (restart it)");
+        }
+        return l;
     }
 
     /** What this connection's last delta snapshot merged: the base of the next one. */

@@ -477,7 +477,10 @@ final class Connection implements Runnable {
         for (ProcessInfo p : rows) {
             encoder.process(p, groups, List.of(), viewer, req.seq()).write(out);
         }
-        done(req.seq(), rows.size(), -1);
+        // R_TIME_MS is the instant answered: a client tells this answer from an older daemon's
+        // live one (which skips A_AT_MS) by it
+        new MessageBuilder().u32(Wire.R_COUNT, rows.size()).u64(Wire.R_TIME_MS, a.atMs())
+                .build(Wire.DONE, 0, req.seq()).write(out);
         return true;
     }
 

@@ -36,8 +36,11 @@ final class Metrics {
         GaugeWithCallback.builder().name("procwatch_group_processes").help("Live processes by command name")
                 .labelNames("name").callback(cb -> groups.forEach((name, g) -> cb.call(g[0], name)))
                 .register(registry);
-        CounterWithCallback.builder().name("procwatch_group_cpu_seconds")
-                .help("CPU time used so far by the live processes of each command name")
+        // A gauge, not a counter: when a process exits its CPU time leaves its name's sum, and a
+        // counter that goes down reads to Prometheus as a reset (rate() would count the whole sum
+        // again). Keeping exited processes' CPU would need a label per name ever seen: unbounded.
+        GaugeWithCallback.builder().name("procwatch_group_cpu_seconds")
+                .help("CPU time used so far by the live processes of each command name (falls when one exits)")
                 .labelNames("name").callback(cb -> {
                     int hz = SystemInfo.get().clockTicks();
                     groups.forEach((name, g) -> cb.call((double) g[1] / hz, name));

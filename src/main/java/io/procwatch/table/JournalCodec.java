@@ -36,6 +36,8 @@ public final class JournalCodec {
     static final int FROM_PARENT = 29;
     /** The change was an exec (for the journal's readers: an Exec entry rather than a rename). */
     static final int EXEC = 30;
+    /** The name changed without an exec (PR_SET_NAME, /proc/PID/comm): a Rename for readers. */
+    static final int RENAMED = 31;
     private static final int FIELDS = 29;
     /** Fields no event maintains, read by the sampler: journaled at the sample pace, not per change. */
     public static final long SAMPLED = bits(STATE, PRIORITY, NICE, PROCESSOR, NLWP, UTIME, STIME, VSIZE, RSS,
@@ -144,6 +146,8 @@ public final class JournalCodec {
         m |= 1L << START_NS;
         if (old.execCount != now.execCount) {
             m |= 1L << EXEC | PROGRAM_GROUP;
+        } else if (!old.comm.equals(now.comm)) {
+            m |= 1L << RENAMED;
         }
         return write(now, m);
     }
@@ -242,7 +246,7 @@ public final class JournalCodec {
         }
 
         public boolean renamed() {
-            return !exec() && (mask & 1L << COMM) != 0;
+            return (mask & 1L << RENAMED) != 0;
         }
 
         public boolean credsChanged() {
@@ -267,7 +271,7 @@ public final class JournalCodec {
     /** Reads a body's fields into {@code b}; nlwp is returned through the builder's threads. */
     private static long read(ProcessInfo.Builder b, In in, ProcessInfo.Builder parent) {
         long mask = in.varint();
-        if ((mask & ~((1L << FIELDS) - 1 | 1L << FROM_PARENT | 1L << EXEC)) != 0) {
+        if ((mask & ~((1L << FIELDS) - 1 | 1L << FROM_PARENT | 1L << EXEC | 1L << RENAMED)) != 0) {
             throw new IllegalArgumentException("unknown fields in a journal entry");
         }
         int nlwp = -1;
