@@ -277,6 +277,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         table.counters.forks.increment();
         long startTicks = sys.startTicksFromFork(f.timestampNs());
         ProcessInfo child;
+        List<ExitedProcess> gaveWay = List.of();
         table.writeLock.lock();
         try {
             ProcessInfo old = table.get(f.childTgid());
@@ -289,7 +290,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 table.remove(old);
                 exited.remove(old.pid);
                 if (!(old.leaderExited && old.threads.length == 0)) {
-                    overtake(old);
+                    gaveWay = overtake(old);
                 }
             }
             ProcessInfo parent = table.get(f.parentTgid());
@@ -333,6 +334,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         } finally {
             table.writeLock.unlock();
         }
+        gaveWay.forEach(e -> table.publish(new TableEvent.Exited(0, e)));
         table.publish(new TableEvent.Forked(f.timestampNs(), child, false, f.childPid()));
     }
 
@@ -361,7 +363,16 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
     /** At most this many lives wait (a storm of losses must not grow the heap); the oldest go first. */
     private static final int OVERTAKEN_MAX = 4096;
 
-    private record Overtaken(ProcessInfo row, long sinceNanos) {
+    /** A life waiting for its late exit event; {@code row} takes its threads' exits meanwhile. */
+    private static final class Overtaken {
+        ProcessInfo row;
+        final long sinceNanos;
+        boolean done;
+
+        Overtaken(ProcessInfo row, long sinceNanos) {
+            this.row = row;
+            this.sinceNanos = sinceNanos;
+        }
     }
 
     /**
@@ -373,17 +384,36 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
      * exec. The late exit belongs to the oldest life still owed one, not to the row now in the table.
      */
     private final Map<Integer, java.util.ArrayDeque<Overtaken>> overtaken = new HashMap<>();
+    /** The same lives in the order they were overtaken (so oldest first): what expiry walks. */
+    private final java.util.ArrayDeque<Overtaken> overtakenOrder = new java.util.ArrayDeque<>();
     private volatile int overtakenCount; // written under the write lock; read by the reaper's timer
 
-    private void overtake(ProcessInfo old) {
-        overtaken.computeIfAbsent(old.pid, k -> new java.util.ArrayDeque<>())
-                .addLast(new Overtaken(old, System.nanoTime()));
+    /** Under the write lock; returns what had to give way to the bound (to publish after the lock). */
+    private List<ExitedProcess> overtake(ProcessInfo old) {
+        Overtaken o = new Overtaken(old, System.nanoTime());
+        overtaken.computeIfAbsent(old.pid, k -> new java.util.ArrayDeque<>()).addLast(o);
+        overtakenOrder.addLast(o);
         overtakenCount++;
         table.counters.exitsOvertaken.increment();
-        if (overtakenCount > OVERTAKEN_MAX) {
-            expireOvertaken(Long.MAX_VALUE, 1);
-        }
         exitPending.run(); // the reaper's timer gives up on it if its exit never comes
+        return overtakenCount > OVERTAKEN_MAX ? expireOvertaken(0, overtakenCount - OVERTAKEN_MAX)
+                : List.of();
+    }
+
+    /** Takes a waiting life out of both structures. Under the write lock. */
+    private void settle(Overtaken o) {
+        o.done = true;
+        overtakenCount--;
+        java.util.ArrayDeque<Overtaken> lives = overtaken.get(o.row.pid);
+        if (lives != null) {
+            lives.remove(o);
+            if (lives.isEmpty()) {
+                overtaken.remove(o.row.pid);
+            }
+        }
+        while (!overtakenOrder.isEmpty() && overtakenOrder.peekFirst().done) {
+            overtakenOrder.pollFirst();
+        }
     }
 
     /**
@@ -395,9 +425,8 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         if (lives == null) {
             return false;
         }
-        for (var it = lives.iterator(); it.hasNext(); ) {
-            Overtaken o = it.next();
-            ProcessInfo r = o.row();
+        for (Overtaken o : lives) {
+            ProcessInfo r = o.row;
             if (x.pid() != x.tgid() && Arrays.stream(r.threads).noneMatch(t -> t == x.pid())) {
                 continue;
             }
@@ -409,19 +438,14 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
             } else {
                 table.counters.threadExits.increment();
             }
-            it.remove();
-            overtakenCount--;
             if (p.leaderExited && p.threads.length == 0) {
+                settle(o);
                 p.state = 'Z';
                 table.counters.exits.increment();
                 table.counters.exitsLateApplied.increment();
                 ended.add(addHistory(p.build(), new WaitStatus(groupStatus(x, r)), x.timestampNs(), true));
             } else {
-                lives.addFirst(new Overtaken(p.build(), o.sinceNanos())); // still owed its other threads' exits
-                overtakenCount++;
-            }
-            if (lives.isEmpty()) {
-                overtaken.remove(x.tgid());
+                o.row = p.build(); // still owed its other threads' exits
             }
             return true;
         }
@@ -429,29 +453,19 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
     }
 
     /**
-     * Gives up on overtaken lives waiting since before {@code olderThanNanos} (or the oldest
-     * {@code atLeast}): history as exit not observed, with the last known name and argv. Under the write lock.
+     * Gives up on overtaken lives: the oldest {@code count} (the bound), or all waiting since
+     * before {@code olderThanNanos} when count is negative (the reaper). Each goes to history as
+     * exit not observed, with the last known name and argv. Under the write lock.
      */
-    private List<ExitedProcess> expireOvertaken(long olderThanNanos, int atLeast) {
+    private List<ExitedProcess> expireOvertaken(long olderThanNanos, int count) {
         List<ExitedProcess> out = new ArrayList<>();
-        while (overtakenCount > 0) {
-            Overtaken oldest = null;
-            for (var lives : overtaken.values()) {
-                Overtaken o = lives.peekFirst();
-                if (o != null && (oldest == null || o.sinceNanos() - oldest.sinceNanos() < 0)) {
-                    oldest = o;
-                }
-            }
-            if (oldest == null || (out.size() >= atLeast && oldest.sinceNanos() - olderThanNanos >= 0)) {
+        while (!overtakenOrder.isEmpty()) {
+            Overtaken oldest = overtakenOrder.peekFirst();
+            if (count >= 0 ? out.size() >= count : oldest.sinceNanos - olderThanNanos >= 0) {
                 break;
             }
-            var lives = overtaken.get(oldest.row().pid);
-            lives.pollFirst();
-            if (lives.isEmpty()) {
-                overtaken.remove(oldest.row().pid);
-            }
-            overtakenCount--;
-            ProcessInfo r = oldest.row();
+            settle(oldest);
+            ProcessInfo r = oldest.row;
             table.counters.exitsNotObserved.increment();
             out.add(addHistory(r, r.leaderExited ? new WaitStatus(r.exitStatusRaw) : null, 0, false));
         }
@@ -741,7 +755,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
             List<ExitedProcess> given;
             table.writeLock.lock();
             try {
-                given = expireOvertaken(System.nanoTime() - OVERTAKEN_WAIT_NANOS, 0);
+                given = expireOvertaken(System.nanoTime() - OVERTAKEN_WAIT_NANOS, -1);
             } finally {
                 table.writeLock.unlock();
             }

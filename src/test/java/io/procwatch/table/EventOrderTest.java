@@ -91,4 +91,21 @@ class EventOrderTest {
         assertThat(table.counters().exitsNotObserved.sum()).isEqualTo(1);
         assertThat(applier.exitedNotReaped()).isZero();
     }
+
+    @Test
+    void atMost4096LivesWaitAndTheOldestGiveWayFirst() {
+        long t = System.nanoTime();
+        int forks = 4096 + 4;
+        for (int i = 0; i < forks; i++) {
+            applier.accept(fork(t + i * 1_000L)); // each overtakes the one before: 4,099 wait
+        }
+        List<ExitedProcess> h = history();
+        assertThat(h).extracting(ExitedProcess::startNs).containsExactly(t, t + 1_000L, t + 2_000L);
+        assertThat(h).noneMatch(ExitedProcess::exitObserved);
+        applier.accept(exit(t + forks * 1_000L, 9)); // the oldest still waiting gets it
+        assertThat(history()).hasSize(4);
+        assertThat(history().getLast().startNs()).isEqualTo(t + 3_000L);
+        assertThat(history().getLast().status().exitCode()).isEqualTo(9);
+        assertThat(applier.exitedNotReaped()).isEqualTo(4096 - 1);
+    }
 }
