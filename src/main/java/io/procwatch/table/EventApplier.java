@@ -224,7 +224,11 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
      * lost, not only fewer of the gone ones. One rescan at a time; later callers find it done.
      */
     public void resyncForQuery() {
-        if (stale && resyncPending) {
+        // Not "stale && resyncPending": a rescan that is running has already cleared
+        // resyncPending, and an answer must wait for it (resyncNow waits on its gate) rather than
+        // be served from the table it has not finished (CI: a first answer after a loss without
+        // the 200 processes whose forks were lost, 100 ms before the rescan added them).
+        if (stale) {
             resyncNow();
         }
     }
