@@ -14,9 +14,23 @@ import java.util.Map;
  * terminal narrower than the line.
  */
 final class Columns {
-    /** A column: the field, and its header as the user asked for it (may be empty). */
-    record Col(Field field, String header, int width) {
+    /**
+     * A column: the field, its header as the user asked for it (may be empty), and what the row
+     * loop would otherwise work out from the field's name for every cell.
+     *
+     * @param args      a command line (a newline in it reads as a space)
+     * @param command   a command column, where procps draws the forest (args, comm and their aliases)
+     * @param overflows printed whole when wider than the column ({@link #overflows(Field)})
+     */
+    record Col(Field field, String header, int width, boolean args, boolean command, boolean overflows) {
+        Col(Field field, String header, int width) {
+            this(field, header, width, field.json().equals("args"),
+                    field.json().equals("args") || field.json().equals("comm"), Columns.overflows(field));
+        }
     }
+
+    /** Padding is appended from here: procps writes at most 144 spaces at once (see line()). */
+    private static final String SPACES = " ".repeat(144);
 
     private Columns() {
     }
@@ -34,24 +48,24 @@ final class Columns {
     }
 
     static String header(List<Col> cols) {
-        List<String> cells = new ArrayList<>();
-        for (Col c : cols) {
-            cells.add(c.header());
+        String[] cells = new String[cols.size()];
+        for (int i = 0; i < cells.length; i++) {
+            cells[i] = cols.get(i).header();
         }
         return line(cols, cells, true);
     }
 
     static String row(List<Col> cols, ProcRow r, Fields.Ctx ctx, String lastPrefix) {
-        List<String> cells = new ArrayList<>();
-        for (int i = 0; i < cols.size(); i++) {
-            Field f = cols.get(i).field();
-            String t = f.text().apply(r, ctx);
-            t = f.json().equals("args") ? Printable.args(t) : Printable.text(t);
-            // procps draws the forest in each command column (args, comm and their aliases), wherever it is
-            if (lastPrefix != null && (f.json().equals("args") || f.json().equals("comm"))) {
+        String[] cells = new String[cols.size()];
+        boolean utf8 = Invocation.current().utf8();
+        for (int i = 0; i < cells.length; i++) {
+            Col c = cols.get(i);
+            String t = Printable.clean(c.field().text().apply(r, ctx), c.args(), utf8);
+            // procps draws the forest in each command column, wherever it is
+            if (lastPrefix != null && c.command()) {
                 t = lastPrefix + t;
             }
-            cells.add(t);
+            cells[i] = t;
         }
         return line(cols, cells, false);
     }
@@ -62,16 +76,16 @@ final class Columns {
      * columns that follow give up their padding until the line is back in step. A value wider
      * than its column therefore pushes the rest right only as far as it must.
      */
-    private static String line(List<Col> cols, List<String> cells, boolean header) {
-        StringBuilder sb = new StringBuilder();
+    private static String line(List<Col> cols, String[] cells, boolean header) {
+        StringBuilder sb = new StringBuilder(16 * cells.length);
         int actual = 0;
         int correct = 0;
         boolean dospace = false;
         for (int i = 0; i < cols.size(); i++) {
             Col c = cols.get(i);
-            String t = cells.get(i);
-            boolean last = i == cols.size() - 1;
-            if (c.field().left() && !last && !header && t.length() > c.width() && !overflows(c.field())) {
+            String t = cells[i];
+            boolean last = i == cells.length - 1;
+            if (c.field().left() && !last && !header && t.length() > c.width() && !c.overflows()) {
                 t = c.field().plusTrunc() ? t.substring(0, Math.max(0, c.width() - 1)) + "+" : t.substring(0, c.width());
             }
             int leftpad = c.field().left() ? 0 : Math.max(0, c.width() - t.length());
@@ -80,7 +94,7 @@ final class Columns {
                 space = dospace ? 1 : 0;
             }
             space = Math.min(space, 144); // procps's limit on the padding it writes at once
-            sb.append(" ".repeat(space)).append(t);
+            sb.append(SPACES, 0, space).append(t);
             actual += space + t.length();
             correct += c.width() + 1;
             dospace = true;
@@ -112,8 +126,14 @@ final class Columns {
         return out;
     }
 
-    /** Cuts a line to the terminal width (only when printing to a terminal without -w). */
+    /**
+     * Cuts a line to the terminal width (only when printing to a terminal without -w). Written as
+     * bytes in the stream's own charset, which is what println would write: println goes through
+     * the stream's char buffer and encoder instead, which at 10,000 lines was a fifth of ps's time.
+     */
     static void print(PrintStream out, String line, int maxWidth) {
-        out.println(maxWidth > 0 && line.length() > maxWidth ? line.substring(0, maxWidth) : line);
+        String l = maxWidth > 0 && line.length() > maxWidth ? line.substring(0, maxWidth) : line;
+        out.writeBytes(l.getBytes(out.charset()));
+        out.write('\n');
     }
 }

@@ -1,5 +1,6 @@
 package io.procwatch.client;
 
+import io.procwatch.protocol.AttrSink;
 import io.procwatch.protocol.Attrs;
 import io.procwatch.protocol.ProtocolException;
 import io.procwatch.protocol.Wire;
@@ -11,7 +12,7 @@ import java.util.List;
  * are set; the others keep their "absent" value (-1, null). Attribute types this client does not
  * know are skipped, so newer daemons work with it.
  */
-public final class ProcRow {
+public final class ProcRow implements AttrSink {
     public int pid = -1;
     public int tid = -1;
     public int ppid = -1;
@@ -76,73 +77,28 @@ public final class ProcRow {
     /** CPU use over the last refresh interval in tenths of a percent of one CPU; set by top. */
     public long cpuTenthsNow = -1;
 
+    /**
+     * A row from a PROCESS, EVENT or EXITED message. The attribute's type says how to read its
+     * payload; the value then goes where {@link #u32} and its siblings put it, the same place an
+     * encoder writing into this row directly puts it.
+     */
     public static ProcRow decode(Attrs a) throws ProtocolException {
         ProcRow r = new ProcRow();
         while (a.next()) {
-            switch (a.type()) {
-                case Wire.P_PID -> r.pid = a.u32();
-                case Wire.P_TID -> r.tid = a.u32();
-                case Wire.P_PPID -> r.ppid = a.u32();
-                case Wire.P_PGRP -> r.pgrp = a.u32();
-                case Wire.P_SID -> r.sid = a.u32();
-                case Wire.P_TTY -> r.tty = a.u32();
-                case Wire.P_TPGID -> r.tpgid = a.u32();
-                case Wire.P_STATE -> r.state = (char) a.u8();
-                case Wire.P_COMM -> r.comm = a.string();
-                case Wire.P_NLWP -> r.nlwp = a.u32();
-                case Wire.P_START_MS -> r.startMs = a.u64();
-                case Wire.P_START_TICKS -> r.startTicks = a.u64();
-                case Wire.P_RUID -> r.ruid = a.u32();
-                case Wire.P_EUID -> r.euid = a.u32();
-                case Wire.P_RGID -> r.rgid = a.u32();
-                case Wire.P_EGID -> r.egid = a.u32();
-                case Wire.P_TRACER -> r.tracer = a.u32();
-                case Wire.P_ARGV -> r.argv = a.strings();
-                case Wire.P_ARGV_UNKNOWN -> r.argvUnknown = true;
-                case Wire.P_EXE -> r.exe = a.string();
-                case Wire.P_CWD -> r.cwd = a.string();
-                case Wire.P_UTIME -> r.utime = a.u64();
-                case Wire.P_STIME -> r.stime = a.u64();
-                case Wire.P_VSIZE -> r.vsize = a.u64();
-                case Wire.P_RSS_KIB -> r.rssKiB = a.u64();
-                case Wire.P_MINFLT -> r.minflt = a.u64();
-                case Wire.P_MAJFLT -> r.majflt = a.u64();
-                case Wire.P_PRIORITY -> r.priority = a.u32();
-                case Wire.P_NICE -> r.nice = a.u32();
-                case Wire.P_PROCESSOR -> r.processor = a.u32();
-                case Wire.P_IO_RCHAR -> r.ioRchar = a.u64();
-                case Wire.P_IO_WCHAR -> r.ioWchar = a.u64();
-                case Wire.P_IO_READ_BYTES -> r.ioReadBytes = a.u64();
-                case Wire.P_IO_WRITE_BYTES -> r.ioWriteBytes = a.u64();
-                case Wire.P_TS_UTIME_US -> r.tsUtimeUs = a.u64();
-                case Wire.P_TS_STIME_US -> r.tsStimeUs = a.u64();
-                case Wire.P_TS_MAXRSS_KIB -> r.tsMaxRssKiB = a.u64();
-                case Wire.P_TS_READ_BYTES -> r.tsReadBytes = a.u64();
-                case Wire.P_TS_WRITE_BYTES -> r.tsWriteBytes = a.u64();
-                case Wire.P_TS_NVCSW -> r.tsNvcsw = a.u64();
-                case Wire.P_TS_NIVCSW -> r.tsNivcsw = a.u64();
-                case Wire.P_CGROUP -> r.cgroup = a.string();
-                case Wire.P_WCHAN -> r.wchan = a.string();
-                case Wire.P_LOCKED_KIB -> r.lockedKiB = a.u64();
-                case Wire.P_ITEMS -> {
-                    List<String> kv = a.strings();
-                    java.util.Map<String, String> m = new java.util.HashMap<>();
-                    for (int i = 0; i + 1 < kv.size(); i += 2) {
-                        m.put(kv.get(i), kv.get(i + 1));
-                    }
-                    r.items = m;
-                }
-                case Wire.E_KIND -> {
-                    r.eventKind = a.u32();
-                    r.isEvent = true;
-                }
-                case Wire.E_TIME_MS -> r.eventTimeMs = a.u64();
-                case Wire.E_STATUS -> r.status = a.u32();
-                case Wire.E_END_MS -> r.endMs = a.u64();
-                case Wire.E_EXIT_UNOBSERVED -> r.exitUnobserved = true;
-                case Wire.E_CORE -> r.coreDumped = true;
-                case Wire.E_SEQ -> r.seq = a.u64();
-                case Wire.E_THREAD -> r.thread = true;
+            int t = a.type();
+            switch (t) {
+                case Wire.P_STATE -> r.u8(t, a.u8());
+                case Wire.P_PID, Wire.P_TID, Wire.P_PPID, Wire.P_PGRP, Wire.P_SID, Wire.P_TTY, Wire.P_TPGID,
+                     Wire.P_NLWP, Wire.P_RUID, Wire.P_EUID, Wire.P_RGID, Wire.P_EGID, Wire.P_TRACER,
+                     Wire.P_PRIORITY, Wire.P_NICE, Wire.P_PROCESSOR, Wire.E_KIND, Wire.E_STATUS -> r.u32(t, a.u32());
+                case Wire.P_START_MS, Wire.P_START_TICKS, Wire.P_UTIME, Wire.P_STIME, Wire.P_VSIZE, Wire.P_RSS_KIB,
+                     Wire.P_MINFLT, Wire.P_MAJFLT, Wire.P_LOCKED_KIB, Wire.P_IO_RCHAR, Wire.P_IO_WCHAR,
+                     Wire.P_IO_READ_BYTES, Wire.P_IO_WRITE_BYTES, Wire.P_TS_UTIME_US, Wire.P_TS_STIME_US,
+                     Wire.P_TS_MAXRSS_KIB, Wire.P_TS_READ_BYTES, Wire.P_TS_WRITE_BYTES, Wire.P_TS_NVCSW,
+                     Wire.P_TS_NIVCSW, Wire.E_TIME_MS, Wire.E_END_MS, Wire.E_SEQ -> r.u64(t, a.u64());
+                case Wire.P_COMM, Wire.P_EXE, Wire.P_CWD, Wire.P_CGROUP, Wire.P_WCHAN -> r.string(t, a.string());
+                case Wire.P_ARGV, Wire.P_ITEMS -> r.strings(t, a.strings());
+                case Wire.P_ARGV_UNKNOWN, Wire.E_EXIT_UNOBSERVED, Wire.E_CORE, Wire.E_THREAD -> r.flag(t);
                 default -> {
                     // newer attribute: skipped
                 }
@@ -152,6 +108,122 @@ public final class ProcRow {
             throw new ProtocolException(Wire.E_MALFORMED, "malformed attribute from the daemon");
         }
         return r;
+    }
+
+    // Where each attribute goes: the one map from the protocol's attribute types to this row's fields.
+
+    @Override
+    public ProcRow u8(int type, int v) {
+        if (type == Wire.P_STATE) {
+            state = (char) v;
+        }
+        return this;
+    }
+
+    @Override
+    public ProcRow u32(int type, int v) {
+        switch (type) {
+            case Wire.P_PID -> pid = v;
+            case Wire.P_TID -> tid = v;
+            case Wire.P_PPID -> ppid = v;
+            case Wire.P_PGRP -> pgrp = v;
+            case Wire.P_SID -> sid = v;
+            case Wire.P_TTY -> tty = v;
+            case Wire.P_TPGID -> tpgid = v;
+            case Wire.P_NLWP -> nlwp = v;
+            case Wire.P_RUID -> ruid = v;
+            case Wire.P_EUID -> euid = v;
+            case Wire.P_RGID -> rgid = v;
+            case Wire.P_EGID -> egid = v;
+            case Wire.P_TRACER -> tracer = v;
+            case Wire.P_PRIORITY -> priority = v;
+            case Wire.P_NICE -> nice = v;
+            case Wire.P_PROCESSOR -> processor = v;
+            case Wire.E_KIND -> {
+                eventKind = v;
+                isEvent = true;
+            }
+            case Wire.E_STATUS -> status = v;
+            default -> {
+            }
+        }
+        return this;
+    }
+
+    @Override
+    public ProcRow u64(int type, long v) {
+        switch (type) {
+            case Wire.P_START_MS -> startMs = v;
+            case Wire.P_START_TICKS -> startTicks = v;
+            case Wire.P_UTIME -> utime = v;
+            case Wire.P_STIME -> stime = v;
+            case Wire.P_VSIZE -> vsize = v;
+            case Wire.P_RSS_KIB -> rssKiB = v;
+            case Wire.P_MINFLT -> minflt = v;
+            case Wire.P_MAJFLT -> majflt = v;
+            case Wire.P_LOCKED_KIB -> lockedKiB = v;
+            case Wire.P_IO_RCHAR -> ioRchar = v;
+            case Wire.P_IO_WCHAR -> ioWchar = v;
+            case Wire.P_IO_READ_BYTES -> ioReadBytes = v;
+            case Wire.P_IO_WRITE_BYTES -> ioWriteBytes = v;
+            case Wire.P_TS_UTIME_US -> tsUtimeUs = v;
+            case Wire.P_TS_STIME_US -> tsStimeUs = v;
+            case Wire.P_TS_MAXRSS_KIB -> tsMaxRssKiB = v;
+            case Wire.P_TS_READ_BYTES -> tsReadBytes = v;
+            case Wire.P_TS_WRITE_BYTES -> tsWriteBytes = v;
+            case Wire.P_TS_NVCSW -> tsNvcsw = v;
+            case Wire.P_TS_NIVCSW -> tsNivcsw = v;
+            case Wire.E_TIME_MS -> eventTimeMs = v;
+            case Wire.E_END_MS -> endMs = v;
+            case Wire.E_SEQ -> seq = v;
+            default -> {
+            }
+        }
+        return this;
+    }
+
+    @Override
+    public ProcRow flag(int type) {
+        switch (type) {
+            case Wire.P_ARGV_UNKNOWN -> argvUnknown = true;
+            case Wire.E_EXIT_UNOBSERVED -> exitUnobserved = true;
+            case Wire.E_CORE -> coreDumped = true;
+            case Wire.E_THREAD -> thread = true;
+            default -> {
+            }
+        }
+        return this;
+    }
+
+    @Override
+    public ProcRow string(int type, String v) {
+        switch (type) {
+            case Wire.P_COMM -> comm = v;
+            case Wire.P_EXE -> exe = v;
+            case Wire.P_CWD -> cwd = v;
+            case Wire.P_CGROUP -> cgroup = v;
+            case Wire.P_WCHAN -> wchan = v;
+            default -> {
+            }
+        }
+        return this;
+    }
+
+    @Override
+    public ProcRow strings(int type, List<String> v) {
+        switch (type) {
+            case Wire.P_ARGV -> argv = v;
+            case Wire.P_ITEMS -> {
+                java.util.Map<String, String> m = new java.util.HashMap<>();
+                for (int i = 0; i + 1 < v.size(); i += 2) {
+                    m.put(v.get(i), v.get(i + 1));
+                }
+                items = m;
+            }
+            default -> {
+            }
+        }
+        return this;
     }
 
     /**

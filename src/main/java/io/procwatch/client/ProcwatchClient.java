@@ -32,16 +32,20 @@ public final class ProcwatchClient implements AutoCloseable {
     private final InputStream in;
     private final OutputStream out;
     private final Path socket;
+    /** Set inside the daemon (a RUN's commands): live snapshots answered from its table in memory. */
+    private final InProcessSnapshots inProcess;
     private int seq;
 
     private ProcwatchClient(Path socket, SocketChannel channel) {
-        this(socket, channel, channel, channel);
+        this(socket, channel, channel, channel, null);
     }
 
     private ProcwatchClient(Path socket, java.nio.channels.ReadableByteChannel in,
-                            java.nio.channels.WritableByteChannel out, java.io.Closeable closer) {
+                            java.nio.channels.WritableByteChannel out, java.io.Closeable closer,
+                            InProcessSnapshots inProcess) {
         this.socket = socket;
         this.channel = closer;
+        this.inProcess = inProcess;
         this.in = new BufferedInputStream(Channels.newInputStream(in), 65536);
         this.out = new BufferedOutputStream(Channels.newOutputStream(out), 8192);
     }
@@ -49,10 +53,12 @@ public final class ProcwatchClient implements AutoCloseable {
     /**
      * A client over any pair of byte channels: the daemon runs a thin client's command with one
      * over in-process pipes to a connection of its own (daemon/RunSession). {@code closer} closes both.
+     * Live snapshots go to {@code inProcess} instead, when given.
      */
     public static ProcwatchClient over(Path socket, java.nio.channels.ReadableByteChannel in,
-                                       java.nio.channels.WritableByteChannel out, java.io.Closeable closer) {
-        return new ProcwatchClient(socket, in, out, closer);
+                                       java.nio.channels.WritableByteChannel out, java.io.Closeable closer,
+                                       InProcessSnapshots inProcess) {
+        return new ProcwatchClient(socket, in, out, closer, inProcess);
     }
 
     /** The socket path: the flag if given, else $PROCWATCH_SOCKET, else the default. */
@@ -143,7 +149,11 @@ public final class ProcwatchClient implements AutoCloseable {
             b.strings(Wire.A_ITEMS, items);
         }
         sel.encode(b);
-        send(b.build(Wire.SNAPSHOT, flags, ++seq));
+        Message req = b.build(Wire.SNAPSHOT, flags, ++seq);
+        if (inProcess != null && atMs < 0) {
+            return inProcess.snapshot(req);
+        }
+        send(req);
         Listing l = collect(Wire.PROCESS);
         if (atMs >= 0 && l.done().timeMs() != atMs) {
             throw new DaemonErrorException(Wire.E_UNKNOWN_REQUEST,
@@ -186,7 +196,11 @@ public final class ProcwatchClient implements AutoCloseable {
         }
         MessageBuilder b = new MessageBuilder().u64(Wire.A_GROUPS, groups);
         sel.encode(b);
-        send(b.build(Wire.SNAPSHOT, flags | Wire.F_DELTA, ++seq));
+        Message req = b.build(Wire.SNAPSHOT, flags | Wire.F_DELTA, ++seq);
+        if (inProcess != null) {
+            return inProcess.snapshot(req); // whole, unchanged rows the same objects: no merge to do
+        }
+        send(req);
         Answer a = answer(Wire.PROCESS);
         long repairs = deltaCounts.repairs();
         List<ProcRow> rows;

@@ -147,22 +147,14 @@ final class Connection implements Runnable {
     private void readRequests() {
         Object last = END;
         if (watch != null) {
-            if (watch != null) {
-                if (watch != null) {
-                    watch.readerStarted();
-                }
-            }
+            watch.readerStarted();
         }
         try {
             Message m;
             while ((m = Message.read(in, Wire.MAX_REQUEST)) != null) {
                 if (watch != null) {
-            if (watch != null) {
-                if (watch != null) {
                     watch.requestReceived();
                 }
-            }
-        }
                 if (queuedBytes.addAndGet(Wire.HEADER + m.body().length) > MAX_QUEUED_BYTES) {
                     last = new ProtocolException(Wire.E_TOO_LARGE, "more than " + MAX_QUEUED_BYTES
                             + " bytes of requests queued behind an unfinished one");
@@ -208,12 +200,8 @@ final class Connection implements Runnable {
             ctx.counters().requests.increment();
             long t0 = System.nanoTime();
             if (watch != null) {
-            if (watch != null) {
-                if (watch != null) {
-                    watch.handling();
-                }
+                watch.handling();
             }
-        }
             try {
                 if (!handle(req)) {
                     return;
@@ -231,12 +219,8 @@ final class Connection implements Runnable {
                 out.flush();
             } finally {
                 if (watch != null) {
-            if (watch != null) {
-                if (watch != null) {
                     watch.handled();
                 }
-            }
-        }
             }
         }
     }
@@ -305,11 +289,11 @@ final class Connection implements Runnable {
     }
 
     /** Parsed request arguments common to several request types. */
-    private record Args(Selector selector, long groups, int eventMask, long sinceMs, long untilMs, int limit,
+    record Args(Selector selector, long groups, int eventMask, long sinceMs, long untilMs, int limit,
                         List<Integer> waitPids, long timeoutMs, int sampleIntervalMs, List<String> items, long atMs) {
     }
 
-    private static Args args(Message req) throws ProtocolException {
+    static Args args(Message req) throws ProtocolException {
         Selector sel = Selector.all();
         long groups = Groups.BASE;
         int mask = EventType.mask(EventType.all());
@@ -392,12 +376,8 @@ final class Connection implements Runnable {
         if (a.atMs() >= 0) {
             return snapshotAt(req, a);
         }
-        ctx.snapshotStarted();
-        // Fresh: the sampled values, and the fields no event maintains (process group, terminal,
-        // state), which BASE carries, are read again (only for what moved, with the task scan).
-        List<ProcessInfo> rows = ctx.select(a.selector(), viewer,
-                req.has(Wire.F_FRESH) && (a.groups() & (Groups.STAT | Groups.BASE)) != 0);
-        boolean threads = req.has(Wire.F_THREADS) || a.selector().threadsOf() != null;
+        List<ProcessInfo> rows = LiveRows.select(ctx, a.selector(), a.groups(), req.flags(), viewer);
+        boolean threads = LiveRows.threads(a.selector(), req.flags());
         boolean record = req.has(Wire.F_DELTA) && !threads;
         boolean diff = record && delta.canDiff(a.selector(), a.groups());
         if (diff) {
@@ -408,37 +388,24 @@ final class Connection implements Runnable {
         if (record) {
             delta.begin(rows.size());
         }
-        long now = System.nanoTime();
-        long oldest = now;
-        int count = 0;
-        for (ProcessInfo p : rows) {
-            long sampledAt = ctx.sampler().sampledAt(p);
-            if (sampledAt > 0 && !p.leaderExited()) {
-                // an exited process's values are final (as of its exit), not an old sample: they
-                // must not make the answer look older (top takes its interval from this age)
-                oldest = Math.min(oldest, sampledAt);
-            }
-            if (threads) {
-                for (int tid : ctx.proc().tids(p.pid())) {
-                    PidStat t = ctx.proc().threadStat(p.pid(), tid).orElse(null);
-                    if (t != null) {
-                        encoder.thread(p, tid, t, a.groups(), viewer, req.seq()).write(out);
-                        count++;
-                    }
-                }
-            } else {
+        LiveRows.Walk w = LiveRows.walk(ctx, rows, threads, new LiveRows.Out() {
+            @Override
+            public void process(ProcessInfo p) throws IOException {
                 Message m = encoder.process(p, a.groups(), a.items(), viewer, req.seq());
                 if (!record || delta.record(p.pid(), m.body())) {
                     m.write(out);
                 }
-                count++;
             }
-        }
+
+            @Override
+            public void thread(ProcessInfo p, int tid, PidStat t) throws IOException {
+                encoder.thread(p, tid, t, a.groups(), viewer, req.seq()).write(out);
+            }
+        });
         if (record) {
             delta.commit(a.selector(), a.groups());
         }
-        // the age as of the answer's own time stamp (taken in done()), so time - age is when the values were read
-        done(req.seq(), count, rows.isEmpty() ? -1 : (System.nanoTime() - oldest) / 1_000_000L, diff);
+        done(req.seq(), w.count(), w.sampleAgeNanos() < 0 ? -1 : w.sampleAgeNanos() / 1_000_000L, diff);
         return true;
     }
 

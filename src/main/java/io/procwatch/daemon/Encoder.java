@@ -5,6 +5,7 @@ import io.procwatch.procfs.PidStat;
 import io.procwatch.procfs.ProcFs;
 import io.procwatch.procfs.SystemInfo;
 import io.procwatch.procfs.ProcItems;
+import io.procwatch.protocol.AttrSink;
 import io.procwatch.protocol.Groups;
 import io.procwatch.protocol.Message;
 import io.procwatch.protocol.MessageBuilder;
@@ -56,14 +57,7 @@ final class Encoder {
             }
         }
         MessageBuilder m = new MessageBuilder();
-        m.u32(Wire.P_PID, p.pid());
-        // the ptrace rule costs a stat of /proc/PID/stat for a viewer's own processes: asked once,
-        // and only when something private is asked for
-        boolean priv = ((groups & PRIVATE) != 0 || items.stream().anyMatch(ProcItems::isPrivate)) && v.canSeePrivate(p);
-        processAttrs(m, p, groups, priv);
-        if (!items.isEmpty()) {
-            m.strings(Wire.P_ITEMS, ProcItems.read(proc.root(), p.pid(), items, priv));
-        }
+        processInto(m, p, groups, items, v);
         Message built = m.build(Wire.PROCESS, 0, seq);
         if (cacheable) {
             p.cacheEncoding(groups, built.body());
@@ -71,9 +65,40 @@ final class Encoder {
         return built;
     }
 
+    /** A process row's attributes into {@code sink}: a message, or a row of the daemon's own commands. */
+    void processInto(AttrSink sink, ProcessInfo p, long groups, List<String> items, Viewer v) {
+        sink.u32(Wire.P_PID, p.pid());
+        // the ptrace rule costs a stat of /proc/PID/stat for a viewer's own processes: asked once,
+        // and only when something private is asked for
+        boolean priv = ((groups & PRIVATE) != 0 || anyPrivate(items)) && v.canSeePrivate(p);
+        processAttrs(sink, p, groups, priv);
+        if (!items.isEmpty()) {
+            sink.strings(Wire.P_ITEMS, ProcItems.read(proc.root(), p.pid(), items, priv));
+        }
+    }
+
+    private static boolean anyPrivate(List<String> items) {
+        for (int i = 0; i < items.size(); i++) {
+            if (ProcItems.isPrivate(items.get(i))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether a process's row for these groups and items is a function of the row alone (no /proc read, same for every viewer). */
+    static boolean rowOnly(long groups, List<String> items) {
+        return (groups & ~CACHEABLE) == 0 && items.isEmpty();
+    }
+
     /** One thread of a process, from /proc/PID/task/TID/stat (threads are listed on demand). */
     Message thread(ProcessInfo p, int tid, PidStat t, long groups, Viewer v, int seq) {
         MessageBuilder m = new MessageBuilder();
+        threadInto(m, p, tid, t, groups);
+        return m.build(Wire.PROCESS, 0, seq);
+    }
+
+    void threadInto(AttrSink m, ProcessInfo p, int tid, PidStat t, long groups) {
         m.u32(Wire.P_PID, p.pid());
         m.u32(Wire.P_TID, tid);
         identity(m, p, groups, t.state(), t.comm());
@@ -81,14 +106,13 @@ final class Encoder {
             stat(m, t.utime(), t.stime(), t.vsize(), t.rss(), t.minflt(), t.majflt(), t.priority(), t.nice(),
                     t.processor());
         }
-        return m.build(Wire.PROCESS, 0, seq);
     }
 
     /**
      * BASE, CRED and CMDLINE: what a process row and its thread rows share, except that a thread
      * has its own state and name.
      */
-    private void identity(MessageBuilder m, ProcessInfo p, long groups, char state, String comm) {
+    private void identity(AttrSink m, ProcessInfo p, long groups, char state, String comm) {
         if ((groups & Groups.BASE) != 0) {
             base(m, p);
             m.u8(Wire.P_STATE, state);
@@ -106,7 +130,7 @@ final class Encoder {
     private static final long PRIVATE = Groups.EXE | Groups.IO | Groups.TASKSTATS;
 
     /** @param priv whether the viewer passes the ptrace rule for {@code p} (only asked when a private group is) */
-    private void processAttrs(MessageBuilder m, ProcessInfo p, long groups, boolean priv) {
+    private void processAttrs(AttrSink m, ProcessInfo p, long groups, boolean priv) {
         identity(m, p, groups, p.state(), p.comm());
         if ((groups & Groups.EXE) != 0 && priv) {
             m.string(Wire.P_EXE, p.exe());
@@ -135,7 +159,7 @@ final class Encoder {
     }
 
     /** The STAT group, for a process (from the sampler) or a thread (from its task stat file). */
-    private void stat(MessageBuilder m, long utime, long stime, long vsize, long rssPages, long minflt,
+    private void stat(AttrSink m, long utime, long stime, long vsize, long rssPages, long minflt,
                       long majflt, int priority, int nice, int processor) {
         m.u64(Wire.P_UTIME, utime).u64(Wire.P_STIME, stime).u64(Wire.P_VSIZE, vsize)
                 .u64(Wire.P_RSS_KIB, rssPages * sys.pageSize() / 1024).u64(Wire.P_MINFLT, minflt)
@@ -143,19 +167,19 @@ final class Encoder {
                 .u32(Wire.P_PROCESSOR, processor);
     }
 
-    private void base(MessageBuilder m, ProcessInfo p) {
+    private void base(AttrSink m, ProcessInfo p) {
         m.u32(Wire.P_PPID, p.ppid()).u32(Wire.P_PGRP, p.pgrp()).u32(Wire.P_SID, p.session())
                 .u32(Wire.P_TTY, p.ttyNr()).u32(Wire.P_TPGID, p.tpgid()).u32(Wire.P_NLWP, p.numThreads())
                 .u64(Wire.P_START_MS, SystemInfo.monotonicToEpochMillis(p.startNs()))
                 .u64(Wire.P_START_TICKS, p.startTicks());
     }
 
-    private static void cred(MessageBuilder m, ProcessInfo p) {
+    private static void cred(AttrSink m, ProcessInfo p) {
         m.u32(Wire.P_RUID, p.ruid()).u32(Wire.P_EUID, p.euid()).u32(Wire.P_RGID, p.rgid())
                 .u32(Wire.P_EGID, p.egid()).u32(Wire.P_TRACER, p.tracerPid());
     }
 
-    private static void cmdline(MessageBuilder m, ProcessInfo p) {
+    private static void cmdline(AttrSink m, ProcessInfo p) {
         m.strings(Wire.P_ARGV, p.argv());
         if (!p.argvKnown()) {
             m.flag(Wire.P_ARGV_UNKNOWN);
@@ -181,7 +205,7 @@ final class Encoder {
      * Accounting. CPU time, peak RSS and context switches are what stat and status show every
      * user; the storage I/O bytes are what /proc/PID/io guards, sent only with {@code io}.
      */
-    private static void taskstatsAttrs(MessageBuilder m, Taskstats t, boolean io) {
+    private static void taskstatsAttrs(AttrSink m, Taskstats t, boolean io) {
         m.u64(Wire.P_TS_UTIME_US, t.userMicros()).u64(Wire.P_TS_STIME_US, t.systemMicros())
                 .u64(Wire.P_TS_MAXRSS_KIB, t.hiwaterRssKiB()).u64(Wire.P_TS_NVCSW, t.voluntarySwitches())
                 .u64(Wire.P_TS_NIVCSW, t.involuntarySwitches());

@@ -280,8 +280,10 @@ final class RunSession {
             toDaemon.sink().close();
             toClient.source().close();
         };
+        InProcessAnswers answers = new InProcessAnswers(ctx, viewer);
         clients.add(clientEnd);
-        return ProcwatchClient.over(socketPath, toClient.source(), toDaemon.sink(), clientEnd);
+        clients.add(answers::close);
+        return ProcwatchClient.over(socketPath, toClient.source(), toDaemon.sink(), clientEnd, answers);
     }
 
     /**

@@ -5,18 +5,20 @@ import java.util.Arrays;
 import java.util.List;
 
 /** Builds one message's attributes; {@link #build} adds the header. */
-public final class MessageBuilder {
+public final class MessageBuilder implements AttrSink {
     private byte[] b = new byte[256];
     private int n;
     private final int[] nestStack = new int[8];
     private int depth;
 
+    @Override
     public MessageBuilder u32(int type, int v) {
         header(type, 4);
         putInt(v);
         return this;
     }
 
+    @Override
     public MessageBuilder u64(int type, long v) {
         header(type, 8);
         putInt((int) v);
@@ -24,6 +26,7 @@ public final class MessageBuilder {
         return this;
     }
 
+    @Override
     public MessageBuilder u8(int type, int v) {
         header(type, 1);
         ensure(1);
@@ -32,11 +35,13 @@ public final class MessageBuilder {
         return this;
     }
 
+    @Override
     public MessageBuilder flag(int type) {
         header(type, 0);
         return this;
     }
 
+    @Override
     public MessageBuilder string(int type, String s) {
         return bytes(type, s.getBytes(StandardCharsets.UTF_8));
     }
@@ -54,6 +59,7 @@ public final class MessageBuilder {
     }
 
     /** NUL-separated, like /proc/PID/cmdline. */
+    @Override
     public MessageBuilder strings(int type, List<String> v) {
         StringBuilder sb = new StringBuilder();
         for (String s : v) {
