@@ -475,7 +475,7 @@ final class Connection implements Runnable {
         List<ProcessInfo> rows = new QueryEngine(then, ctx.proc().root()).select(a.selector(), viewer);
         long groups = a.groups() & JOURNALED_GROUPS;
         for (ProcessInfo p : rows) {
-            encoder.process(p, groups, List.of(), viewer, req.seq()).write(out);
+            encoder.pastProcess(p, groups, viewer, req.seq()).write(out);
         }
         // R_TIME_MS is the instant answered: a client tells this answer from an older daemon's
         // live one (which skips A_AT_MS) by it
