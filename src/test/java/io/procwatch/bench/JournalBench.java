@@ -98,7 +98,7 @@ public class JournalBench {
         Path dir;
         Journal journal;
         long atMs;
-        long replayed;
+        boolean flip;
 
         @Setup(Level.Trial)
         public void setup() throws Exception {
@@ -145,6 +145,7 @@ public class JournalBench {
         }
     }
 
+    /** The same instant again and again: from the second query on, its checkpoint is the cached one. */
     @Benchmark
     @BenchmarkMode(Mode.AverageTime)
     @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -153,5 +154,22 @@ public class JournalBench {
     @Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
     public int psAt(Past p) throws Exception {
         return p.journal.at(p.atMs).size();
+    }
+
+    /**
+     * Two instants a minute apart, in turn: every query finds another checkpoint than the last
+     * one and inflates and decodes it (a first ps --at of an interval). Run with
+     * {@code -p checkpointS=300 -p checkpointEntries=20000}: with the time bound alone both fall
+     * in one interval.
+     */
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    @Warmup(iterations = 3, time = 3)
+    @Measurement(iterations = 5, time = 3)
+    @Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+    public int psAtCold(Past p) throws Exception {
+        p.flip = !p.flip;
+        return p.journal.at(p.flip ? p.atMs : p.atMs - 60_000).size();
     }
 }

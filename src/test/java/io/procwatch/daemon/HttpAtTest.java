@@ -96,7 +96,8 @@ class HttpAtTest {
                 JsonNode p = viaPs.get(e.getKey());
                 List<String> argv = new ArrayList<>();
                 h.get("argv").forEach(a -> argv.add(a.asText()));
-                String cmdline = argv.isEmpty() ? "[" + h.get("comm").asText() + "]" : String.join(" ", argv);
+                String cmdline = argv.isEmpty() ? "[" + h.get("comm").asText() + "]"
+                        + (h.get("state").asText().equals("Z") ? " <defunct>" : "") : String.join(" ", argv);
                 if (h.get("ppid").asInt() != p.get("ppid").asInt() || h.get("uid").asInt() != p.get("uid").asInt()
                         || !h.get("comm").asText().equals(p.get("comm").asText())
                         || !cmdline.equals(p.get("args").asText())) {
