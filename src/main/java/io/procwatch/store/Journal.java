@@ -154,12 +154,26 @@ public final class Journal implements JournalSource, AutoCloseable {
             c.close();
             throw e;
         }
-        Connection r = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
-        try (Statement st = r.createStatement()) {
-            st.execute("PRAGMA busy_timeout=5000");
-            st.execute("PRAGMA query_only=1");
+        Connection r = null;
+        try {
+            r = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+            try (Statement st = r.createStatement()) {
+                st.execute("PRAGMA busy_timeout=5000");
+                st.execute("PRAGMA query_only=1");
+            }
+            return load(new Journal(c, r, settings));
+        } catch (SQLException | RuntimeException e) {
+            // neither connection is left open when the journal cannot be opened
+            if (r != null) {
+                r.close();
+            }
+            c.close();
+            throw e;
         }
-        Journal j = new Journal(c, r, settings);
+    }
+
+    private static Journal load(Journal j) throws SQLException {
+        Connection c = j.db;
         try (Statement st = c.createStatement()) {
             try (ResultSet rs = st.executeQuery("SELECT MAX(seq), COALESCE(SUM(length(body)), 0) FROM journal")) {
                 rs.next();
@@ -222,8 +236,14 @@ public final class Journal implements JournalSource, AutoCloseable {
             }
         }
         if (droppedNow > droppedSeen) {
+            // changes are missing: only a new checkpoint makes later answers right, and an instant
+            // from the last batch on disk to that checkpoint has no right answer: a gap
+            if (dropGapFromMs < 0) {
+                dropGapFromMs = lastWrittenMs > 0 ? lastWrittenMs : nowMs;
+            }
+            dropsInGap += droppedNow - droppedSeen;
             droppedSeen = droppedNow;
-            checkpointDue = true; // changes are missing: only a new checkpoint makes later answers right
+            checkpointDue = true;
         }
         if (nowMs - lastSampleMs >= settings.sampleMs()) {
             flushSamples(out);
@@ -242,6 +262,11 @@ public final class Journal implements JournalSource, AutoCloseable {
             List<ProcessInfo> rows = new ArrayList<>(table.all());
             out.add(new Row(nowMs, CHECKPOINT, 0, JournalCodec.checkpoint(rows)));
             checkpoints.increment();
+            if (dropGapFromMs >= 0) {
+                out.add(gapRow(dropGapFromMs, nowMs, dropsInGap, "the journal's queue was full or a write failed: changes were dropped"));
+                dropGapFromMs = -1;
+                dropsInGap = 0;
+            }
             if (previousAliveMs >= 0) {
                 // the previous run's end to this run's first complete table
                 out.add(gapRow(previousAliveMs, nowMs, -1, "no daemon was running"));
@@ -254,10 +279,12 @@ public final class Journal implements JournalSource, AutoCloseable {
         boolean alive = nowMs - lastAliveWriteMs >= 1000;
         if (out.isEmpty() && !alive) {
             flushedUntilMs = drainedAt;
+            lastWrittenMs = nowMs;
             return;
         }
         write(out, nowMs, lag > maxLagMs ? lag : -1);
         flushedUntilMs = drainedAt;
+        lastWrittenMs = nowMs;
         if (nowMs - lastRetentionMs >= 60_000) {
             retain(nowMs);
             lastRetentionMs = nowMs;
@@ -265,6 +292,11 @@ public final class Journal implements JournalSource, AutoCloseable {
     }
 
     private long droppedSeen;
+    /** Since when changes may be missing (dropped, or a failed write), until the next checkpoint; -1 none. */
+    private long dropGapFromMs = -1;
+    private long dropsInGap;
+    /** The drain time of the last batch written: everything queued before it is on disk. */
+    private long lastWrittenMs;
 
     private void change(Change c, List<Row> out) {
         long ms = timeOf(c.eventNs(), c.wallMs());

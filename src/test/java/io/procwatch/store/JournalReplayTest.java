@@ -124,4 +124,40 @@ class JournalReplayTest {
             assertThat(j.at(at - 8)).hasSize(100);
         }
     }
+
+    @Test
+    void changesTheFullQueueDroppedAreAGapNotAWrongAnswer() throws Exception {
+        Path dir = Files.createTempDirectory("pw-journal-drop");
+        Path db = dir.resolve("history.db");
+        HistoryStore.open(db).close();
+        try (Journal j = Journal.open(db, new Journal.Settings(3_600_000, 0, 7L * 86_400_000L, 1L << 40, 1L << 40))) {
+            SyntheticLoad load = new SyntheticLoad(System.currentTimeMillis() - 3_600_000L);
+            j.attach(load.table());
+            load.populate(200);
+            j.flush(load.nowMs());
+            load.advance(10);
+            long before = load.nowMs();
+            Map<Integer, String> truthBefore = rows(load.table().all());
+            load.advance(10);
+            j.flush(load.nowMs()); // nothing new: the last batch on disk is this one
+            // more changes than the queue holds (2^18), no flush in between: some are dropped
+            for (int i = 0; i < 70_000; i++) {
+                load.shortLived(1);
+                load.advance(1);
+            }
+            long inside = load.nowMs() - 1000;
+            assertThat(j.dropped.sum()).isPositive();
+            j.flush(load.nowMs());
+            j.flush(load.nowMs() + 1); // the rest of the queue
+            load.advance(20_000);
+            load.shortLived(1);
+            load.advance(10);
+            long after = load.nowMs();
+            j.flush(after);
+            assertThatThrownBy(() -> j.at(inside)).isInstanceOf(Journal.Unanswerable.class)
+                    .hasMessageContaining("gap").hasMessageContaining("dropped");
+            assertThat(rows(j.at(before))).isEqualTo(truthBefore);
+            assertThat(rows(j.at(after))).isEqualTo(rows(load.table().all()));
+        }
+    }
 }
