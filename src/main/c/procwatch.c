@@ -91,7 +91,7 @@ static void jvm(void) {
 
 /* Whether the daemon runs this command (RunSession.refusal says the same on its side). */
 static int runs_in_daemon(int argc, char **argv) {
-    static const char *const cmds[] = {"ps", "tree", "history", "stats", "wait", "events", "top"};
+    static const char *const cmds[] = {"ps", "tree", "history", "diff", "stats", "wait", "events", "top"};
     if (argc < 2) {
         return 0;
     }

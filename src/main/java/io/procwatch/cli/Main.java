@@ -16,6 +16,7 @@ public final class Main {
               tree      process tree, like pstree
               events    live stream of fork/exec/exit/... events, like forkstat
               history   exited processes: exit code or signal, lifetime, CPU, memory
+              diff      processes started, exited and changed between two instants (the journal)
               wait      wait until processes exit (any process) and report how
               stats     daemon counters: table size, event rates, losses, clients
               daemon    run the daemon (started on demand when a command runs as root)
@@ -67,6 +68,7 @@ public final class Main {
             case "top" -> TopCommand.run(rest, out, err);
             case "events" -> EventsCommand.run(rest, out, err);
             case "history" -> HistoryCommand.run(rest, out, err);
+            case "diff" -> DiffCommand.run(rest, out, err);
             case "wait" -> WaitCommand.run(rest, out, err);
             case "stats" -> StatsCommand.run(rest, out, err);
             case "daemon" -> DaemonCommand.run(rest, out, err);

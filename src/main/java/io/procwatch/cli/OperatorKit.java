@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  */
 final class OperatorKit {
     /** The commands in the order the pages list them. */
-    static final List<String> COMMANDS = List.of("ps", "top", "tree", "events", "history", "wait", "stats", "fleet",
+    static final List<String> COMMANDS = List.of("ps", "top", "tree", "events", "history", "diff", "wait", "stats", "fleet",
             "daemon");
 
     private static final Pattern OPTION = Pattern.compile("(?<![\\w-])(--?[A-Za-z][\\w-]*)");

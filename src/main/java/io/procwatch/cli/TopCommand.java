@@ -32,6 +32,8 @@ final class TopCommand {
               -w [COLS]       batch output width (default: unlimited)
               --json          batch mode, one JSON object per refresh
               --socket PATH   daemon socket
+              --replay FROM   the past, from the daemon's journal (FROM as ps --at takes it), from FROM
+              --until TO      to TO (default now); keys t / T one interval (-d) on / back, g go to a time
 
             Keys (interactive): P M T N sort by %CPU, %MEM, TIME+, PID; < > move the sort column;
               R reverse; u user filter; o or / text filter (text, or COLUMN=text, COLUMN>n, COLUMN<n);
@@ -55,8 +57,10 @@ final class TopCommand {
 
     static int run(List<String> args, PrintStream out, PrintStream err) {
         Options o;
+        TopReplay.Args replay;
         try {
-            o = parse(args);
+            replay = TopReplay.Args.strip(args, System.currentTimeMillis());
+            o = parse(replay == null ? args : replay.rest());
         } catch (UsageException e) {
             err.println("procwatch top: " + e.getMessage());
             err.println("Try 'procwatch top --help'.");
@@ -69,6 +73,9 @@ final class TopCommand {
         Path socket = ProcwatchClient.socketPath(o.socket());
         try {
             // connecting starts the daemon for root if none runs; the connection serves the snapshots
+            if (replay != null) {
+                return TopReplay.run(replay, o, socket, out, err);
+            }
             try (TopModel model = new TopModel(DaemonLink.connect(socket, true, err), socket, o.view().selector())) {
                 if (o.batch()) {
                     return batch(model, o, out);

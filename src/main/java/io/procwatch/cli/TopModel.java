@@ -47,10 +47,25 @@ final class TopModel implements AutoCloseable {
     private Map<Long, Long> lastTicks = new HashMap<>();
     private long lastTimeMs;
     private SystemSummary lastSys;
+    /** top --replay: frames from the journal instead (TopReplay); null for the live table. */
+    private final TopReplay replay;
+
+    /** Frames from the journal (top --replay): no live connection, no event subscription. */
+    TopModel(TopReplay replay) {
+        this.replay = replay;
+        this.query = null;
+        this.events = null;
+        this.eventReader = null;
+    }
+
+    TopReplay replay() {
+        return replay;
+    }
 
     /** @param query an open connection for the snapshots; a second one is opened for the events */
     TopModel(ProcwatchClient query, Path socket, Selector scope) throws IOException {
         this.query = query;
+        this.replay = null;
         try {
             this.events = Invocation.current().daemon().connect(socket);
         } catch (IOException e) {
@@ -93,6 +108,9 @@ final class TopModel implements AutoCloseable {
 
     /** Takes a snapshot and works out everything a screen or a batch iteration shows. */
     Frame refresh(Selector scope, boolean threads, boolean cmdline) throws IOException {
+        if (replay != null) {
+            return replay.refresh(scope, threads, cmdline);
+        }
         long groups = Groups.BASE | Groups.CRED | Groups.STAT | (cmdline ? Groups.CMDLINE : 0);
         int flags = Wire.F_FRESH | (threads ? Wire.F_THREADS : 0);
         ProcwatchClient.Listing l = query.snapshotDelta(scope, groups, flags);
@@ -157,6 +175,14 @@ final class TopModel implements AutoCloseable {
 
     @Override
     public void close() {
+        if (replay != null) {
+            try {
+                replay.close();
+            } catch (IOException ignored) {
+                // closing
+            }
+            return;
+        }
         try {
             events.close();
         } catch (IOException ignored) {

@@ -183,6 +183,12 @@ final class TopTerminal {
 
     private Action handle(int k) throws InterruptedException {
         message = "";
+        if (model.replay() != null) {
+            Action a = replayKey(k);
+            if (a != null) {
+                return a;
+            }
+        }
         switch (k) {
             case EOF, 'q', 'Q' -> {
                 return Action.QUIT;
@@ -446,6 +452,25 @@ final class TopTerminal {
         }
     }
 
+    /** top --replay (TopReplay): t / T one interval on / back, g a time to go to; null for other keys. */
+    private Action replayKey(int k) throws InterruptedException {
+        TopReplay r = model.replay();
+        switch (k) {
+            case 't' -> r.step(1);
+            case 'T' -> r.step(-1);
+            case 'g' -> {
+                String w = prompt("Go to time (10m, 2h, \"yyyy-MM-dd HH:mm:ss\", @EPOCH): ");
+                if (w == null || w.isBlank() || !r.go(w.trim())) {
+                    return Action.REDRAW;
+                }
+            }
+            default -> {
+                return null;
+            }
+        }
+        return Action.REFRESH;
+    }
+
     private void refresh() throws IOException {
         frame = model.refresh(view.selector(), view.threads, view.cmdline);
         ctx = Fields.Ctx.current();
@@ -486,6 +511,9 @@ final class TopTerminal {
             used++;
         }
         String status = message.isEmpty() ? statusLine() : message;
+        if (model.replay() != null && message.isEmpty()) {
+            status = model.replay().status() + "  " + status; // the instant shown, then the sort and filters
+        }
         sb.append(cut(status, width)).append("\033[K\r\n");
         used++;
         List<Columns.Col> cols = view.columns();

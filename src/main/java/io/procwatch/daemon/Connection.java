@@ -418,11 +418,6 @@ final class Connection implements Runnable {
      * the past what it would have seen then. Groups the journal does not keep are left out.
      */
     private boolean snapshotAt(Message req, Args a) throws IOException {
-        io.procwatch.store.Journal j = ctx.writer() == null ? null : ctx.writer().journal();
-        if (j == null) {
-            throw new ProtocolException(Wire.E_NOT_FOUND,
-                    "this daemon keeps no journal: it needs --history-db (and --journal on); see docs/journal.md");
-        }
         if (req.has(Wire.F_THREADS) || a.selector().threadsOf() != null) {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "threads are not journaled: no thread rows at a past instant");
         }
@@ -430,19 +425,17 @@ final class Connection implements Runnable {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT,
                     "cgroups and /proc items are not journaled: they cannot be asked for at a past instant");
         }
-        List<ProcessInfo> past;
+        List<ProcessInfo> rows;
         try {
-            past = j.at(a.atMs());
-        } catch (io.procwatch.store.Journal.Unanswerable e) {
+            rows = PastTable.select(ctx, a.selector(), viewer, a.atMs());
+        } catch (PastTable.NoAnswer e) {
             throw new ProtocolException(Wire.E_NOT_FOUND, e.getMessage());
         } catch (java.sql.SQLException e) {
             throw new ProtocolException(Wire.E_INTERNAL, "journal: " + e.getMessage());
         }
-        io.procwatch.table.ProcessTable then = io.procwatch.table.ProcessTable.of(past);
-        List<ProcessInfo> rows = new QueryEngine(then, ctx.proc().root()).select(a.selector(), viewer);
         long groups = a.groups() & JOURNALED_GROUPS;
         for (ProcessInfo p : rows) {
-            encoder.process(p, groups, List.of(), viewer, req.seq()).write(out);
+            encoder.pastProcess(p, groups, viewer, req.seq()).write(out);
         }
         // R_TIME_MS is the instant answered: a client tells this answer from an older daemon's
         // live one (which skips A_AT_MS) by it

@@ -91,6 +91,22 @@ final class Encoder {
         return (groups & ~CACHEABLE) == 0 && items.isEmpty();
     }
 
+    /**
+     * A row of a past instant, rebuilt from the journal. Its command line is the one journaled at
+     * exec time, no longer one /proc shows: like an exec event's, it is root's and the owner's
+     * (Viewer.canSeeExecArgv); anyone else gets P_ARGV_UNKNOWN, as for events and the history.
+     */
+    Message pastProcess(ProcessInfo p, long groups, Viewer v, int seq) {
+        boolean argv = (groups & Groups.CMDLINE) != 0 && v.canSeeExecArgv(p);
+        MessageBuilder m = new MessageBuilder();
+        m.u32(Wire.P_PID, p.pid());
+        processAttrs(m, p, argv ? groups : groups & ~Groups.CMDLINE, false);
+        if ((groups & Groups.CMDLINE) != 0 && !argv) {
+            m.flag(Wire.P_ARGV_UNKNOWN);
+        }
+        return m.build(Wire.PROCESS, 0, seq);
+    }
+
     /** One thread of a process, from /proc/PID/task/TID/stat (threads are listed on demand). */
     Message thread(ProcessInfo p, int tid, PidStat t, long groups, Viewer v, int seq) {
         MessageBuilder m = new MessageBuilder();

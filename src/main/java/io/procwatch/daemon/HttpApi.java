@@ -225,7 +225,13 @@ final class HttpApi implements AutoCloseable {
         try {
             switch (path) {
                 case "/metrics" -> sendMetrics(x);
-                case "/api/v1/processes" -> json(x, processes(q, viewer));
+                case "/api/v1/processes" -> {
+                    if (q.containsKey("at")) {
+                        pastProcesses(x, q, viewer);
+                    } else {
+                        json(x, processes(q, viewer));
+                    }
+                }
                 case "/api/v1/history" -> history(x, q, viewer);
                 case "/api/v1/tree" -> json(x, tree(q, viewer));
                 case "/api/v1/stats" -> json(x, ctx.stats());
@@ -311,6 +317,44 @@ final class HttpApi implements AutoCloseable {
             out.add(ApiJson.process(p, v));
         }
         return out;
+    }
+
+    /**
+     * {@code ?at=WHEN} (the forms of ps --at): the table then, from the journal, through the same
+     * selection and visibility as the socket's SNAPSHOT with A_AT_MS. A WHEN that cannot be read
+     * is a 400; an instant the journal cannot answer (a gap, before it, the future) or a daemon
+     * without a journal a 409, with the reason. What the journal does not keep (exe) is left out,
+     * and the command line is the exec-time one: root's and the owner's.
+     */
+    private void pastProcesses(HttpExchange x, Map<String, String> q, Viewer v) throws IOException {
+        long atMs;
+        try {
+            atMs = io.procwatch.cli.Instants.parse("at", q.get("at"), System.currentTimeMillis());
+        } catch (IllegalArgumentException e) {
+            throw new BadRequest(e.getMessage());
+        }
+        List<ProcessInfo> rows;
+        try {
+            rows = PastTable.select(ctx, selector(q), v, atMs);
+        } catch (PastTable.NoAnswer e) {
+            send(x, 409, "text/plain", e.getMessage() + "\n");
+            return;
+        } catch (java.sql.SQLException e) {
+            ctx.counters().internalErrors.increment();
+            send(x, 500, "text/plain", "journal: " + e.getMessage() + "\n");
+            return;
+        }
+        List<Map<String, Object>> out = new ArrayList<>(rows.size());
+        for (ProcessInfo p : rows) {
+            Map<String, Object> m = ApiJson.process(p, v);
+            m.remove("exe");
+            if (!PastTable.argvVisible(p, v)) {
+                m.put("argv", null);
+                m.put("argv_known", false);
+            }
+            out.add(m);
+        }
+        json(x, out);
     }
 
     /**

@@ -46,7 +46,7 @@ final class RunSession {
     static final int MAX_RUNS = 64;
     static final int MAX_RUNS_PER_UID = 16;
     /** Commands that only read: anything else (daemon, install, interactive top, --local) stays in the client. */
-    static final Set<String> COMMANDS = Set.of("ps", "tree", "history", "stats", "wait", "events", "top");
+    static final Set<String> COMMANDS = Set.of("ps", "tree", "history", "diff", "stats", "wait", "events", "top");
 
     private static final AtomicInteger ACTIVE = new AtomicInteger();
     private static final AtomicLong TOTAL = new AtomicLong();

@@ -60,7 +60,18 @@ public final class Journal implements JournalSource, AutoCloseable {
      * @param maxAgeMs     entries older than this are dropped (checkpoint by checkpoint)
      * @param maxBytes     and the oldest while the entries' bytes are above this
      */
-    public record Settings(long checkpointMs, long sampleMs, long maxAgeMs, long maxBytes) {
+    public record Settings(long checkpointMs, long sampleMs, long maxAgeMs, long maxBytes, long checkpointEntries) {
+        /**
+         * Entries between two checkpoints at most, whatever the time: what bounds the replay of a
+         * query (JournalBench: ps --at latency grows with the entries replayed, ~4 µs each on a
+         * busy 2-core machine, so a storm of 1,000 entries/s would otherwise replay 300,000).
+         */
+        public static final long CHECKPOINT_ENTRIES = 20_000;
+
+        public Settings(long checkpointMs, long sampleMs, long maxAgeMs, long maxBytes) {
+            this(checkpointMs, sampleMs, maxAgeMs, maxBytes, CHECKPOINT_ENTRIES);
+        }
+
         public static Settings defaults() {
             return new Settings(300_000, 10_000, 7L * 86_400_000L, 1L << 30);
         }
@@ -96,6 +107,14 @@ public final class Journal implements JournalSource, AutoCloseable {
     private long lastAliveWriteMs;
     private long lastRetentionMs;
     private boolean checkpointDue = true;
+    /** Replayable entries (NEW, CHANGE, SAMPLE, REMOVE) written since the last checkpoint. */
+    private long entriesSinceCheckpoint;
+    /**
+     * How late an entry was written at most, after its own time (the queue, the writer's batches,
+     * samples held for the sample interval): entries of an instant can follow a checkpoint written
+     * after it by this much, so a replay reads on that far. Kept in journal_meta ('lag_ms').
+     */
+    private long maxLagMs;
     /** The previous run's last sign of life (or -1): the gap closes at this run's first checkpoint. */
     private long previousAliveMs;
     private long lossStartMs = -1;
@@ -135,12 +154,26 @@ public final class Journal implements JournalSource, AutoCloseable {
             c.close();
             throw e;
         }
-        Connection r = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
-        try (Statement st = r.createStatement()) {
-            st.execute("PRAGMA busy_timeout=5000");
-            st.execute("PRAGMA query_only=1");
+        Connection r = null;
+        try {
+            r = DriverManager.getConnection("jdbc:sqlite:" + file.toAbsolutePath());
+            try (Statement st = r.createStatement()) {
+                st.execute("PRAGMA busy_timeout=5000");
+                st.execute("PRAGMA query_only=1");
+            }
+            return load(new Journal(c, r, settings));
+        } catch (SQLException | RuntimeException e) {
+            // neither connection is left open when the journal cannot be opened
+            if (r != null) {
+                r.close();
+            }
+            c.close();
+            throw e;
         }
-        Journal j = new Journal(c, r, settings);
+    }
+
+    private static Journal load(Journal j) throws SQLException {
+        Connection c = j.db;
         try (Statement st = c.createStatement()) {
             try (ResultSet rs = st.executeQuery("SELECT MAX(seq), COALESCE(SUM(length(body)), 0) FROM journal")) {
                 rs.next();
@@ -150,6 +183,9 @@ public final class Journal implements JournalSource, AutoCloseable {
             }
             try (ResultSet rs = st.executeQuery("SELECT v FROM journal_meta WHERE k = 'alive_ms'")) {
                 j.previousAliveMs = rs.next() ? rs.getLong(1) : -1;
+            }
+            try (ResultSet rs = st.executeQuery("SELECT v FROM journal_meta WHERE k = 'lag_ms'")) {
+                j.maxLagMs = rs.next() ? Math.max(0, rs.getLong(1)) : 0;
             }
         }
         return j;
@@ -200,18 +236,37 @@ public final class Journal implements JournalSource, AutoCloseable {
             }
         }
         if (droppedNow > droppedSeen) {
+            // changes are missing: only a new checkpoint makes later answers right, and an instant
+            // from the last batch on disk to that checkpoint has no right answer: a gap
+            if (dropGapFromMs < 0) {
+                dropGapFromMs = lastWrittenMs > 0 ? lastWrittenMs : nowMs;
+            }
+            dropsInGap += droppedNow - droppedSeen;
             droppedSeen = droppedNow;
-            checkpointDue = true; // changes are missing: only a new checkpoint makes later answers right
+            checkpointDue = true;
         }
         if (nowMs - lastSampleMs >= settings.sampleMs()) {
             flushSamples(out);
             lastSampleMs = nowMs;
         }
-        if (checkpointDue || nowMs - lastCheckpointMs >= settings.checkpointMs()) {
+        long lag = 0;
+        for (Row r : out) {
+            if (r.kind() <= REMOVE) {
+                entriesSinceCheckpoint++;
+                lag = Math.max(lag, drainedAt - r.ms());
+            }
+        }
+        if (checkpointDue || nowMs - lastCheckpointMs >= settings.checkpointMs()
+                || entriesSinceCheckpoint >= settings.checkpointEntries()) {
             flushSamples(out);
             List<ProcessInfo> rows = new ArrayList<>(table.all());
             out.add(new Row(nowMs, CHECKPOINT, 0, JournalCodec.checkpoint(rows)));
             checkpoints.increment();
+            if (dropGapFromMs >= 0) {
+                out.add(gapRow(dropGapFromMs, nowMs, dropsInGap, "the journal's queue was full or a write failed: changes were dropped"));
+                dropGapFromMs = -1;
+                dropsInGap = 0;
+            }
             if (previousAliveMs >= 0) {
                 // the previous run's end to this run's first complete table
                 out.add(gapRow(previousAliveMs, nowMs, -1, "no daemon was running"));
@@ -219,14 +274,17 @@ public final class Journal implements JournalSource, AutoCloseable {
             }
             checkpointDue = false;
             lastCheckpointMs = nowMs;
+            entriesSinceCheckpoint = 0;
         }
         boolean alive = nowMs - lastAliveWriteMs >= 1000;
         if (out.isEmpty() && !alive) {
             flushedUntilMs = drainedAt;
+            lastWrittenMs = nowMs;
             return;
         }
-        write(out, nowMs);
+        write(out, nowMs, lag > maxLagMs ? lag : -1);
         flushedUntilMs = drainedAt;
+        lastWrittenMs = nowMs;
         if (nowMs - lastRetentionMs >= 60_000) {
             retain(nowMs);
             lastRetentionMs = nowMs;
@@ -234,6 +292,11 @@ public final class Journal implements JournalSource, AutoCloseable {
     }
 
     private long droppedSeen;
+    /** Since when changes may be missing (dropped, or a failed write), until the next checkpoint; -1 none. */
+    private long dropGapFromMs = -1;
+    private long dropsInGap;
+    /** The drain time of the last batch written: everything queued before it is on disk. */
+    private long lastWrittenMs;
 
     private void change(Change c, List<Row> out) {
         long ms = timeOf(c.eventNs(), c.wallMs());
@@ -302,7 +365,7 @@ public final class Journal implements JournalSource, AutoCloseable {
         return new Row(untilMs, GAP, 0, b.bytes());
     }
 
-    private void write(List<Row> rows, long nowMs) throws SQLException {
+    private void write(List<Row> rows, long nowMs, long newLagMs) throws SQLException {
         boolean auto = db.getAutoCommit();
         db.setAutoCommit(false);
         long seq = nextSeq;
@@ -336,7 +399,17 @@ public final class Journal implements JournalSource, AutoCloseable {
                 ps.setLong(1, nowMs);
                 ps.executeUpdate();
             }
+            if (newLagMs >= 0) {
+                try (PreparedStatement ps = db.prepareStatement(
+                        "INSERT INTO journal_meta (k, v) VALUES ('lag_ms', ?) ON CONFLICT (k) DO UPDATE SET v = MAX(v, excluded.v)")) {
+                    ps.setLong(1, newLagMs);
+                    ps.executeUpdate();
+                }
+            }
             db.commit();
+            if (newLagMs >= 0) {
+                maxLagMs = newLagMs;
+            }
             nextSeq = seq;
             totalBytes += added;
             entries.add(rows.size());
@@ -497,9 +570,8 @@ public final class Journal implements JournalSource, AutoCloseable {
                 throw new Unanswerable(describe(g));
             }
             long cpSeq;
-            byte[] cp;
             try (PreparedStatement ps = reader.prepareStatement(
-                    "SELECT seq, body FROM journal WHERE kind = " + CHECKPOINT + " AND ms <= ? ORDER BY ms DESC, seq DESC LIMIT 1")) {
+                    "SELECT seq FROM journal WHERE kind = " + CHECKPOINT + " AND ms <= ? ORDER BY ms DESC, seq DESC LIMIT 1")) {
                 ps.setLong(1, atMs);
                 try (ResultSet r = ps.executeQuery()) {
                     if (!r.next()) {
@@ -507,15 +579,15 @@ public final class Journal implements JournalSource, AutoCloseable {
                                 + oldestCheckpointText() + ")");
                     }
                     cpSeq = r.getLong(1);
-                    cp = r.getBytes(2);
                 }
             }
             // entries are in event order; those queued before a later checkpoint can follow it by
-            // the queue's latency, so the replay reads on to the first checkpoint a minute after atMs
+            // the writer's lag (the most it ever was, journal_meta 'lag_ms', a margin added), so the
+            // replay reads on to the first checkpoint that much after atMs
             long untilSeq = Long.MAX_VALUE;
             try (PreparedStatement ps = reader.prepareStatement(
                     "SELECT MIN(seq) FROM journal WHERE kind = " + CHECKPOINT + " AND ms > ? AND seq > ?")) {
-                ps.setLong(1, atMs + 60_000);
+                ps.setLong(1, atMs + replayMarginMs());
                 ps.setLong(2, cpSeq);
                 try (ResultSet r = ps.executeQuery()) {
                     if (r.next()) {
@@ -526,9 +598,9 @@ public final class Journal implements JournalSource, AutoCloseable {
                     }
                 }
             }
-            JournalCodec.Replay replay = new JournalCodec.Replay();
+            JournalCodec.Replay replay;
             try {
-                replay.checkpoint(cp, MAX_CHECKPOINT_BYTES);
+                replay = new JournalCodec.Replay(base(cpSeq));
                 try (PreparedStatement ps = reader.prepareStatement(
                         "SELECT kind, pid, body FROM journal WHERE seq > ? AND seq < ? AND ms <= ? AND kind IN ("
                                 + NEW + "," + CHANGE + "," + SAMPLE + "," + REMOVE + ") ORDER BY seq")) {
@@ -554,6 +626,46 @@ public final class Journal implements JournalSource, AutoCloseable {
             }
             return replay.rows();
         }
+    }
+
+    /**
+     * The checkpoint last replayed from, decoded: the next query of the same interval (diff's two
+     * instants, top --replay's steps) starts from it. Softly held: the heap may take it back.
+     */
+    private long baseSeq = -1;
+    private java.lang.ref.SoftReference<JournalCodec.Base> base = new java.lang.ref.SoftReference<>(null);
+
+    private JournalCodec.Base base(long cpSeq) throws SQLException {
+        JournalCodec.Base b = base.get();
+        if (cpSeq != baseSeq || b == null) {
+            base.clear(); // a failed decode must not leave the previous interval's rows for this seq
+            baseSeq = -1;
+            byte[] cp;
+            try (PreparedStatement ps = reader.prepareStatement("SELECT body FROM journal WHERE seq = ?")) {
+                ps.setLong(1, cpSeq);
+                try (ResultSet r = ps.executeQuery()) {
+                    if (!r.next()) {
+                        throw new SQLException("journal: checkpoint " + cpSeq + " vanished (retention)");
+                    }
+                    cp = r.getBytes(1);
+                }
+            }
+            b = JournalCodec.base(cp, MAX_CHECKPOINT_BYTES);
+            base = new java.lang.ref.SoftReference<>(b);
+            baseSeq = cpSeq;
+        }
+        return b;
+    }
+
+    private long replayMarginMs() throws SQLException {
+        long lag = 0;
+        try (Statement st = reader.createStatement();
+             ResultSet r = st.executeQuery("SELECT v FROM journal_meta WHERE k = 'lag_ms'")) {
+            if (r.next()) {
+                lag = Math.max(0, r.getLong(1));
+            }
+        }
+        return Math.max(lag, settings.sampleMs()) + 5_000;
     }
 
     private String oldestCheckpointText() throws SQLException {

@@ -343,62 +343,153 @@ public final class JournalCodec {
     }
 
     /**
+     * A checkpoint decoded once: its rows, immutable, so several replays (ps --at, diff, top
+     * --replay stepping through one interval) can start from it without inflating it again.
+     */
+    public static final class Base {
+        private final Map<Integer, ProcessInfo> rows;
+        private final long threadSlots;
+
+        private Base(Map<Integer, ProcessInfo> rows, long threadSlots) {
+            this.rows = rows;
+            this.threadSlots = threadSlots;
+        }
+
+        public int size() {
+            return rows.size();
+        }
+    }
+
+    /** Decodes a checkpoint (inflating at most {@code maxBytes}). */
+    public static Base base(byte[] deflated, int maxBytes) {
+        In in = new In(inflate(deflated, maxBytes));
+        long n = in.varint();
+        if (n < 0 || n > in.remaining()) {
+            throw new IllegalArgumentException("bad checkpoint row count");
+        }
+        Map<Integer, ProcessInfo> rows = new HashMap<>((int) (n * 4 / 3) + 1);
+        long slots = 0;
+        for (long i = 0; i < n; i++) {
+            int pid = (int) in.varint();
+            int len = (int) Math.min(Integer.MAX_VALUE, in.varint());
+            ProcessInfo.Builder b = new ProcessInfo.Builder(pid);
+            read(b, new In(in.slice(len)), null);
+            slots += b.threads.length;
+            if (slots > MAX_THREAD_SLOTS) {
+                throw new IllegalArgumentException("checkpoint counts more than " + MAX_THREAD_SLOTS + " threads");
+            }
+            b.startExact = true;
+            ProcessInfo old = rows.put(pid, b.build());
+            if (old != null) {
+                slots -= old.threads.length;
+            }
+        }
+        return new Base(rows, slots);
+    }
+
+    /**
+     * Thread slots (ProcessInfo keeps a tid array; a past row fills it from the journaled count)
+     * a replayed table may hold: far above any real machine's, low enough that a damaged or
+     * hostile count cannot take the heap (4 bytes a slot).
+     */
+    static final long MAX_THREAD_SLOTS = 1L << 24;
+
+    /**
      * The table at a past instant being rebuilt: a checkpoint, then entries applied in journal
-     * order. Entries of other lives (pid reused) than the row held are ignored.
+     * order. Entries of other lives (pid reused) than the row held are ignored. Rows the entries
+     * did not touch stay the checkpoint's own (shared with its {@link Base}); a touched row is
+     * copied to a builder once.
      */
     public static final class Replay {
-        private final Map<Integer, ProcessInfo.Builder> rows = new HashMap<>();
+        /** A ProcessInfo (as in the checkpoint) or a ProcessInfo.Builder (changed since). */
+        private final Map<Integer, Object> rows;
+        private long threadSlots;
+
+        public Replay() {
+            rows = new HashMap<>();
+        }
+
+        public Replay(Base base) {
+            rows = new HashMap<>(base.rows);
+            threadSlots = base.threadSlots;
+        }
 
         public void checkpoint(byte[] deflated, int maxBytes) {
+            Base b = base(deflated, maxBytes);
             rows.clear();
-            In in = new In(inflate(deflated, maxBytes));
-            long n = in.varint();
-            if (n < 0 || n > in.remaining()) {
-                throw new IllegalArgumentException("bad checkpoint row count");
-            }
-            for (long i = 0; i < n; i++) {
-                int pid = (int) in.varint();
-                int len = (int) in.varint();
-                ProcessInfo.Builder b = new ProcessInfo.Builder(pid);
-                read(b, new In(in.slice(len)), null);
-                rows.put(pid, b);
+            rows.putAll(b.rows);
+            threadSlots = b.threadSlots;
+        }
+
+        private static int slots(Object o) {
+            return o == null ? 0 : o instanceof ProcessInfo p ? p.threads.length : ((ProcessInfo.Builder) o).threads.length;
+        }
+
+        private void account(long before, long after) {
+            threadSlots += after - before;
+            if (threadSlots > MAX_THREAD_SLOTS) {
+                throw new IllegalArgumentException("replayed table counts more than " + MAX_THREAD_SLOTS + " threads");
             }
         }
 
         /** A new row (fork, or found by a rescan): replaces whatever the pid held. */
         public void added(int pid, byte[] body) {
             ProcessInfo.Builder b = new ProcessInfo.Builder(pid);
-            In in = new In(body);
-            long mask = peekMask(body);
-            ProcessInfo.Builder parent = null;
+            long mask = read(b, new In(body), null);
             if ((mask & 1L << FROM_PARENT) != 0) {
-                // the parent's pid is in the body; read it first
-                ProcessInfo.Builder probe = new ProcessInfo.Builder(pid);
-                read(probe, new In(body), null);
-                parent = rows.get(probe.ppid);
+                // comm, exe and argv are the parent's (its pid was in the body)
+                Object parent = rows.get(b.ppid);
+                if (parent instanceof ProcessInfo p) {
+                    b.comm = p.comm;
+                    b.exe = p.exe;
+                    b.argv = p.argv;
+                    b.execArgv = p.argv;
+                    b.argvKnown = p.argvKnown;
+                } else if (parent instanceof ProcessInfo.Builder p) {
+                    b.comm = p.comm;
+                    b.exe = p.exe;
+                    b.argv = p.argv;
+                    b.execArgv = p.argv;
+                    b.argvKnown = p.argvKnown;
+                }
             }
-            read(b, in, parent);
-            rows.put(pid, b);
+            account(slots(rows.put(pid, b)), b.threads.length);
         }
 
         /** A change of one life: applied only to that life. */
         public void changed(int pid, byte[] body) {
-            ProcessInfo.Builder cur = rows.get(pid);
+            Object cur = rows.get(pid);
             if (cur == null) {
                 return;
             }
+            long curStart = cur instanceof ProcessInfo p ? p.startNs : ((ProcessInfo.Builder) cur).startNs;
+            // decoded once, into a probe: the life is checked before anything of it is applied;
+            // the probe starts with the row's exit flag, which turns a thread count into tids
             ProcessInfo.Builder probe = new ProcessInfo.Builder(pid);
+            probe.threads = null;
+            probe.leaderExited = cur instanceof ProcessInfo p ? p.leaderExited : ((ProcessInfo.Builder) cur).leaderExited;
             long mask = read(probe, new In(body), null);
-            if ((mask & 1L << START_NS) != 0 && probe.startNs != cur.startNs) {
+            if ((mask & 1L << START_NS) != 0 && probe.startNs != curStart) {
                 return;
             }
-            read(cur, new In(body), null);
+            ProcessInfo.Builder b;
+            if (cur instanceof ProcessInfo p) {
+                b = p.toBuilder();
+                rows.put(pid, b);
+            } else {
+                b = (ProcessInfo.Builder) cur;
+            }
+            long before = b.threads.length;
+            assign(b, probe, mask);
+            account(before, b.threads.length);
         }
 
         public void removed(int pid, long startNs) {
-            ProcessInfo.Builder cur = rows.get(pid);
-            if (cur != null && cur.startNs == startNs) {
+            Object cur = rows.get(pid);
+            long start = cur instanceof ProcessInfo p ? p.startNs : cur instanceof ProcessInfo.Builder b ? b.startNs : Long.MIN_VALUE;
+            if (cur != null && start == startNs) {
                 rows.remove(pid);
+                account(slots(cur), 0);
             }
         }
 
@@ -408,11 +499,63 @@ public final class JournalCodec {
 
         public List<ProcessInfo> rows() {
             List<ProcessInfo> out = new ArrayList<>(rows.size());
-            for (ProcessInfo.Builder b : rows.values()) {
-                b.startExact = true;
-                out.add(b.build());
+            for (Object o : rows.values()) {
+                if (o instanceof ProcessInfo p) {
+                    out.add(p);
+                } else {
+                    ProcessInfo.Builder b = (ProcessInfo.Builder) o;
+                    b.startExact = true;
+                    out.add(b.build());
+                }
             }
             return out;
+        }
+    }
+
+    /** Copies the fields {@code mask} names (as read into {@code from}) to {@code to}. */
+    private static void assign(ProcessInfo.Builder to, ProcessInfo.Builder from, long mask) {
+        for (int f = 0; f < FIELDS; f++) {
+            if ((mask & 1L << f) == 0) {
+                continue;
+            }
+            switch (f) {
+                case PPID -> to.ppid = from.ppid;
+                case PGRP -> to.pgrp = from.pgrp;
+                case SID -> to.session = from.session;
+                case TTY -> to.ttyNr = from.ttyNr;
+                case TPGID -> to.tpgid = from.tpgid;
+                case RUID -> to.ruid = from.ruid;
+                case EUID -> to.euid = from.euid;
+                case RGID -> to.rgid = from.rgid;
+                case EGID -> to.egid = from.egid;
+                case TRACER -> to.tracerPid = from.tracerPid;
+                case COMM -> to.comm = from.comm;
+                case EXE -> to.exe = from.exe;
+                case ARGV -> {
+                    to.argv = from.argv;
+                    to.execArgv = from.execArgv;
+                }
+                case ARGV_KNOWN -> to.argvKnown = from.argvKnown;
+                case START_NS -> to.startNs = from.startNs;
+                case START_TICKS -> to.startTicks = from.startTicks;
+                case LEADER_EXITED -> to.leaderExited = from.leaderExited;
+                case STATE -> to.state = from.state;
+                case PRIORITY -> to.priority = from.priority;
+                case NICE -> to.nice = from.nice;
+                case PROCESSOR -> to.processor = from.processor;
+                case NLWP -> { } // below: the tid array, from the count and the exit
+                case UTIME -> to.utime = from.utime;
+                case STIME -> to.stime = from.stime;
+                case VSIZE -> to.vsize = from.vsize;
+                case RSS -> to.rss = from.rss;
+                case LOCKED -> to.lockedKiB = from.lockedKiB;
+                case MINFLT -> to.minflt = from.minflt;
+                case MAJFLT -> to.majflt = from.majflt;
+                default -> throw new IllegalStateException();
+            }
+        }
+        if ((mask & 1L << NLWP) != 0 && from.threads != null) {
+            to.threads = from.threads;
         }
     }
 
