@@ -331,11 +331,13 @@ public final class LagBench {
             run(load, 0, 3000, dir.resolve("warm")); // JIT, the topic's creation, the first producer batch
             Thread.sleep(5000);
             long before = cpuTicks(d.pid());
+            Map<String, Long> threadsBefore = threadTicks(d.pid());
             long t0 = System.nanoTime();
             run(load, 0, storm, dir.resolve("storm"));
             double secs = (System.nanoTime() - t0) / 1e9;
             Thread.sleep(5000);
             long after = cpuTicks(d.pid());
+            Map<String, Long> threadsAfter = threadTicks(d.pid());
             String caught = "";
             if (sink) {
                 Map<String, Long> s = kafkaStats(d);
@@ -345,8 +347,35 @@ public final class LagBench {
             System.out.printf(Locale.ROOT, "cpu run %d, sink %s: %,d exits in %.1f s (%,.0f/s), daemon CPU %d ms = %.1f ms"
                     + " per 1,000 exits%s%n", run + 1, sink ? "on" : "off", storm, secs, storm / secs,
                     (after - before) * TICK_MS, perK, caught);
+            // where it went: the busiest threads (by name; a pool's threads summed)
+            List<Map.Entry<String, Long>> top = new ArrayList<>();
+            threadsAfter.forEach((k, v) -> top.add(Map.entry(k, v - threadsBefore.getOrDefault(k, 0L))));
+            top.sort((x, y) -> Long.compare(y.getValue(), x.getValue()));
+            StringBuilder b = new StringBuilder("  threads:");
+            for (var e : top.subList(0, Math.min(7, top.size()))) {
+                b.append(String.format(Locale.ROOT, " %s %d ms,", e.getKey(), e.getValue() * TICK_MS));
+            }
+            System.out.println(b.substring(0, b.length() - 1));
             return perK;
         }
+    }
+
+    /** utime + stime by thread name (digits dropped, so a pool's threads add up), in clock ticks. */
+    private static Map<String, Long> threadTicks(long pid) throws IOException {
+        Map<String, Long> out = new HashMap<>();
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : tasks.toList()) {
+                try {
+                    String name = Files.readString(t.resolve("comm")).strip().replaceAll("[0-9]+", "#");
+                    String s = Files.readString(t.resolve("stat"));
+                    String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
+                    out.merge(name, Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
+                } catch (IOException gone) {
+                    // the thread ended between the listing and the read
+                }
+            }
+        }
+        return out;
     }
 
     /** utime + stime of the whole process, every thread, in clock ticks. */
