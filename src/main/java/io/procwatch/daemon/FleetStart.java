@@ -11,11 +11,8 @@ import io.procwatch.store.Journal;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.util.Properties;
-import java.util.Set;
 
 /**
  * Starts the Kafka sink. The only daemon class that names KafkaSink, and called only when the
@@ -45,14 +42,16 @@ final class FleetStart {
         }
         Properties client = new Properties();
         if (f.properties() != null) {
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(f.properties());
-            if (perms.contains(PosixFilePermission.OTHERS_READ)) {
+            // read as root: refused if anyone but root (or the daemon's user) could have written it
+            byte[] bytes = TrustedFile.read(f.properties(), 1 << 20);
+            if (TrustedFile.othersMayRead(f.properties())) {
                 // it may hold SASL passwords or key store passwords
                 System.err.println("procwatch daemon: warning: " + f.properties() + " is readable by every user");
             }
-            try (InputStream in = Files.newInputStream(f.properties())) {
+            try (InputStream in = new java.io.ByteArrayInputStream(bytes)) {
                 client.load(in);
             } catch (IllegalArgumentException e) {
+                // Properties says only what is malformed, never the line itself, which may hold a password
                 throw new IOException(f.properties() + ": " + e.getMessage());
             }
         }

@@ -15,6 +15,14 @@ public interface JournalSource {
     /** Records from {@code seq} on (or from {@link #oldestSeq()} if that is later), oldest first. */
     Cursor openAt(long seq);
 
+    /**
+     * Calls {@code r} after each commit of new entries, so that a reader waits for them instead of
+     * finding them at its next poll (the sink's lag, docs/benchmarks.md). Called on the committing
+     * thread: it must be quick. By default never: the reader polls.
+     */
+    default void onCommit(Runnable r) {
+    }
+
     interface Cursor extends AutoCloseable {
         /** The next record, or null when the journal holds nothing newer yet. */
         Entry next();

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Sends the journal to a Kafka topic from the last sequence the broker acknowledged. The producer
@@ -96,7 +97,16 @@ public final class KafkaSink implements FleetSink {
             saved = source.oldestSeq() - 1;
             state.write(saved);
         } else {
-            saved = state.read();
+            try {
+                saved = state.read();
+            } catch (AckedState.Corrupt e) {
+                // Damaged or not ours: refusing to start would stop the whole daemon over one line
+                // (a restart loop under systemd). Starting over from the journal's oldest entry
+                // re-sends what it holds (same keys, folded) and loses nothing.
+                System.err.println("procwatch daemon: kafka: " + e.getMessage() + "; sending again from the journal's"
+                        + " oldest entry");
+                saved = Long.MAX_VALUE; // treated below as a journal behind the saved point: start over
+            }
         }
         long newest = source.newestSeq();
         if (saved > newest) {
@@ -114,6 +124,8 @@ public final class KafkaSink implements FleetSink {
 
     public void start() {
         thread.start();
+        // woken at each journal commit: without it a record waited up to IDLE_POLL_MS more (docs/benchmarks.md)
+        source.onCommit(() -> LockSupport.unpark(thread));
     }
 
     public Stats snapshot() {
@@ -192,15 +204,35 @@ public final class KafkaSink implements FleetSink {
             }
             restarts.incrementAndGet();
             backoff = acked > ackedBefore ? BACKOFF_MIN_MS : Math.min(BACKOFF_MAX_MS, backoff * 2);
+            // once per failed producer (so at most every 30 s while it keeps failing): without it a
+            // refused login or a bad setting showed only as a count in stats. Kafka's messages name
+            // the setting, never a password's value.
+            System.err.println("procwatch daemon: kafka: " + lastError + "; a new producer in " + backoff + " ms");
             sleepUnlessStopped(backoff);
         }
     }
 
+    /**
+     * Closes a producer, waiting at most {@code d} (and a second). KafkaProducer.close(timeout) is
+     * not bounded by its timeout: past it, it forces the I/O thread and then joins it with no limit,
+     * and an I/O thread waiting on a broker that accepted the connection and never answers (a
+     * firewall, a hung broker) stays until its request timeout and beyond (SinkRobustnessTest: the
+     * daemon's stop took more than 15 s). So the close runs on a thread of its own, which this one
+     * leaves behind if it must; the producer's threads are daemon threads and its late callbacks
+     * belong to a failed generation, which moves nothing.
+     */
     private static void closeQuietly(KafkaProducer<String, String> p, Duration d) {
+        Thread t = Thread.ofPlatform().name("kafka-producer-close").daemon(true).start(() -> {
+            try {
+                p.close(d);
+            } catch (RuntimeException ignored) {
+                // closing a producer we are giving up on
+            }
+        });
         try {
-            p.close(d);
-        } catch (RuntimeException ignored) {
-            // closing a producer we are giving up on
+            t.join(d.toMillis() + 1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -223,10 +255,23 @@ public final class KafkaSink implements FleetSink {
                 }
                 JournalSource.Entry e = c.next();
                 if (e == null) {
-                    lastSaved = save(lastSaved);
-                    savedAt = System.nanoTime();
-                    sleepUnlessStopped(IDLE_POLL_MS);
-                    continue;
+                    // Caught up. The journal's newest entries may be kinds the cursor does not return
+                    // (samples, checkpoints, forks): read the newest seq first, then ask the cursor
+                    // once more; if it still has nothing, every entry up to that seq was handed out
+                    // or is not published, so the acknowledged point may reach it. Without this the
+                    // lag in stats never fell to 0, and a restart re-read those entries.
+                    long newest = source.newestSeq();
+                    e = c.next();
+                    if (e == null) {
+                        if (newest >= next) {
+                            handled(g, newest);
+                            next = newest + 1;
+                        }
+                        lastSaved = save(lastSaved);
+                        savedAt = System.nanoTime();
+                        idleWait(IDLE_POLL_MS);
+                        continue;
+                    }
                 }
                 if (e.seq() < next) {
                     continue; // a cursor that repeats: already handled
@@ -241,10 +286,7 @@ public final class KafkaSink implements FleetSink {
                 next = e.seq() + 1;
                 FleetRecord r = FleetRecord.of(host, e);
                 if (r == null) {
-                    // a kind of entry the sink does not publish still counts as handled
-                    g.inFlight.add(e.seq());
-                    g.highestSent.set(e.seq());
-                    ackDone(g, e.seq());
+                    handled(g, e.seq()); // a kind of entry the sink does not publish
                 } else {
                     send(producer, g, e.seq(), r);
                 }
@@ -253,6 +295,20 @@ public final class KafkaSink implements FleetSink {
                     savedAt = System.nanoTime();
                 }
             }
+        }
+    }
+
+    /** Counts {@code seq} as done without sending anything. */
+    private void handled(Generation g, long seq) {
+        g.inFlight.add(seq);
+        g.highestSent.set(seq);
+        ackDone(g, seq);
+    }
+
+    /** Waits up to {@code ms} or until a journal commit (or close) wakes the thread. */
+    private void idleWait(long ms) {
+        if (running) {
+            LockSupport.parkNanos(ms * 1_000_000);
         }
     }
 
@@ -348,6 +404,7 @@ public final class KafkaSink implements FleetSink {
     @Override
     public void close() {
         running = false;
+        LockSupport.unpark(thread);
         try {
             thread.join(15_000);
         } catch (InterruptedException e) {

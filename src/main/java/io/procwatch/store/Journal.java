@@ -415,6 +415,10 @@ public final class Journal implements JournalSource, AutoCloseable {
             entries.add(rows.size());
             bytes.add(added);
             lastAliveWriteMs = nowMs;
+            Runnable c = committed;
+            if (c != null && !rows.isEmpty()) {
+                c.run(); // the Kafka sink reads them now rather than at its next poll
+            }
         } catch (SQLException e) {
             db.rollback();
             dropped.add(rows.size()); // not retried: the next checkpoint (forced) makes later answers right
@@ -733,6 +737,14 @@ public final class Journal implements JournalSource, AutoCloseable {
                 throw new IllegalStateException("journal: " + e.getMessage(), e);
             }
         }
+    }
+
+    /** Told after each commit of entries (the Kafka sink); null until one asks. */
+    private volatile Runnable committed;
+
+    @Override
+    public void onCommit(Runnable r) {
+        committed = r;
     }
 
     @Override

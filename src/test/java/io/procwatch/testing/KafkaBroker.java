@@ -18,29 +18,68 @@ public final class KafkaBroker implements AutoCloseable {
     private final Path dir;
     private final Path config;
     private final int port;
+    private final int saslPort;
+    private final int saslSslPort;
     private final Path log;
     private Process process;
 
-    private KafkaBroker(Path dir, Path config, int port) {
+    private KafkaBroker(Path dir, Path config, int port, int saslPort, int saslSslPort) {
         this.dir = dir;
         this.config = config;
         this.port = port;
+        this.saslPort = saslPort;
+        this.saslSslPort = saslSslPort;
         this.log = dir.resolve("broker.log");
     }
 
     public static KafkaBroker start() throws IOException, InterruptedException {
+        return start(null, null, null);
+    }
+
+    /**
+     * With, besides the PLAINTEXT listener (which the broker also uses to talk to itself), a
+     * SASL_PLAINTEXT listener taking the PLAIN mechanism for {@code users} (name to password) and,
+     * given a PKCS12 key store, a SASL_SSL listener with that key.
+     */
+    public static KafkaBroker start(java.util.Map<String, String> users, Path keyStore, String keyStorePassword)
+            throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("pw-kafka");
         int port = freePort();
         int controller = freePort();
+        int sasl = users == null ? -1 : freePort();
+        int saslSsl = users == null || keyStore == null ? -1 : freePort();
+        String listeners = "PLAINTEXT://127.0.0.1:" + port;
+        String map = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT";
+        List<String> security = new java.util.ArrayList<>();
+        if (users != null) {
+            StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
+            users.forEach((u, pw) -> jaas.append(" user_").append(u).append("=\"").append(pw).append('"'));
+            jaas.append(';');
+            listeners += ",SASL_PLAINTEXT://127.0.0.1:" + sasl;
+            map += ",SASL_PLAINTEXT:SASL_PLAINTEXT";
+            security.add("sasl.enabled.mechanisms=PLAIN");
+            security.add("listener.name.sasl_plaintext.plain.sasl.jaas.config=" + jaas);
+            if (keyStore != null) {
+                listeners += ",SASL_SSL://127.0.0.1:" + saslSsl;
+                map += ",SASL_SSL:SASL_SSL";
+                security.add("listener.name.sasl_ssl.plain.sasl.jaas.config=" + jaas);
+                security.add("listener.name.sasl_ssl.ssl.keystore.location=" + keyStore);
+                security.add("listener.name.sasl_ssl.ssl.keystore.password=" + keyStorePassword);
+                security.add("listener.name.sasl_ssl.ssl.key.password=" + keyStorePassword);
+                security.add("listener.name.sasl_ssl.ssl.keystore.type=PKCS12");
+            }
+            security.add("inter.broker.listener.name=PLAINTEXT");
+        }
         Path config = dir.resolve("server.properties");
         Files.writeString(config, String.join("\n",
                 "process.roles=broker,controller",
                 "node.id=1",
                 "controller.quorum.voters=1@127.0.0.1:" + controller,
-                "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controller,
-                "advertised.listeners=PLAINTEXT://127.0.0.1:" + port,
+                "listeners=" + listeners + ",CONTROLLER://127.0.0.1:" + controller,
+                "advertised.listeners=" + listeners,
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "listener.security.protocol.map=" + map,
+                String.join("\n", security),
                 "log.dirs=" + dir.resolve("data"),
                 "num.partitions=4",
                 "offsets.topic.replication.factor=1",
@@ -55,13 +94,23 @@ public final class KafkaBroker implements AutoCloseable {
         if (fmt.waitFor() != 0) {
             throw new IOException("kafka storage format failed: " + Files.readString(dir.resolve("format.log")));
         }
-        KafkaBroker b = new KafkaBroker(dir, config, port);
+        KafkaBroker b = new KafkaBroker(dir, config, port, sasl, saslSsl);
         b.restart();
         return b;
     }
 
     public String bootstrap() {
         return "127.0.0.1:" + port;
+    }
+
+    /** The SASL_PLAINTEXT listener (PLAIN), if started with users. */
+    public String saslBootstrap() {
+        return "127.0.0.1:" + saslPort;
+    }
+
+    /** The SASL_SSL listener, if started with users and a key store. */
+    public String saslSslBootstrap() {
+        return "127.0.0.1:" + saslSslPort;
     }
 
     /** Starts the broker (again) and waits until its client port accepts connections. */
