@@ -38,6 +38,9 @@ final class TopGroups {
     private final CgroupGroups.By by;
     /** cgroup path -> {usage_usec, nanoTime when read}: the previous refresh's, for CG%CPU. */
     private Map<String, long[]> lastUsage = new HashMap<>();
+    /** cgroup path -> what the last refresh read, and the CG%CPU it worked out: for a re-sort between refreshes. */
+    private Map<String, GroupFiles.Stats> lastStats = new HashMap<>();
+    private Map<String, Double> lastRate = new HashMap<>();
 
     TopGroups(CgroupGroups.By by) {
         this.by = by;
@@ -49,6 +52,15 @@ final class TopGroups {
 
     /** Folds the (already filtered) rows and sorts the groups by the view's column. */
     List<Group> fold(List<TopView.Row> rows, String sortColumn, boolean ascending) {
+        return fold(rows, sortColumn, ascending, true);
+    }
+
+    /** As {@link #fold}, after a key (sort, filter) between refreshes: no file is read, the refresh's values are reused. */
+    List<Group> refold(List<TopView.Row> rows, String sortColumn, boolean ascending) {
+        return fold(rows, sortColumn, ascending, false);
+    }
+
+    private List<Group> fold(List<TopView.Row> rows, String sortColumn, boolean ascending, boolean read) {
         Map<CgroupGroups.Group, List<ProcRow>> byGroup = new LinkedHashMap<>();
         for (TopView.Row r : rows) {
             String all = r.row().items.get("cgroup");
@@ -56,6 +68,8 @@ final class TopGroups {
             byGroup.computeIfAbsent(CgroupGroups.of(lines, by), k -> new ArrayList<>()).add(r.row());
         }
         Map<String, long[]> usage = new HashMap<>();
+        Map<String, GroupFiles.Stats> stats = new HashMap<>();
+        Map<String, Double> rates = new HashMap<>();
         List<Group> out = new ArrayList<>(byGroup.size());
         for (var e : byGroup.entrySet()) {
             long tasks = 0;
@@ -71,6 +85,12 @@ final class TopGroups {
                 ticks += r.utime < 0 ? 0 : r.utime + r.stime;
             }
             String path = e.getKey().unifiedPath();
+            if (!read) {
+                GroupFiles.Stats v2 = path == null ? GroupFiles.Stats.NONE : lastStats.getOrDefault(path, GroupFiles.Stats.NONE);
+                out.add(new Group(e.getKey().name(), path, List.copyOf(e.getValue()), tasks, cpu, res, virt, ticks, v2,
+                        path == null ? Double.NaN : lastRate.getOrDefault(path, Double.NaN)));
+                continue;
+            }
             GroupFiles.Stats v2 = path == null ? GroupFiles.Stats.NONE : GroupFiles.read(path);
             double rate = Double.NaN;
             if (path != null && v2.cpuUsageUsec() >= 0) {
@@ -82,9 +102,18 @@ final class TopGroups {
                 }
             }
             out.add(new Group(e.getKey().name(), path, List.copyOf(e.getValue()), tasks, cpu, res, virt, ticks, v2, rate));
+            if (path != null) {
+                stats.put(path, v2);
+                rates.put(path, rate);
+            }
+        }
+        out.sort(comparator(sortColumn, ascending));
+        if (!read) {
+            return out;
         }
         lastUsage = usage;
-        out.sort(comparator(sortColumn, ascending));
+        lastStats = stats;
+        lastRate = rates;
         return out;
     }
 

@@ -212,7 +212,7 @@ final class TopView {
 
     /** Moves the sort one column left (-1) or right (+1), as top's < and > do. */
     void moveSort(int step) {
-        List<String> names = new ArrayList<>(COLUMNS.keySet());
+        List<String> names = groupBy != null ? TopGroups.COLUMNS : new ArrayList<>(COLUMNS.keySet());
         int i = names.indexOf(sortColumn);
         sortColumn = names.get(Math.floorMod(i + step, names.size()));
     }

@@ -279,6 +279,118 @@ class TopGroupsTest {
         assertThat(pwga.trim().split("\\s+")[4]).matches("\\d+\\.\\d");
     }
 
+    /** Key g in the real interactive top (tmux): cgroup, unit, container, off; M sorts the groups by RES; h documents g. */
+    @Test
+    void interactiveKeyG() throws Exception {
+        String cmd = "env PROCWATCH_SOCKET=" + daemon.socket() + " LC_ALL=C.UTF-8 " + io.procwatch.testing.Spawn.javaBinary()
+                + " --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -cp " + io.procwatch.testing.Spawn.projectClasspath()
+                + " io.procwatch.cli.Main top -d 0.5 --cgroup /" + top + "; echo procwatch-exit=$?; sleep 600";
+        tmux("new-session", "-d", "-s", "top", "-x", "320", "-y", "40", cmd);
+        try {
+            await("the process screen", s -> s.contains("PID USER") && s.contains("Tasks:"));
+            tmux("send-keys", "-t", "top", "g");
+            String screen = await("grouped by cgroup", s -> s.contains("Group by cgroup")
+                    && groupRows(s).size() == placed.size());
+            assertThat(screen).contains(TopGroups.header());
+            Map<String, String[]> rows = groupRows(screen);
+            for (var e : placed.entrySet()) {
+                assertThat(rows.get(e.getKey())).as(e.getKey() + " on screen").isNotNull();
+                assertThat(rows.get(e.getKey())[0]).as("PROCS of " + e.getKey()).isEqualTo(Integer.toString(e.getValue().size()));
+            }
+            tmux("send-keys", "-t", "top", "g");
+            screen = await("grouped by unit", s -> s.contains("Group by unit") && groupRows(s).size() == 6 && groupRows(s).containsKey("pwga.service"));
+            assertThat(groupRows(screen).get("pwga.service")[0]).isEqualTo("3");
+            assertThat(groupRows(screen).get("pwga.service")[1]).as("TASKS").isEqualTo("5");
+            tmux("send-keys", "-t", "top", "g");
+            await("grouped by container", s -> s.contains("Group by container") && groupRows(s).size() == 5 && groupRows(s).containsKey("docker:d0c4e4000000"));
+            tmux("send-keys", "-t", "top", "M");
+            screen = await("sorted by RES", s -> s.contains("Sort: %MEM") && s.contains("Group: container (5)")
+                    && groupRows(s).size() == 5);
+            List<Long> res = new ArrayList<>();
+            for (String[] r : groupRows(screen).values()) {
+                res.add(Long.parseLong(r[3]));
+            }
+            assertThat(res).isSortedAccordingTo(Comparator.reverseOrder());
+            tmux("send-keys", "-t", "top", "g");
+            await("processes again", s -> s.contains("Group view Off") && s.contains("PID USER"));
+            tmux("send-keys", "-t", "top", "h");
+            await("the help names g", s -> s.contains("g group view: cycles cgroup, unit, container, off"));
+            tmux("send-keys", "-t", "top", "Enter");
+            tmux("send-keys", "-t", "top", "q");
+            await("the exit", s -> s.contains("procwatch-exit=0"));
+        } finally {
+            tmux("kill-server");
+        }
+    }
+
+    /** The rows under the group header: GROUP (the last column) -> the columns. */
+    private static Map<String, String[]> groupRows(String screen) {
+        Map<String, String[]> m = new LinkedHashMap<>();
+        boolean after = false;
+        for (String line : screen.lines().toList()) {
+            if (line.startsWith(TopGroups.header())) {
+                after = true;
+            } else if (after && !line.isBlank()) {
+                String[] f = line.trim().split("\\s+");
+                m.put(f[f.length - 1], f);
+            }
+        }
+        return m;
+    }
+
+    private static final String TMUX_SOCKET = "pwgroups-" + ProcessHandle.current().pid();
+
+    private static String await(String what, java.util.function.Predicate<String> ok) throws Exception {
+        String screen = "";
+        for (int i = 0; i < 300; i++) {
+            screen = tmux("capture-pane", "-p", "-t", "top");
+            if (ok.test(screen)) {
+                return screen;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("the screen never showed " + what + "; last screen:\n" + screen);
+    }
+
+    private static String tmux(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("tmux", "-L", TMUX_SOCKET));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+        }
+        return out;
+    }
+
+    @Test
+    void selectorsPickExactlyTheMembers() throws Exception {
+        assertThat(selected("--container", "docker:d0c4e4000000")).isEqualTo(pidsIn(leaf("docker-" + DOCKER + ".scope")));
+        assertThat(selected("--unit", "pwga.service,pwgb.service"))
+                .isEqualTo(pidsIn(leaf("pwga.service"), leaf("pwgb.service")));
+        assertThat(selected("--cgroup", "/" + top + "/kubepods-burstable.slice"))
+                .isEqualTo(pidsIn(leaf("cri-containerd-" + CONTAINERD + ".scope")));
+        assertThat(selected("--cgroup", "/" + top + "/")).isEqualTo(new TreeSet<>(threadsOf.keySet()));
+        assertThat(selected("--container", "lxc:pwweb2", "--unit", "pwga.service")).as("kinds AND").isEmpty();
+        Cli.Result bad = Cli.run(daemon.socket(), "top", "-b", "-n", "1", "--cgroup", "relative/path");
+        assertThat(bad.exit()).isEqualTo(2);
+        assertThat(bad.err()).contains("--cgroup takes a path from /");
+        bad = Cli.run(daemon.socket(), "top", "-b", "-n", "1", "--unit");
+        assertThat(bad.exit()).isEqualTo(2);
+        assertThat(bad.err()).contains("--unit needs a value");
+    }
+
+    /** The pids of one top --json frame with these selectors (no --cgroup of the test's own added). */
+    private static Set<Long> selected(String... selector) throws Exception {
+        List<String> a = new ArrayList<>(List.of("top", "--json", "-n", "1", "-d", "0.2"));
+        a.addAll(List.of(selector));
+        Cli.Result r = Cli.run(daemon.socket(), a.toArray(String[]::new));
+        assertThat(r.exit()).as(r.err()).isZero();
+        Set<Long> s = new TreeSet<>();
+        JSON.readTree(r.out()).get("processes").forEach(p -> s.add(p.get("pid").asLong()));
+        return s;
+    }
+
     @Test
     void badGroupOptions() throws Exception {
         Cli.Result r = Cli.run(daemon.socket(), "top", "-b", "-n", "1", "--group", "pods");
