@@ -212,19 +212,23 @@ final class Metrics {
         Map<String, long[]> byContainer = new HashMap<>();
         Map<String, long[]> byUnit = new HashMap<>();
         java.nio.file.Path root = ctx.proc().root();
+        Map<String, String[]> named = new HashMap<>();
         for (ProcessInfo p : ctx.table().all()) {
             List<String> kv = ProcItems.read(root, p.pid(), List.of("cgroup"), true);
             if (kv.size() != 2) {
                 continue;
             }
-            List<String> lines = CgroupPaths.lines(kv.get(1));
-            Containers.Container c = Containers.of(lines);
-            if (c != null) {
-                add(byContainer, c.shortName(), p);
+            // many processes share a membership: its names are worked out once per scrape
+            String[] names = named.computeIfAbsent(kv.get(1), joined -> {
+                List<String> lines = CgroupPaths.lines(joined);
+                Containers.Container c = Containers.of(lines);
+                return new String[] {c == null ? null : c.shortName(), SystemdNames.unit(CgroupPaths.systemdPath(lines))};
+            });
+            if (names[0] != null) {
+                add(byContainer, names[0], p);
             }
-            String unit = SystemdNames.unit(CgroupPaths.systemdPath(lines));
-            if (unit != null) {
-                add(byUnit, unit, p);
+            if (names[1] != null) {
+                add(byUnit, names[1], p);
             }
         }
         containers = cap(byContainer, groupCap);
