@@ -50,6 +50,9 @@ final class DaemonCommand {
               --http-streams N       HTTP event streams (/api/v1/events) at once (default 32; a sixth
                                      kept for root); they never take the capacity of other requests
               --http-streams-per-uid N  event streams of one user other than root (default 8)
+              --metrics-group-cap N  /metrics: series for at most N containers and N units (the
+                                     ones with the most processes); the rest summed into one
+                                     "other" series, their number in procwatch_*_folded (default 50)
               --proc-root PATH       the proc filesystem to read (default /proc)
               --task-scan on|off     find the processes that changed with one BPF task iterator
                                      read, and read /proc/PID/stat only for those (default on;
@@ -83,7 +86,7 @@ final class DaemonCommand {
     private static final Set<String> WITH_VALUE = Set.of("config", "socket", "history", "history-db",
             "retention-days", "retention-rows", "http", "max-clients", "proc-root", "task-scan", "exec-capture",
             "receive-buffer", "max-clients-per-uid", "read-timeout", "idle-timeout", "write-timeout",
-            "http-streams", "http-streams-per-uid", "journal", "journal-checkpoint", "journal-sample", "journal-days",
+            "http-streams", "http-streams-per-uid", "metrics-group-cap", "journal", "journal-checkpoint", "journal-sample", "journal-days",
             "journal-max-mb", "kafka", "kafka-topic", "kafka-properties", "host-id", "host-name", "kafka-state");
 
     private DaemonCommand() {
@@ -151,6 +154,7 @@ final class DaemonCommand {
             int streams = o.intValue("http-streams", limits.httpStreams(), 1, 100_000);
             limits = limits.withHttpStreams(streams,
                     o.intValue("http-streams-per-uid", Math.min(streams, limits.httpStreamsPerUid()), 1, streams));
+            limits = limits.withMetricsGroupCap(o.intValue("metrics-group-cap", limits.metricsGroupCap(), 0, 100_000));
             // With a database the ring only needs the newest exits (answers merge the two): 10,000
             // of ~0.6 KiB each instead of 100,000, which would be most of the daemon's footprint.
             int ring = o.get("history-db") != null ? HISTORY_RING_WITH_DB : d.historyCapacity();

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * {@code procwatch top}: top's screen fed by the daemon. Interactive on a terminal (see
@@ -30,6 +31,14 @@ final class TopCommand {
               -H              one row per thread
               -c              full command lines instead of names
               -w [COLS]       batch output width (default: unlimited)
+              --group BY      fold rows into groups: cgroup, unit (systemd) or container, with
+                              summed %CPU, RES, tasks and processes and, on cgroup v2, the group's
+                              own cpu.stat usage (CG%CPU, CGTIME+), memory.current (CGMEM) and PSI
+                              avg10 (PSICPU PSIMEM PSIIO, "some"); - where a file cannot be read.
+                              -o also takes PROCS TASKS CG%CPU CGTIME+ CGMEM PSICPU PSIMEM PSIIO GROUP
+              --cgroup PATH   only processes in this cgroup or below it (as /proc/PID/cgroup shows it)
+              --container ID  only processes in a container (id prefix, docker:0123456789ab, lxc name)
+              --unit NAME     only processes in a systemd unit or user unit
               --json          batch mode, one JSON object per refresh
               --socket PATH   daemon socket
               --replay FROM   the past, from the daemon's journal (FROM as ps --at takes it), from FROM
@@ -38,6 +47,7 @@ final class TopCommand {
             Keys (interactive): P M T N sort by %CPU, %MEM, TIME+, PID; < > move the sort column;
               R reverse; u user filter; o or / text filter (text, or COLUMN=text, COLUMN>n, COLUMN<n);
               = clear filters; V tree; H threads; c command lines; k kill; r renice; d delay;
+              g group view: cycles cgroup, unit, container, off (sort keys sort the groups);
               arrows and PgUp/PgDn scroll; space refresh; h help; q quit.
 
             Examples:
@@ -45,6 +55,8 @@ final class TopCommand {
               procwatch top -b -n 2 -d 0.5 -o %MEM
               procwatch top -b -n 1 -u www-data -c
               procwatch top --json -n 1 -p 1
+              procwatch top -b -n 1 --group unit -o RES
+              procwatch top -b -n 1 --group container --cgroup /kubepods.slice
             """;
 
     /** Command-line choices: what to show and how often. */
@@ -100,10 +112,25 @@ final class TopCommand {
         int width = 0;
         String socket = null;
         List<Integer> pids = new ArrayList<>();
+        CgroupFilter member = new CgroupFilter();
+        String groupSort = null;
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
             if (a.equals("--help") || a.equals("-h")) {
                 return null;
+            }
+            String longName = a.contains("=") ? a.substring(0, a.indexOf('=')) : a;
+            if (List.of("--group", "--cgroup", "--container", "--unit").contains(longName)) {
+                String v = a.contains("=") ? a.substring(a.indexOf('=') + 1) : value(args, ++i, a);
+                if (longName.equals("--group")) {
+                    view.groupBy = io.procwatch.cgroup.CgroupGroups.By.parse(v);
+                    if (view.groupBy == null) {
+                        throw new UsageException("--group takes cgroup, unit or container, not '" + v + "'");
+                    }
+                } else {
+                    member.add(longName.substring(2), v);
+                }
+                continue;
             }
             if (a.equals("--json")) {
                 json = true;
@@ -147,7 +174,13 @@ final class TopCommand {
                                 view.uid = uid;
                                 view.userText = v;
                             }
-                            case 'o' -> sortColumn(view, v);
+                            case 'o' -> {
+                                if (TopGroups.isGroupColumn(v.replaceFirst("^[-+]", ""))) {
+                                    groupSort = v; // checked once --group is known
+                                } else {
+                                    sortColumn(view, v);
+                                }
+                            }
                             case 'w' -> width = positive(v, "-w");
                             default -> throw new IllegalStateException();
                         }
@@ -158,6 +191,17 @@ final class TopCommand {
             }
         }
         view.pids = List.copyOf(pids);
+        view.member = member.membership();
+        if (groupSort != null) {
+            if (view.groupBy == null) {
+                throw new UsageException("-o " + groupSort + " sorts the group view: add --group cgroup|unit|container");
+            }
+            view.ascending = groupSort.startsWith("-");
+            view.sortColumn = groupSort.replaceFirst("^[-+]", "").toUpperCase(Locale.ROOT);
+        }
+        if (view.groupBy != null && view.threads) {
+            throw new UsageException("-H (threads) and --group do not mix: a group counts its processes' threads (TASKS)");
+        }
         if (json && iterations < 0) {
             iterations = 1;
         }
@@ -204,23 +248,50 @@ final class TopCommand {
      */
     static int batch(TopModel model, Options o, PrintStream out) throws IOException, InterruptedException {
         TopView v = o.view();
-        model.refresh(v.selector(), v.threads, v.cmdline);
+        TopGroups grouping = v.groupBy == null ? null : new TopGroups(v.groupBy);
+        TopModel.Frame first = model.refresh(v.selector(), v.threads, v.cmdline, grouping != null);
+        if (grouping != null) { // the groups' cpu.stat now too, so the first frame has CG%CPU
+            grouping.fold(v.arrange(first.rows(), Fields.Ctx.current()), v.sortColumn, v.ascending);
+        }
         Thread.sleep(Math.min(o.delayMs(), 300)); // as the interactive screen does
         LineCache lines = new LineCache();
         for (int n = 0; o.iterations() < 0 || n < o.iterations(); n++) {
             if (n > 0) {
                 Thread.sleep(o.delayMs());
             }
-            TopModel.Frame f = model.refresh(v.selector(), v.threads, v.cmdline);
+            TopModel.Frame f = model.refresh(v.selector(), v.threads, v.cmdline, grouping != null);
             Fields.Ctx ctx = Fields.Ctx.current();
             List<TopView.Row> rows = v.arrange(f.rows(), ctx);
             List<Columns.Col> cols = v.columns();
+            List<TopGroups.Group> groups = grouping == null ? null : grouping.fold(rows, v.sortColumn, v.ascending);
             if (o.json()) {
                 List<Field> fields = new ArrayList<>();
                 for (Columns.Col c : cols) {
                     fields.add(c.field());
                 }
-                out.println(Json.value(TopScreen.json(f, rows, fields, ctx)));
+                Map<String, Object> frame = TopScreen.json(f, rows, fields, ctx);
+                if (groups != null) {
+                    frame.put("group_by", grouping.by().label());
+                    List<Map<String, Object>> g = new ArrayList<>(groups.size());
+                    for (TopGroups.Group one : groups) {
+                        g.add(TopGroups.json(one));
+                    }
+                    frame.put("groups", g);
+                }
+                out.println(Json.value(frame));
+            } else if (groups != null) {
+                if (n > 0) {
+                    out.println();
+                }
+                int width = o.width() > 0 ? o.width() : 0;
+                for (String line : TopScreen.summary(f, width > 0 ? width : Integer.MAX_VALUE, true)) {
+                    Columns.print(out, line, width);
+                }
+                out.println();
+                Columns.print(out, TopGroups.header(), width);
+                for (TopGroups.Group g : groups) {
+                    Columns.print(out, TopGroups.line(g, model.hz()), width);
+                }
             } else {
                 if (n > 0) {
                     out.println();

@@ -108,12 +108,21 @@ final class TopModel implements AutoCloseable {
 
     /** Takes a snapshot and works out everything a screen or a batch iteration shows. */
     Frame refresh(Selector scope, boolean threads, boolean cmdline) throws IOException {
+        return refresh(scope, threads, cmdline, false);
+    }
+
+    /**
+     * @param cgroups with each process's cgroup lines (the group view folds by them): a whole
+     *                answer then, since a delta listing carries no /proc items
+     */
+    Frame refresh(Selector scope, boolean threads, boolean cmdline, boolean cgroups) throws IOException {
         if (replay != null) {
             return replay.refresh(scope, threads, cmdline);
         }
         long groups = Groups.BASE | Groups.CRED | Groups.STAT | (cmdline ? Groups.CMDLINE : 0);
         int flags = Wire.F_FRESH | (threads ? Wire.F_THREADS : 0);
-        ProcwatchClient.Listing l = query.snapshotDelta(scope, groups, flags);
+        ProcwatchClient.Listing l = cgroups ? query.snapshot(scope, groups, flags, List.of("cgroup"))
+                : query.snapshotDelta(scope, groups, flags);
         SystemSummary sys = SystemSummary.read(proc);
         // When the values were read: the daemon's pass started sampleAge before its answer. Every
         // pass reads the processes in the same order, so the time between two passes' starts is

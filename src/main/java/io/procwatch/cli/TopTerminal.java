@@ -1,5 +1,6 @@
 package io.procwatch.cli;
 
+import io.procwatch.cgroup.CgroupGroups;
 import io.procwatch.event.Signals;
 import io.procwatch.sys.ProcessControl;
 import io.procwatch.sys.SyscallException;
@@ -46,6 +47,9 @@ final class TopTerminal {
     /** Formatting context of the current frame (it reads /proc: once per refresh, not per key). */
     private Fields.Ctx ctx;
     private List<TopView.Row> rows = List.of();
+    /** The group view's fold (g), and its groups of the current frame; null when showing processes. */
+    private TopGroups grouping;
+    private List<TopGroups.Group> groups = List.of();
     private String message = "";
 
     private TopTerminal(TopModel model, TopCommand.Options o, PrintStream out) {
@@ -54,6 +58,7 @@ final class TopTerminal {
         this.out = out;
         this.delayMs = o.delayMs();
         this.iterationsLeft = o.iterations();
+        this.grouping = view.groupBy == null ? null : new TopGroups(view.groupBy);
     }
 
     static int run(TopModel model, TopCommand.Options o, PrintStream out, PrintStream err)
@@ -125,7 +130,7 @@ final class TopTerminal {
 
     private void loop() throws IOException, InterruptedException {
         // like top: a short first interval, so the first screen already has %CPU and event rates
-        model.refresh(view.selector(), view.threads, view.cmdline);
+        refresh(); // read the groups' cpu.stat too, so the first screen has CG%CPU
         Thread.sleep(Math.min(delayMs, 300));
         while (true) {
             refresh();
@@ -204,7 +209,27 @@ final class TopTerminal {
             case '>' -> view.moveSort(1);
             case 'R' -> view.ascending = !view.ascending;
             case 'V' -> view.tree = !view.tree;
+            case 'g' -> {
+                // off -> cgroup -> unit -> container -> off
+                CgroupGroups.By[] all = CgroupGroups.By.values();
+                view.groupBy = view.groupBy == null ? all[0]
+                        : view.groupBy.ordinal() + 1 < all.length ? all[view.groupBy.ordinal() + 1] : null;
+                grouping = view.groupBy == null ? null : new TopGroups(view.groupBy);
+                if (view.groupBy != null && view.threads) {
+                    view.threads = false; // a group counts its processes' threads (TASKS)
+                }
+                if (view.groupBy == null && !TopView.COLUMNS.containsKey(view.sortColumn)) {
+                    view.sortColumn = "%CPU"; // a group column (CGMEM...) means nothing for processes
+                }
+                view.scroll = 0;
+                message = view.groupBy == null ? "Group view Off" : "Group by " + view.groupBy.label();
+                return Action.REFRESH;
+            }
             case 'H' -> {
+                if (grouping != null) {
+                    message = "Threads do not mix with the group view (g to leave it)";
+                    return Action.REDRAW;
+                }
                 view.threads = !view.threads;
                 message = view.threads ? "Show threads On" : "Show threads Off";
                 return Action.REFRESH;
@@ -268,11 +293,11 @@ final class TopTerminal {
                 return Action.REFRESH;
             }
             case UP -> view.scroll = Math.max(0, view.scroll - 1);
-            case DOWN -> view.scroll = Math.min(Math.max(0, rows.size() - 1), view.scroll + 1);
+            case DOWN -> view.scroll = Math.min(Math.max(0, shownCount() - 1), view.scroll + 1);
             case PAGE_UP -> view.scroll = Math.max(0, view.scroll - listHeight());
-            case PAGE_DOWN -> view.scroll = Math.min(Math.max(0, rows.size() - 1), view.scroll + listHeight());
+            case PAGE_DOWN -> view.scroll = Math.min(Math.max(0, shownCount() - 1), view.scroll + listHeight());
             case HOME -> view.scroll = 0;
-            case END -> view.scroll = Math.max(0, rows.size() - listHeight());
+            case END -> view.scroll = Math.max(0, shownCount() - listHeight());
             default -> {
                 if (k > 0) {
                     message = "Unknown command - try 'h' for help";
@@ -472,16 +497,27 @@ final class TopTerminal {
     }
 
     private void refresh() throws IOException {
-        frame = model.refresh(view.selector(), view.threads, view.cmdline);
+        frame = model.refresh(view.selector(), view.threads, view.cmdline, grouping != null);
         ctx = Fields.Ctx.current();
-        rearrange();
+        rows = view.arrange(frame.rows(), ctx);
+        // the group files are read here, once per refresh, for the groups in the view only
+        groups = grouping == null ? List.of() : grouping.fold(rows, view.sortColumn, view.ascending);
+        view.scroll = Math.min(view.scroll, Math.max(0, shownCount() - 1));
     }
 
+    /** After a key: sorted and filtered again, without reading anything (the group files wait for the refresh). */
     private void rearrange() {
         if (frame != null) {
             rows = view.arrange(frame.rows(), ctx);
-            view.scroll = Math.min(view.scroll, Math.max(0, rows.size() - 1));
+            if (grouping != null) {
+                groups = grouping.refold(rows, view.sortColumn, view.ascending);
+            }
+            view.scroll = Math.min(view.scroll, Math.max(0, shownCount() - 1));
         }
+    }
+
+    private int shownCount() {
+        return grouping != null ? groups.size() : rows.size();
     }
 
     private static int[] size() {
@@ -517,10 +553,15 @@ final class TopTerminal {
         sb.append(cut(status, width)).append("\033[K\r\n");
         used++;
         List<Columns.Col> cols = view.columns();
-        String header = Columns.header(cols);
+        String header = grouping != null ? TopGroups.header() : Columns.header(cols);
         sb.append("\033[7m").append(pad(cut(header, width), width)).append("\033[m");
         used++;
-        for (int i = view.scroll; i < rows.size() && used < height; i++, used++) {
+        if (grouping != null) {
+            for (int i = view.scroll; i < groups.size() && used < height; i++, used++) {
+                sb.append("\r\n").append(cut(TopGroups.line(groups.get(i), model.hz()), width)).append("\033[K");
+            }
+        }
+        for (int i = view.scroll; grouping == null && i < rows.size() && used < height; i++, used++) {
             TopView.Row r = rows.get(i);
             sb.append("\r\n").append(cut(Columns.row(cols, r.row(), ctx, r.treePrefix()), width)).append("\033[K");
         }
@@ -544,6 +585,9 @@ final class TopTerminal {
         }
         if (view.threads) {
             sb.append("  Threads");
+        }
+        if (grouping != null) {
+            sb.append("  Group: ").append(grouping.by().label()).append(" (").append(groups.size()).append(')');
         }
         sb.append(String.format(Locale.ROOT, "  Delay: %.1fs  Rows: %d", delayMs / 1000.0, rows.size()));
         sb.append("   h: help  q: quit");

@@ -46,6 +46,10 @@ final class TopView {
     boolean cmdline;
     List<Integer> pids = List.of();
     int scroll;
+    /** The group view's fold (g, --group), or null for process rows. */
+    io.procwatch.cgroup.CgroupGroups.By groupBy;
+    /** --cgroup, --container, --unit: applied by the daemon (S_CGROUP, S_CONTAINER, S_UNIT). */
+    io.procwatch.protocol.Membership member = io.procwatch.protocol.Membership.ANY;
 
     Selector selector() {
         Selector s = Selector.all();
@@ -54,6 +58,9 @@ final class TopView {
         }
         if (uid != null) {
             s = s.withUids(List.of(uid));
+        }
+        if (!member.isAny()) {
+            s = s.withMember(member);
         }
         return s;
     }
@@ -86,6 +93,9 @@ final class TopView {
     /** Filtered, sorted (and in tree view, ordered parent before children) rows, with tree prefixes. */
     List<Row> arrange(List<ProcRow> rows, Fields.Ctx ctx) {
         Field sort = field(sortColumn, cmdline, threads);
+        if (sort == null) { // a column of the group view only (TASKS, CGMEM...): processes by %CPU
+            sort = field("%CPU", cmdline, threads);
+        }
         // each row's sort value computed once, not once per comparison
         List<Keyed> keyed = new ArrayList<>(rows.size());
         for (ProcRow r : rows) {
@@ -202,7 +212,7 @@ final class TopView {
 
     /** Moves the sort one column left (-1) or right (+1), as top's < and > do. */
     void moveSort(int step) {
-        List<String> names = new ArrayList<>(COLUMNS.keySet());
+        List<String> names = groupBy != null ? TopGroups.COLUMNS : new ArrayList<>(COLUMNS.keySet());
         int i = names.indexOf(sortColumn);
         sortColumn = names.get(Math.floorMod(i + step, names.size()));
     }

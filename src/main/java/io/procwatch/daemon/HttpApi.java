@@ -3,6 +3,7 @@ package io.procwatch.daemon;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.procwatch.json.Json;
+import io.procwatch.protocol.Membership;
 import io.procwatch.protocol.Selector;
 import io.procwatch.store.HistoryStore;
 import io.procwatch.table.ExitedProcess;
@@ -81,7 +82,7 @@ final class HttpApi implements AutoCloseable {
         this.ctx = ctx;
         this.streams = new Admission(limits.httpStreams(), limits.httpStreamsPerUid(),
                 Math.max(1, limits.httpStreams() / 6), "event streams", "--http-streams-per-uid");
-        this.metrics = new Metrics(ctx);
+        this.metrics = new Metrics(ctx, limits.metricsGroupCap());
         this.metricsOnly = metricsOnly;
     }
 
@@ -505,7 +506,42 @@ final class HttpApi implements AutoCloseable {
         if (q.containsKey("state")) {
             s = s.withStates(q.get("state"));
         }
-        return s;
+        Membership m = membership(q);
+        return m.isAny() ? s : s.withMember(m);
+    }
+
+    /**
+     * {@code cgroup=PATH}, {@code container=ID}, {@code unit=NAME} (comma-separated alternatives),
+     * with the protocol's limits: matched by cgroup.CgroupMatch in the query engine, as the socket's
+     * S_CGROUP, S_CONTAINER and S_UNIT are.
+     */
+    static Membership membership(Map<String, String> q) {
+        Map<String, List<String>> kinds = new java.util.LinkedHashMap<>();
+        for (String kind : List.of("cgroup", "container", "unit")) {
+            List<String> values = new ArrayList<>();
+            if (q.containsKey(kind)) {
+                for (String v : q.get(kind).split(",", -1)) {
+                    if (v.isEmpty()) {
+                        throw new BadRequest(kind + " needs a value (comma-separated values, none empty)");
+                    }
+                    if (v.length() > Membership.MAX_LENGTH) {
+                        throw new BadRequest(kind + " values are at most " + Membership.MAX_LENGTH + " characters");
+                    }
+                    if (kind.equals("cgroup") && !v.startsWith("/")) {
+                        throw new BadRequest("cgroup takes a path from / (as /proc/PID/cgroup shows it), not '" + v + "'");
+                    }
+                    if (v.indexOf('\0') >= 0) {
+                        throw new BadRequest(kind + " values hold no NUL");
+                    }
+                    values.add(kind.equals("cgroup") && v.length() > 1 && v.endsWith("/") ? v.substring(0, v.length() - 1) : v);
+                }
+                if (values.size() > Membership.MAX_VALUES) {
+                    throw new BadRequest("at most " + Membership.MAX_VALUES + " " + kind + " values, not " + values.size());
+                }
+            }
+            kinds.put(kind, values);
+        }
+        return new Membership(kinds.get("cgroup"), kinds.get("container"), kinds.get("unit"));
     }
 
     private static long number(Map<String, String> q, String key, long dflt, long min, long max) {

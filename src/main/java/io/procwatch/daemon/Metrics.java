@@ -5,12 +5,19 @@ import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.procwatch.cgroup.CgroupPaths;
+import io.procwatch.cgroup.Containers;
+import io.procwatch.cgroup.SystemdNames;
+import io.procwatch.procfs.ProcItems;
 import io.procwatch.procfs.SystemInfo;
 import io.procwatch.table.ProcessInfo;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -24,9 +31,26 @@ final class Metrics {
     private final DaemonContext ctx;
     /** The per-name groups of the scrape in progress: one walk of the table serves three metrics. */
     private Map<String, long[]> groups = Map.of();
+    /** Per container and per unit, capped: {count, cpu ticks, rss pages} and how many were folded into "other". */
+    private Capped containers = Capped.EMPTY;
+    private Capped units = Capped.EMPTY;
+    private final int groupCap;
+
+    /** Label value of the series that sums the groups beyond the cap (no container or unit name is "other"). */
+    static final String OTHER = "other";
+
+    /** Groups with a series each, in label order, and how many more were summed into {@link #OTHER}. */
+    record Capped(Map<String, long[]> series, int folded) {
+        static final Capped EMPTY = new Capped(Map.of(), 0);
+    }
 
     Metrics(DaemonContext ctx) {
+        this(ctx, Limits.DEFAULT_METRICS_GROUP_CAP);
+    }
+
+    Metrics(DaemonContext ctx, int groupCap) {
         this.ctx = ctx;
+        this.groupCap = groupCap;
         GaugeWithCallback.builder().name("procwatch_processes").help("Live processes by state")
                 .labelNames("state").callback(cb -> {
                     for (var e : ctx.table().countsByState().entrySet()) {
@@ -51,6 +75,8 @@ final class Metrics {
                     long page = SystemInfo.get().pageSize();
                     groups.forEach((name, g) -> cb.call((double) g[2] * page, name));
                 }).register(registry);
+        capped("container", "containers", () -> containers);
+        capped("unit", "units", () -> units);
         CounterWithCallback.builder().name("procwatch_events").help("Kernel process events applied, by type")
                 .labelNames("type").callback(cb -> {
                     for (var e : ctx.stats().entrySet()) {
@@ -96,6 +122,60 @@ final class Metrics {
                 1e-6);
     }
 
+    /**
+     * procwatch_KIND_processes, _cpu_seconds (a gauge, for the reason the per-name one is) and
+     * _resident_bytes by KIND, and procwatch_KINDS_folded: how many groups the cap summed into
+     * the "other" series.
+     */
+    private void capped(String kind, String plural, java.util.function.Supplier<Capped> now) {
+        String what = kind.equals("container") ? "container (from its cgroup path: docs/containers.md)" : "systemd unit";
+        GaugeWithCallback.builder().name("procwatch_" + kind + "_processes").help("Live processes by " + what)
+                .labelNames(kind).callback(cb -> now.get().series().forEach((n, g) -> cb.call(g[0], n)))
+                .register(registry);
+        GaugeWithCallback.builder().name("procwatch_" + kind + "_cpu_seconds")
+                .help("CPU time used so far by the live processes of each " + kind + " (falls when one exits)")
+                .labelNames(kind).callback(cb -> {
+                    int hz = SystemInfo.get().clockTicks();
+                    now.get().series().forEach((n, g) -> cb.call((double) g[1] / hz, n));
+                }).register(registry);
+        GaugeWithCallback.builder().name("procwatch_" + kind + "_resident_bytes")
+                .help("Resident memory of the live processes of each " + kind)
+                .labelNames(kind).callback(cb -> {
+                    long page = SystemInfo.get().pageSize();
+                    now.get().series().forEach((n, g) -> cb.call((double) g[2] * page, n));
+                }).register(registry);
+        GaugeWithCallback.builder().name("procwatch_" + plural + "_folded")
+                .help("The " + plural + " beyond --metrics-group-cap, summed into the " + kind + "=\"other\" series")
+                .callback(cb -> cb.call(now.get().folded())).register(registry);
+    }
+
+    /**
+     * The cap: the groups with the most processes (then the most CPU, then by name, so the choice
+     * is stable between scrapes) keep a series each; the rest are summed into "other".
+     */
+    static Capped cap(Map<String, long[]> all, int cap) {
+        if (all.size() <= cap) {
+            return new Capped(new java.util.TreeMap<>(all), 0);
+        }
+        List<Map.Entry<String, long[]>> order = new ArrayList<>(all.entrySet());
+        order.sort(Comparator.<Map.Entry<String, long[]>>comparingLong(e -> -e.getValue()[0])
+                .thenComparingLong(e -> -e.getValue()[1]).thenComparing(Map.Entry::getKey));
+        Map<String, long[]> kept = new java.util.TreeMap<>();
+        long[] other = new long[3];
+        for (int i = 0; i < order.size(); i++) {
+            long[] v = order.get(i).getValue();
+            if (i < cap) {
+                kept.put(order.get(i).getKey(), v);
+            } else {
+                for (int k = 0; k < 3; k++) {
+                    other[k] += v[k];
+                }
+            }
+        }
+        kept.put(OTHER, other);
+        return new Capped(kept, order.size() - cap);
+    }
+
     private void counter(DaemonContext ctx, String name, String help, String stat) {
         CounterWithCallback.builder().name(name).help(help)
                 .callback(cb -> cb.call(ctx.stats().getOrDefault(stat, 0L))).register(registry);
@@ -122,6 +202,46 @@ final class Metrics {
         return g;
     }
 
+    /**
+     * Containers and units of the live processes: each process's cgroup lines are read now (no
+     * event reports a move), named as the container and unit columns name them. Processes in no
+     * container (the host's) and in no unit are in neither family; a process whose cgroup file
+     * cannot be read any more (it exited) is left out.
+     */
+    private void cgroupGroups(DaemonContext ctx) {
+        Map<String, long[]> byContainer = new HashMap<>();
+        Map<String, long[]> byUnit = new HashMap<>();
+        java.nio.file.Path root = ctx.proc().root();
+        Map<String, String[]> named = new HashMap<>();
+        for (ProcessInfo p : ctx.table().all()) {
+            List<String> kv = ProcItems.read(root, p.pid(), List.of("cgroup"), true);
+            if (kv.size() != 2) {
+                continue;
+            }
+            // many processes share a membership: its names are worked out once per scrape
+            String[] names = named.computeIfAbsent(kv.get(1), joined -> {
+                List<String> lines = CgroupPaths.lines(joined);
+                Containers.Container c = Containers.of(lines);
+                return new String[] {c == null ? null : c.shortName(), SystemdNames.unit(CgroupPaths.systemdPath(lines))};
+            });
+            if (names[0] != null) {
+                add(byContainer, names[0], p);
+            }
+            if (names[1] != null) {
+                add(byUnit, names[1], p);
+            }
+        }
+        containers = cap(byContainer, groupCap);
+        units = cap(byUnit, groupCap);
+    }
+
+    private static void add(Map<String, long[]> m, String name, ProcessInfo p) {
+        long[] v = m.computeIfAbsent(name, k -> new long[3]);
+        v[0]++;
+        v[1] += p.utime() + p.stime();
+        v[2] += p.rss();
+    }
+
     String contentType() {
         return writer.getContentType();
     }
@@ -130,6 +250,7 @@ final class Metrics {
         // states, CPU and memory come from the sampler: at most a few seconds old per scrape
         ctx.sampler().ensureFresh(5_000_000_000L);
         groups = groups(ctx);
+        cgroupGroups(ctx);
         writer.write(out, registry.scrape(), EscapingScheme.DEFAULT);
     }
 }
