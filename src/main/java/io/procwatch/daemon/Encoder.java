@@ -71,6 +71,35 @@ final class Encoder {
         return built;
     }
 
+    /**
+     * A row of a table at a past instant (rebuilt from the journal): only what the row holds. The
+     * {@code cgroup} item, the one /proc item the journal keeps, comes from the row (a move is
+     * journaled), never from /proc now, which may say another cgroup or be gone.
+     */
+    Message pastProcess(ProcessInfo p, long groups, boolean cgroupItem, Viewer v, int seq) {
+        MessageBuilder m = new MessageBuilder();
+        m.u32(Wire.P_PID, p.pid());
+        processAttrs(m, p, groups & ~(Groups.CGROUP | PRIVATE | Groups.WCHAN), false);
+        if ((groups & Groups.CGROUP) != 0 && p.cgroup() != null) {
+            m.string(Wire.P_CGROUP, unifiedPath(p.cgroup()));
+        }
+        if (cgroupItem && p.cgroup() != null) {
+            m.strings(Wire.P_ITEMS, List.of("cgroup", p.cgroup()));
+        }
+        return m.build(Wire.PROCESS, 0, seq);
+    }
+
+    /** What ProcFs.cgroup gives for these lines: the unified hierarchy's path, else the first line. */
+    private static String unifiedPath(String joined) {
+        for (String line : joined.split(",")) {
+            if (line.startsWith("0::")) {
+                return line.substring(3);
+            }
+        }
+        int c = joined.indexOf(',');
+        return c < 0 ? joined : joined.substring(0, c);
+    }
+
     /** One thread of a process, from /proc/PID/task/TID/stat (threads are listed on demand). */
     Message thread(ProcessInfo p, int tid, PidStat t, long groups, Viewer v, int seq) {
         MessageBuilder m = new MessageBuilder();
@@ -220,6 +249,11 @@ final class Encoder {
         }
         if (e.taskstats() != null) {
             taskstatsAttrs(m, e.taskstats(), v.canSeePrivate(e));
+        }
+        if (e.cgroup() != null) {
+            // the cgroup it exited in, as ps's cgroup item carries a live one (/proc/PID/cgroup is
+            // world-readable: whoever may see the entry may see this)
+            m.strings(Wire.P_ITEMS, List.of("cgroup", e.cgroup()));
         }
     }
 
