@@ -28,7 +28,11 @@ import java.lang.foreign.ValueLayout;
  */
 public final class TaskScan implements AutoCloseable {
     /** Bytes per task record written by the program. */
-    static final int RECORD = 112;
+    static final int RECORD = 120;
+    /** The fingerprint covers the record up to here; the cgroup id after it is handed over on its own. */
+    private static final int FINGERPRINTED = 112;
+    /** Offset of the task's cgroup id (the unified hierarchy's kernfs node id) in a record. */
+    static final int CGROUP_ID = 112;
 
     private static final int BPF_LINK_CREATE = 28;
     private static final int BPF_ITER_CREATE = 33;
@@ -38,6 +42,16 @@ public final class TaskScan implements AutoCloseable {
     /** Receives one call per task (thread) in the system. */
     public interface Sink {
         void task(int tid, int tgid, long fingerprint);
+    }
+
+    /**
+     * Like {@link Sink}, with the task's cgroup: the id of its cgroup in the unified (v2)
+     * hierarchy, which is the inode number of that cgroup's directory under the cgroup2 mount
+     * (0 when the kernel has no such field). A move between cgroups (a write to cgroup.procs)
+     * sends no proc connector event; this id is how the sampler notices one.
+     */
+    public interface CgroupSink {
+        void task(int tid, int tgid, long fingerprint, long cgroupId);
     }
 
     private final int progFd;
@@ -88,6 +102,13 @@ public final class TaskScan implements AutoCloseable {
                 b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 4), fingerprint(b, at)));
     }
 
+    /** {@link #scan(Sink)} with each task's cgroup id. */
+    public int scan(CgroupSink sink) throws SyscallException {
+        return records((b, at) -> sink.task(b.get(ValueLayout.JAVA_INT_UNALIGNED, at),
+                b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 4), fingerprint(b, at),
+                b.get(ValueLayout.JAVA_LONG_UNALIGNED, at + CGROUP_ID)));
+    }
+
     /** One raw record at {@code at} in {@code b}; layout in {@link #assemble}. */
     interface RecordSink {
         void record(MemorySegment b, long at);
@@ -126,7 +147,7 @@ public final class TaskScan implements AutoCloseable {
     /** Mixes the record's fields after the two ids into one 64-bit value. */
     private static long fingerprint(MemorySegment b, long at) {
         long h = 0x9E3779B97F4A7C15L;
-        for (long i = at + 8; i < at + RECORD; i += 8) {
+        for (long i = at + 8; i < at + FINGERPRINTED; i += 8) {
             h = Long.rotateLeft(h ^ (b.get(ValueLayout.JAVA_LONG_UNALIGNED, i) * 0xBF58476D1CE4E5B9L), 31) * 0x94D049BB133111EBL;
         }
         return h ^ (h >>> 29);
@@ -158,6 +179,7 @@ public final class TaskScan implements AutoCloseable {
      * 28 prio  32 rt_priority  36 policy  40 real_parent->tgid  44 pgrp  48 session
      * 52 tty->index  56 tty->driver->major  60 tty's foreground group   64 task cpu  68 zero
      * 72..103 mm->rss_stat[0..3].count   104 mm->total_vm
+     * 112 cgroups->dfl_cgrp->kn->id (not fingerprinted: the sampler compares it on its own)
      * </pre>
      */
     static byte[] assemble(Btf btf) throws IOException {
@@ -247,6 +269,16 @@ public final class TaskScan implements AutoCloseable {
             }
         }
         copy(a, btf.member("mm_struct", "total_vm"), ptr, base + 104, 8);
+        // the cgroup in the unified hierarchy: task->cgroups->dfl_cgrp->kn->id (a u64 since 5.5;
+        // on older kernels the member is a union and reads as zero here: no move detection)
+        a.stImm(8, 10, base + CGROUP_ID, 0);
+        Btf.Member knId = btf.member("kernfs_node", "id");
+        if (knId != null && knId.size() == 8
+                && follow(a, btf.member("task_struct", "cgroups"), task, ptr)
+                && follow(a, btf.member("css_set", "dfl_cgrp"), ptr, ptr)
+                && follow(a, btf.member("cgroup", "kn"), ptr, ptr)) {
+            copy(a, knId, ptr, base + CGROUP_ID, 8);
+        }
         a.movReg(1, 8);             // bpf_seq_write(seq, record, RECORD)
         a.movReg(2, 10);
         a.addImm(2, base);

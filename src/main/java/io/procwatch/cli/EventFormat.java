@@ -83,6 +83,9 @@ final class EventFormat {
         if (r.endMs > 0) {
             m.put("end_ms", r.endMs);
             m.put("lifetime_ms", r.endMs - r.startMs);
+            if (r.items.get("cgroup") != null) {
+                m.put("cgroup", r.items.get("cgroup")); // where it exited: /proc/PID/cgroup lines, comma-joined
+            }
         }
         if (r.status >= 0 || r.exitUnobserved) {
             WaitStatus s = r.status >= 0 ? new WaitStatus(r.status) : null;

@@ -30,6 +30,8 @@ final class HistoryCommand {
                               as journalctl takes them), or epoch milliseconds
               --until WHEN    same forms
               --user USER     --name COMM    --pid PID    --match TEXT
+              --cgroup PATH   exited in this cgroup or below (a path from /, as /proc/PID/cgroup
+                              shows it)   --container ID   --unit NAME   (comma-separated lists)
               --failed        non-zero exit code or killed by a signal
               --limit N       at most N entries, the most recent (default 1000)
               --sort KEY      end (default), start, pid, lifetime, cpu, rss, status; -KEY reverses
@@ -45,7 +47,7 @@ final class HistoryCommand {
     static int run(List<String> args, PrintStream out, PrintStream err) {
         try {
             Opts o = Opts.parse(args, Set.of("socket", "since", "until", "user", "name", "pid", "match", "limit",
-                    "sort"), Set.of("failed", "json", "help"));
+                    "sort", "cgroup", "container", "unit"), Set.of("failed", "json", "help"));
             if (o.has("help")) {
                 out.print(HELP);
                 return 0;
@@ -61,6 +63,14 @@ final class HistoryCommand {
                 sel = sel.withPids(List.of(Opts.pid("--pid", o.get("pid"))));
             }
             sel = o.narrow(sel);
+            CgroupFilter member = new CgroupFilter();
+            for (String kind : List.of("cgroup", "container", "unit")) {
+                if (o.get(kind) != null) {
+                    member.add(kind, o.get(kind));
+                }
+            }
+            // the daemon selects by the cgroup each entry exited in (CgroupMatch, the rule ps uses)
+            sel = sel.withMember(member.membership());
             int limit = o.intValue("limit", 1000, 1, Integer.MAX_VALUE);
             Comparator<ProcRow> order = order(o.get("sort"));
             List<ProcRow> rows;
@@ -69,6 +79,10 @@ final class HistoryCommand {
                 ProcwatchClient.Listing l = c.history(sel, since, until, limit, o.has("failed"));
                 rows = new ArrayList<>(l.rows());
                 gaps = l.gaps();
+            }
+            if (member.active()) {
+                // the same rule here: a daemon older than the history's cgroup skips the selector
+                rows.removeIf(r -> !member.matches(r));
             }
             if (order != null) {
                 rows.sort(order);

@@ -41,6 +41,8 @@ final class PsCommand {
               --cgroup PATH     in this cgroup or below it (any hierarchy's path, e.g. /system.slice)
               --container ID    in a container (id prefix, docker:0123456789ab, or an lxc name)
               --unit NAME       in a systemd unit or user unit (cron.service)   --pod UID  in a pod
+              --ns TYPE:INODE   in a namespace: TYPE pid net mnt ipc uts user cgroup time (or netns...),
+                                INODE as the NETNS... columns or readlink /proc/PID/ns/TYPE show it
             Format (mixed as procps mixes them: -fl, -lj, -Fly, -f x ...):
               -f  full   -F  extra full   -l  long   -j  jobs   -y  RSS for F/ADDR (with -l)
               -c  scheduling class   -P  processor     u  v  j  l  s   BSD user, memory, jobs, long, signals
@@ -241,7 +243,7 @@ final class PsCommand {
             case "--pid" -> pids.addAll(ints("--pid", val != null ? val : arg(args, ++i[0], a)));
             case "--ppid" -> ppids.addAll(ints("--ppid", val != null ? val : arg(args, ++i[0], a)));
             case "--sid" -> sessions.addAll(ints("--sid", val != null ? val : arg(args, ++i[0], a)));
-            case "--cgroup", "--container", "--unit", "--pod" ->
+            case "--cgroup", "--container", "--unit", "--pod", "--ns" ->
                     cgroupFilter.add(name.substring(2), val != null ? val : arg(args, ++i[0], a));
             case "--user" -> euids.addAll(users("--user", val != null ? val : arg(args, ++i[0], a)));
             case "--User" -> ruids.addAll(users("--User", val != null ? val : arg(args, ++i[0], a)));
@@ -767,8 +769,11 @@ final class PsCommand {
                 needed.add(f);
             }
         }
-        if (cgroupFilter.active()) {
+        if (cgroupFilter.needsCgroup()) {
             needed.add(Fields.get("cgroup")); // the filter reads the membership, shown or not
+        }
+        for (String f : cgroupFilter.namespaceFields()) {
+            needed.add(Fields.get(f)); // and the namespaces (--ns), shown or not
         }
         // the clock (uptime) before the daemon samples, as procps reads it before it reads the processes
         Fields.Ctx ctx = Fields.Ctx.current();
@@ -783,7 +788,9 @@ final class PsCommand {
             ctx = ctx.asOf(atMs);
             try (ProcwatchClient c = DaemonLink.connect(ProcwatchClient.socketPath(socket), true, err)) {
                 c.at(atMs);
-                rows = snapshot(c, serverSelector(), groups, 0, List.of());
+                // the cgroup is the one /proc item the journal keeps (moves are journaled); others print "-"
+                List<String> pastItems = Fields.itemsFor(new ArrayList<>(needed)).contains("cgroup") ? List.of("cgroup") : List.of();
+                rows = snapshot(c, serverSelector(), groups, 0, pastItems);
             } catch (DaemonUnavailableException e) {
                 err.println("procwatch ps: " + e.getMessage());
                 return 1;
@@ -899,7 +906,7 @@ final class PsCommand {
     /** Narrows the daemon's work where one criterion alone decides (a pid list, one user...). */
     /** What the daemon can narrow by (the membership always ANDs, so it always narrows), then the rest here. */
     private Selector serverSelector() {
-        return plainServerSelector().withMember(cgroupFilter.membership());
+        return plainServerSelector().withMember(cgroupFilter.membership()).withNamespaces(cgroupFilter.namespaces());
     }
 
     private Selector plainServerSelector() {

@@ -409,8 +409,11 @@ final class Connection implements Runnable {
         return true;
     }
 
-    /** What the journal keeps of a row: the rest (exe, cwd, io, cgroup, wchan, items) is read from /proc at request time. */
-    private static final long JOURNALED_GROUPS = Groups.BASE | Groups.CRED | Groups.CMDLINE | Groups.STAT;
+    /**
+     * What the journal keeps of a row, with the cgroup (moves are journaled): the rest (exe, cwd,
+     * io, wchan, other items) is read from /proc at request time.
+     */
+    private static final long JOURNALED_GROUPS = Groups.BASE | Groups.CRED | Groups.CMDLINE | Groups.STAT | Groups.CGROUP;
 
     /**
      * SNAPSHOT with A_AT_MS: the table at a past instant, rebuilt from the journal, then selected
@@ -421,9 +424,12 @@ final class Connection implements Runnable {
         if (req.has(Wire.F_THREADS) || a.selector().threadsOf() != null) {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "threads are not journaled: no thread rows at a past instant");
         }
-        if (!a.selector().member().isAny() || !a.items().isEmpty()) {
+        if (!a.selector().namespaces().isEmpty()) {
+            throw new ProtocolException(Wire.E_BAD_ARGUMENT, "namespaces are not journaled: no namespace selector at a past instant");
+        }
+        if (!a.items().stream().allMatch("cgroup"::equals)) {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT,
-                    "cgroups and /proc items are not journaled: they cannot be asked for at a past instant");
+                    "/proc items other than cgroup are not journaled: they cannot be asked for at a past instant");
         }
         List<ProcessInfo> rows;
         try {
@@ -434,8 +440,9 @@ final class Connection implements Runnable {
             throw new ProtocolException(Wire.E_INTERNAL, "journal: " + e.getMessage());
         }
         long groups = a.groups() & JOURNALED_GROUPS;
+        boolean cgroupItem = !a.items().isEmpty();
         for (ProcessInfo p : rows) {
-            encoder.pastProcess(p, groups, viewer, req.seq()).write(out);
+            encoder.pastProcess(p, groups, cgroupItem, viewer, req.seq()).write(out);
         }
         // R_TIME_MS is the instant answered: a client tells this answer from an older daemon's
         // live one (which skips A_AT_MS) by it
@@ -668,6 +675,19 @@ final class Connection implements Runnable {
     }
 
     private boolean wanted(TableEvent ev, Selector sel, int mask) {
+        if (!sel.namespaces().isEmpty()) {
+            // namespaces are ptrace-guarded in /proc: as QueryEngine.select, only for processes the viewer may read
+            ProcessInfo p = switch (ev) {
+                case TableEvent.Forked f -> f.process();
+                case TableEvent.Execed x -> x.process();
+                case TableEvent.Changed c -> c.process();
+                case TableEvent.ThreadExited t -> t.process();
+                default -> null;
+            };
+            if (p != null && !viewer.canSeePrivate(p)) {
+                return false;
+            }
+        }
         return switch (ev) {
             case TableEvent.Forked f -> (mask & EventType.FORK.bit) != 0 && ctx.query().matches(sel, f.process());
             case TableEvent.Execed x -> (mask & EventType.EXEC.bit) != 0 && ctx.query().matches(sel, x.process());

@@ -252,6 +252,7 @@ final class DaemonContext {
         s.put("sampler_stat_reads", live.sampler().statReads());
         s.put("sampler_stat_skips", live.sampler().statSkips());
         s.put("sampler_scan_failures", live.table().counters().samplerScanFailures.sum());
+        s.put("cgroup_moves", live.table().counters().cgroupMoves.sum());
         s.put("clients", (long) counters.clients.get());
         s.put("subscribers", (long) counters.subscribers.get());
         s.put("connections_total", counters.connections.sum());

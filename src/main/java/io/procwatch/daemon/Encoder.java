@@ -92,19 +92,39 @@ final class Encoder {
     }
 
     /**
-     * A row of a past instant, rebuilt from the journal. Its command line is the one journaled at
-     * exec time, no longer one /proc shows: like an exec event's, it is root's and the owner's
-     * (Viewer.canSeeExecArgv); anyone else gets P_ARGV_UNKNOWN, as for events and the history.
+     * A row of a table at a past instant (rebuilt from the journal): only what the row holds. Its
+     * command line is the one journaled at exec time, no longer one /proc shows: like an exec
+     * event's, it is root's and the owner's (Viewer.canSeeExecArgv); anyone else gets
+     * P_ARGV_UNKNOWN, as for events and the history. The {@code cgroup} item, the one /proc item
+     * the journal keeps, comes from the row (a move is journaled), never from /proc now.
      */
-    Message pastProcess(ProcessInfo p, long groups, Viewer v, int seq) {
+    Message pastProcess(ProcessInfo p, long groups, boolean cgroupItem, Viewer v, int seq) {
         boolean argv = (groups & Groups.CMDLINE) != 0 && v.canSeeExecArgv(p);
         MessageBuilder m = new MessageBuilder();
         m.u32(Wire.P_PID, p.pid());
-        processAttrs(m, p, argv ? groups : groups & ~Groups.CMDLINE, false);
+        long shown = groups & ~(Groups.CGROUP | PRIVATE | Groups.WCHAN);
+        processAttrs(m, p, argv ? shown : shown & ~Groups.CMDLINE, false);
         if ((groups & Groups.CMDLINE) != 0 && !argv) {
             m.flag(Wire.P_ARGV_UNKNOWN);
         }
+        if ((groups & Groups.CGROUP) != 0 && p.cgroup() != null) {
+            m.string(Wire.P_CGROUP, unifiedPath(p.cgroup()));
+        }
+        if (cgroupItem && p.cgroup() != null) {
+            m.strings(Wire.P_ITEMS, List.of("cgroup", p.cgroup()));
+        }
         return m.build(Wire.PROCESS, 0, seq);
+    }
+
+    /** What ProcFs.cgroup gives for these lines: the unified hierarchy's path, else the first line. */
+    private static String unifiedPath(String joined) {
+        for (String line : joined.split(",")) {
+            if (line.startsWith("0::")) {
+                return line.substring(3);
+            }
+        }
+        int c = joined.indexOf(',');
+        return c < 0 ? joined : joined.substring(0, c);
     }
 
     /** One thread of a process, from /proc/PID/task/TID/stat (threads are listed on demand). */
@@ -260,6 +280,11 @@ final class Encoder {
         }
         if (e.taskstats() != null) {
             taskstatsAttrs(m, e.taskstats(), v.canSeePrivate(e));
+        }
+        if (e.cgroup() != null) {
+            // the cgroup it exited in, as ps's cgroup item carries a live one (/proc/PID/cgroup is
+            // world-readable: whoever may see the entry may see this)
+            m.strings(Wire.P_ITEMS, List.of("cgroup", e.cgroup()));
         }
     }
 

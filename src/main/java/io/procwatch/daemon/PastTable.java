@@ -38,7 +38,7 @@ final class PastTable {
         } catch (Journal.Unanswerable e) {
             throw new NoAnswer(e.getMessage(), false);
         }
-        return new QueryEngine(ProcessTable.of(past), ctx.proc().root()).select(sel, viewer);
+        return new QueryEngine(ProcessTable.of(past), ctx.proc().root(), true).select(sel, viewer); // cgroups as the rows of then hold them
     }
 
     /** Whether this viewer gets a past row's command line: it is an exec-time one (Viewer.canSeeExecArgv). */

@@ -25,17 +25,27 @@ import java.util.Set;
 final class QueryEngine {
     private final ProcessTable table;
     private final java.nio.file.Path procRoot;
+    /** Whether cgroup membership is the rows' own (a past table rebuilt from the journal) rather than /proc's now. */
+    private final boolean rowsCgroups;
 
     QueryEngine(ProcessTable table, java.nio.file.Path procRoot) {
+        this(table, procRoot, false);
+    }
+
+    /** @param rowsCgroups true for a table at a past instant: /proc says where processes are now, not then */
+    QueryEngine(ProcessTable table, java.nio.file.Path procRoot, boolean rowsCgroups) {
         this.table = table;
         this.procRoot = procRoot;
+        this.rowsCgroups = rowsCgroups;
     }
 
     List<ProcessInfo> select(Selector s, Viewer v) {
         Collection<ProcessInfo> candidates = candidates(s);
         List<ProcessInfo> out = new ArrayList<>();
         for (ProcessInfo p : candidates) {
-            if (matches(s, p) && v.canSee(p)) {
+            // a namespace is what /proc shows only to a ptrace-capable reader: selecting by one must
+            // not tell a viewer more than ps's namespace columns would
+            if (matches(s, p) && v.canSee(p) && (s.namespaces().isEmpty() || v.canSeePrivate(p))) {
                 out.add(p);
             }
         }
@@ -109,8 +119,53 @@ final class QueryEngine {
         if (s.match() != null && !p.comm().contains(s.match()) && !p.args().contains(s.match())) {
             return false;
         }
-        // cgroup membership: no event reports a move, so it is read now (only when asked for)
-        return s.member().isAny() || CgroupMatch.matches(cgroupLines(p.pid()), s.member());
+        if (!s.namespaces().isEmpty() && (rowsCgroups || !inNamespaces(p.pid(), s.namespaces()))) {
+            return false; // a past table has no namespaces (not journaled: refused before this)
+        }
+        // cgroup membership: a live answer reads it now (only when asked for), which is right even
+        // before the sampler's next pass has seen a move; a past table has only what the rows said
+        return s.member().isAny() || CgroupMatch.matches(rowsCgroups
+                ? (p.cgroup() == null ? null : CgroupPaths.lines(p.cgroup())) : cgroupLines(p.pid()), s.member());
+    }
+
+    /**
+     * Whether the process is in one of the asked namespaces of each type asked for, read now from
+     * /proc/PID/ns (no event reports setns or unshare; one readlink per type asked).
+     */
+    private boolean inNamespaces(int pid, List<String> asked) {
+        java.util.Map<String, Long> now = new java.util.HashMap<>();
+        java.util.Set<String> types = new java.util.LinkedHashSet<>();
+        for (String n : asked) {
+            types.add(io.procwatch.protocol.Namespaces.type(n));
+        }
+        for (String type : types) {
+            long inode = nsInode(pid, type);
+            if (inode <= 0) {
+                return false; // gone or unreadable: no member of anything asked for
+            }
+            now.put(type, inode);
+        }
+        for (String type : types) {
+            boolean any = false;
+            for (String n : asked) {
+                any |= io.procwatch.protocol.Namespaces.type(n).equals(type)
+                        && io.procwatch.protocol.Namespaces.inode(n) == now.get(type);
+            }
+            if (!any) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private long nsInode(int pid, String type) {
+        try {
+            String link = java.nio.file.Files.readSymbolicLink(procRoot.resolve(pid + "/ns/" + type)).toString();
+            int open = link.indexOf('[');
+            return open < 0 || !link.endsWith("]") ? -1 : Long.parseLong(link.substring(open + 1, link.length() - 1));
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     private List<String> cgroupLines(int pid) {
@@ -119,8 +174,13 @@ final class QueryEngine {
     }
 
     boolean matches(Selector s, ExitedProcess e) {
-        if (!s.member().isAny()) {
-            return false; // the history does not record cgroups yet: an exit is no member of anything asked for
+        if (!s.namespaces().isEmpty()) {
+            return false; // the history does not record namespaces: an exit is no member of one
+        }
+        // the cgroup it exited in, as its row held it (kept current by the sampler); an entry
+        // without one (older, or never known) is no member of anything asked for
+        if (!s.member().isAny() && !CgroupMatch.matches(e.cgroup() == null ? null : CgroupPaths.lines(e.cgroup()), s.member())) {
+            return false;
         }
         if (!s.pids().isEmpty() && !s.pids().contains(e.pid())) {
             return false;

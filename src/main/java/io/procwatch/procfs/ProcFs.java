@@ -136,6 +136,18 @@ public final class ProcFs {
         return link(root.resolve(pid + "/cwd"));
     }
 
+    /** Longest /proc/PID/cgroup procwatch keeps in a row (a path deeper than this is not remembered). */
+    public static final int CGROUP_MAX = 16 * 1024;
+
+    /**
+     * Every line of /proc/PID/cgroup joined by commas (procps's {@code cgroup} item), or empty when
+     * it cannot be read or is longer than {@link #CGROUP_MAX}.
+     */
+    public Optional<String> cgroupLines(int pid) {
+        return bytes(root.resolve(pid + "/cgroup")).filter(b -> b.length > 0 && b.length <= CGROUP_MAX)
+                .map(b -> String.join(",", Utf8.decode(b).strip().split("\n")));
+    }
+
     /** The first line's path of /proc/PID/cgroup (cgroup v2: "0::/path"). */
     public Optional<String> cgroup(int pid) {
         return bytes(root.resolve(pid + "/cgroup")).map(b -> {

@@ -8,7 +8,17 @@ import java.util.List;
  * one kind (pids, uids) are alternatives. An empty selector means all processes.
  */
 public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf, Integer threadsOf,
-                       List<Integer> uids, String states, String name, String match, Membership member) {
+                       List<Integer> uids, String states, String name, String match, Membership member,
+                       List<String> namespaces) {
+
+    public Selector {
+        namespaces = namespaces == null ? List.of() : List.copyOf(namespaces);
+    }
+
+    public Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf, Integer threadsOf,
+                    List<Integer> uids, String states, String name, String match, Membership member) {
+        this(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, match, member, List.of());
+    }
 
     public Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf, Integer threadsOf,
                     List<Integer> uids, String states, String name, String match) {
@@ -17,7 +27,12 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
 
     /** In these cgroups / containers / units too (S_CGROUP, S_CONTAINER, S_UNIT). */
     public Selector withMember(Membership m) {
-        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, match, m);
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, match, m, namespaces);
+    }
+
+    /** In these namespaces too (S_NAMESPACE values, {@link Namespaces#normalize normalized}). */
+    public Selector withNamespaces(List<String> ns) {
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, match, member, ns);
     }
     /** The most S_PID (and S_UID) values one selector may hold; clients page longer lists. */
     public static final int MAX_PIDS = 4096;
@@ -27,40 +42,40 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
     }
 
     public Selector withPids(List<Integer> p) {
-        return new Selector(List.copyOf(p), childrenOf, subtreeOf, threadsOf, uids, states, name, match, member);
+        return new Selector(List.copyOf(p), childrenOf, subtreeOf, threadsOf, uids, states, name, match, member, namespaces);
     }
 
     public Selector withChildrenOf(int pid) {
-        return new Selector(pids, pid, subtreeOf, threadsOf, uids, states, name, match, member);
+        return new Selector(pids, pid, subtreeOf, threadsOf, uids, states, name, match, member, namespaces);
     }
 
     public Selector withSubtreeOf(int pid) {
-        return new Selector(pids, childrenOf, pid, threadsOf, uids, states, name, match, member);
+        return new Selector(pids, childrenOf, pid, threadsOf, uids, states, name, match, member, namespaces);
     }
 
     public Selector withThreadsOf(int pid) {
-        return new Selector(pids, childrenOf, subtreeOf, pid, uids, states, name, match, member);
+        return new Selector(pids, childrenOf, subtreeOf, pid, uids, states, name, match, member, namespaces);
     }
 
     public Selector withUids(List<Integer> u) {
-        return new Selector(pids, childrenOf, subtreeOf, threadsOf, List.copyOf(u), states, name, match, member);
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, List.copyOf(u), states, name, match, member, namespaces);
     }
 
     public Selector withStates(String s) {
-        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, s, name, match, member);
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, s, name, match, member, namespaces);
     }
 
     public Selector withName(String n) {
-        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, n, match, member);
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, n, match, member, namespaces);
     }
 
     public Selector withMatch(String m) {
-        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, m, member);
+        return new Selector(pids, childrenOf, subtreeOf, threadsOf, uids, states, name, m, member, namespaces);
     }
 
     public boolean isAll() {
         return pids.isEmpty() && childrenOf == null && subtreeOf == null && threadsOf == null && uids.isEmpty()
-                && states == null && name == null && match == null && member.isAny();
+                && states == null && name == null && match == null && member.isAny() && namespaces.isEmpty();
     }
 
     public void encode(MessageBuilder m) {
@@ -95,6 +110,7 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
         member.cgroups().forEach(c -> m.string(Wire.S_CGROUP, c));
         member.containers().forEach(c -> m.string(Wire.S_CONTAINER, c));
         member.units().forEach(u -> m.string(Wire.S_UNIT, u));
+        namespaces.forEach(n -> m.string(Wire.S_NAMESPACE, n));
         m.endNested();
     }
 
@@ -111,6 +127,7 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
         List<String> cgroups = new ArrayList<>();
         List<String> containers = new ArrayList<>();
         List<String> units = new ArrayList<>();
+        List<String> namespaces = new ArrayList<>();
         while (a.next()) {
             switch (a.type()) {
                 case Wire.S_PID -> pids.add(a.u32());
@@ -124,6 +141,16 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
                 case Wire.S_CGROUP -> cgroups.add(member(a.string(), cgroups, "cgroup"));
                 case Wire.S_CONTAINER -> containers.add(member(a.string(), containers, "container"));
                 case Wire.S_UNIT -> units.add(member(a.string(), units, "unit"));
+                case Wire.S_NAMESPACE -> {
+                    if (namespaces.size() >= Namespaces.MAX_VALUES) {
+                        throw new ProtocolException(Wire.E_BAD_ARGUMENT, "at most " + Namespaces.MAX_VALUES + " namespace values");
+                    }
+                    try {
+                        namespaces.add(Namespaces.normalize(limited(a.string(), 64, "namespace")));
+                    } catch (IllegalArgumentException e) {
+                        throw new ProtocolException(Wire.E_BAD_ARGUMENT, e.getMessage());
+                    }
+                }
                 default -> {
                     // S_ALL, or a kind this daemon does not know: skipped
                 }
@@ -136,7 +163,7 @@ public record Selector(List<Integer> pids, Integer childrenOf, Integer subtreeOf
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "selector lists at most 4096 pids and uids");
         }
         return new Selector(pids, children, subtree, threads, uids, states, name, match,
-                new Membership(cgroups, containers, units));
+                new Membership(cgroups, containers, units), namespaces);
     }
 
     private static String member(String v, List<String> sofar, String what) throws ProtocolException {

@@ -99,6 +99,7 @@ public final class Wire {
     public static final int S_CGROUP = 12;        // string, repeated: a cgroup path from /, and everything below it
     public static final int S_CONTAINER = 13;     // string, repeated: container id prefix, runtime:shortid, or LXC name
     public static final int S_UNIT = 14;          // string, repeated: systemd unit or user unit
+    public static final int S_NAMESPACE = 20;     // string, repeated: TYPE:INODE (protocol.Namespaces), e.g. net:4026531840
     public static final int S_THREADS_OF = 9;     // u32: the threads of one process
 
     // process and event attributes (in PROCESS, EVENT and EXITED)

@@ -37,6 +37,8 @@ public record FleetRecord(String key, String json) {
             case JournalSource.IdChange i -> ids(host, e.seq(), e.epochMs(), i.pid(), i.startNs(), i.ruid(), i.euid(),
                     i.rgid(), i.egid());
             case JournalSource.Rename r -> rename(host, e.seq(), e.epochMs(), r.pid(), r.startNs(), r.comm());
+            case JournalSource.CgroupChange c -> cgroup(host, e.seq(), e.epochMs(), c.pid(), c.startNs(),
+                    unified(c.from()), unified(c.to()));
             case null, default -> null;
         };
     }
@@ -57,6 +59,9 @@ public record FleetRecord(String key, String json) {
             m.put("process.exit.code", p.status().shellStatus());
             m.put("procwatch.signal", p.status().signal());
             m.put("procwatch.core", p.coreDumped());
+        }
+        if (p.cgroup() != null) {
+            m.put("process.linux.cgroup", unified(p.cgroup())); // the cgroup it exited in
         }
         m.put("procwatch.lifetime_ms", p.lifetimeMs());
         m.put("procwatch.start_ns", p.startNs());
@@ -114,11 +119,43 @@ public record FleetRecord(String key, String json) {
 
     /** The process moved to another cgroup (the cgroup v2 path, as /proc/PID/cgroup gives it). */
     public static FleetRecord cgroup(HostIdentity host, long seq, long epochMs, int pid, long startNs, String cgroup) {
+        return cgroup(host, seq, epochMs, pid, startNs, null, cgroup);
+    }
+
+    /**
+     * The process was found in another cgroup: {@code process.linux.cgroup} is where it is now,
+     * {@code procwatch.cgroup.previous} where it was (absent when not known). No kernel event
+     * reports a move; the daemon's sampler notices it at its next pass, so the time is when it
+     * was noticed.
+     */
+    public static FleetRecord cgroup(HostIdentity host, long seq, long epochMs, int pid, long startNs, String previous,
+                                     String cgroup) {
         Map<String, Object> m = common(host, seq, "cgroup_change", epochMs);
         m.put("process.pid", pid);
         m.put("process.linux.cgroup", cgroup);
+        if (previous != null) {
+            m.put("procwatch.cgroup.previous", previous);
+        }
         m.put("procwatch.start_ns", startNs);
         return new FleetRecord(key(host, pid, startNs), Json.value(m));
+    }
+
+    /**
+     * The path a consumer groups by, from the /proc/PID/cgroup lines the journal keeps
+     * (comma-joined): the unified hierarchy's ("0::/a/b" gives "/a/b"), else the first line whole
+     * (a legacy-only machine); null for null.
+     */
+    static String unified(String lines) {
+        if (lines == null) {
+            return null;
+        }
+        for (String line : lines.split(",")) {
+            if (line.startsWith("0::")) {
+                return line.substring(3);
+            }
+        }
+        int c = lines.indexOf(',');
+        return c < 0 ? lines : lines.substring(0, c);
     }
 
     /**

@@ -48,8 +48,15 @@ public interface JournalSource {
     }
 
     /**
+     * A process was found in another cgroup (no event reports a move; the sampler notices it at
+     * its next pass): the /proc/PID/cgroup lines before and after, comma-joined.
+     */
+    record CgroupChange(int pid, long startNs, String from, String to) {
+    }
+
+    /**
      * One journal record: its sequence (64-bit, increasing across restarts), wall time, content:
-     * an ExitedProcess, a Gap, an Exec, an IdChange or a Rename. Readers skip content they do not
+     * an ExitedProcess, a Gap, an Exec, an IdChange, a Rename or a CgroupChange. Readers skip content they do not
      * know (more kinds may come).
      */
     record Entry(long seq, long epochMs, Object content) {

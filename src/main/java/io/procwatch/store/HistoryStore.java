@@ -45,9 +45,10 @@ public final class HistoryStore implements AutoCloseable {
     /**
      * Schema 1: a life is keyed by its start to the nanosecond (start_ns, CLOCK_MONOTONIC of its
      * boot), since several lives of one pid can start within a millisecond; seq numbers the
-     * history across daemon runs. Schema 0 keyed by start_ms and had no seq.
+     * history across daemon runs. Schema 0 keyed by start_ms and had no seq. Schema 2 adds the
+     * cgroup an entry exited in (NULL in rows written before: not known); {@link #addCgroup}.
      */
-    static final int SCHEMA_VERSION = 1;
+    static final int SCHEMA_VERSION = 2;
 
     private static final String EXITS_TABLE = """
             CREATE TABLE IF NOT EXISTS %s (
@@ -58,8 +59,24 @@ public final class HistoryStore implements AutoCloseable {
               start_ns INTEGER NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
               status INTEGER, core INTEGER NOT NULL, observed INTEGER NOT NULL, failed INTEGER NOT NULL,
               cpu_user_us INTEGER, cpu_sys_us INTEGER, max_rss_kib INTEGER, read_bytes INTEGER,
-              write_bytes INTEGER, nvcsw INTEGER, nivcsw INTEGER,
+              write_bytes INTEGER, nvcsw INTEGER, nivcsw INTEGER, cgroup TEXT,
               UNIQUE (boot_id, pid, start_ns))""";
+
+    /**
+     * Schema 1 to 2: the cgroup column, added in place (SQLite's ADD COLUMN rewrites nothing: old
+     * rows read it as NULL), so an old database opens at once and stays readable by its rows.
+     */
+    private static void addCgroup(Statement st) throws SQLException {
+        boolean has = false;
+        try (ResultSet r = st.executeQuery("PRAGMA table_info(exits)")) {
+            while (r.next()) {
+                has |= "cgroup".equals(r.getString("name"));
+            }
+        }
+        if (!has) {
+            st.execute("ALTER TABLE exits ADD COLUMN cgroup TEXT");
+        }
+    }
 
     /** Moves a schema 0 table to schema 1 in one transaction (its rows keep their order; seq = id). */
     private static void migrate(Statement st) throws SQLException {
@@ -206,6 +223,7 @@ public final class HistoryStore implements AutoCloseable {
                 st.execute("PRAGMA busy_timeout=5000");
                 migrate(st);
                 st.execute(EXITS_TABLE.formatted("exits"));
+                addCgroup(st);
                 st.execute("CREATE INDEX IF NOT EXISTS exits_end ON exits (end_ms)");
                 st.execute("CREATE INDEX IF NOT EXISTS exits_seq ON exits (seq)");
                 st.execute("CREATE INDEX IF NOT EXISTS exits_uid ON exits (uid, end_ms)");
@@ -304,13 +322,14 @@ public final class HistoryStore implements AutoCloseable {
         try (PreparedStatement ps = db.prepareStatement("""
                 INSERT INTO exits (seq, boot_id, pid, ppid, uid, gid, comm, exe, argv, argv_known, start_ns,
                   start_ms, end_ms, status, core, observed, failed, cpu_user_us, cpu_sys_us, max_rss_kib,
-                  read_bytes, write_bytes, nvcsw, nivcsw)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  read_bytes, write_bytes, nvcsw, nivcsw, cgroup)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (boot_id, pid, start_ns) DO UPDATE SET
                   comm = excluded.comm, core = excluded.core, cpu_user_us = excluded.cpu_user_us,
                   cpu_sys_us = excluded.cpu_sys_us, max_rss_kib = excluded.max_rss_kib,
                   read_bytes = excluded.read_bytes, write_bytes = excluded.write_bytes,
-                  nvcsw = excluded.nvcsw, nivcsw = excluded.nivcsw""")) {
+                  nvcsw = excluded.nvcsw, nivcsw = excluded.nivcsw,
+                  cgroup = COALESCE(excluded.cgroup, cgroup)""")) {
             for (ExitedProcess e : batch) {
                 int i = 1;
                 ps.setLong(i++, e.seq());
@@ -344,6 +363,7 @@ public final class HistoryStore implements AutoCloseable {
                         ps.setLong(i++, ts[k]);
                     }
                 }
+                ps.setString(i++, e.cgroup());
                 ps.addBatch();
             }
             ps.executeBatch();
@@ -441,7 +461,8 @@ public final class HistoryStore implements AutoCloseable {
         }
         return new ExitedProcess(r.getLong("seq"), r.getInt("pid"), r.getInt("ppid"), r.getInt("uid"), r.getInt("gid"),
                 r.getString("comm"), r.getString("exe"), args, r.getLong("start_ms"), r.getLong("end_ms"), ws,
-                r.getInt("core") != 0, r.getInt("observed") != 0, r.getInt("argv_known") != 0, t, r.getLong("start_ns"));
+                r.getInt("core") != 0, r.getInt("observed") != 0, r.getInt("argv_known") != 0, t, r.getLong("start_ns"),
+                r.getString("cgroup"));
     }
 
     /**

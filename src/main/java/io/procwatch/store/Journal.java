@@ -515,6 +515,9 @@ public final class Journal implements JournalSource, AutoCloseable {
         o.zigzag(e.status() == null ? -1 : e.status().raw());
         o.varint((e.coreDumped() ? 1 : 0) | (e.exitObserved() ? 2 : 0) | (e.argvKnown() ? 4 : 0));
         o.zigzag(e.startNs());
+        if (e.cgroup() != null) {
+            o.string(e.cgroup()); // trailing and optional: entries written before it end here
+        }
         return o.bytes();
     }
 
@@ -540,9 +543,10 @@ public final class Journal implements JournalSource, AutoCloseable {
         long status = in.zigzag();
         long flags = in.varint();
         long startNs = in.zigzag();
+        String cgroup = in.remaining() > 0 ? in.string() : null;
         return new ExitedProcess(seq, pid, ppid, uid, gid, comm, exe, List.copyOf(argv), start, end,
                 status < 0 ? null : new WaitStatus((int) status), (flags & 1) != 0, (flags & 2) != 0, (flags & 4) != 0,
-                null, startNs);
+                null, startNs, cgroup);
     }
 
     // ---- queries ------------------------------------------------------------------------------
@@ -821,6 +825,9 @@ public final class Journal implements JournalSource, AutoCloseable {
                     }
                     if (f.renamed()) {
                         return new Rename(pid, start, f.comm());
+                    }
+                    if (f.cgroupChanged()) {
+                        return new CgroupChange(pid, start, f.cgroupFrom(), f.cgroup());
                     }
                     return null;
                 }

@@ -671,7 +671,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         synchronized (h) {
             return h.add(new ExitedProcess(h.nextSeq(), p.pid, p.ppid, p.euid, p.egid, p.comm, p.exe, argv,
                     startEpochMs, endEpochMs, status, status != null && status.coreDumped(), observed,
-                    p.argvKnown, null, p.startNs));
+                    p.argvKnown, null, p.startNs, p.cgroup));
         }
     }
 

@@ -17,11 +17,22 @@ import java.util.List;
  * @param argvKnown      false when it was gone before its command line could be learnt
  * @param taskstats      the kernel's accounting totals, or null if they did not arrive
  * @param startNs        the life's key: its start on CLOCK_MONOTONIC (ns) in the boot it ran in
+ * @param cgroup         the cgroup it exited in: its /proc/PID/cgroup lines, comma-joined, as its
+ *                       row last held them (the sampler keeps them current); null when not known
  */
 public record ExitedProcess(long seq, int pid, int ppid, int uid, int gid, String comm, String exe,
                             List<String> argv, long startEpochMs, long endEpochMs, WaitStatus status,
                             boolean coreDumped, boolean exitObserved, boolean argvKnown,
-                            Taskstats taskstats, long startNs) {
+                            Taskstats taskstats, long startNs, String cgroup) {
+
+    /** An entry without a cgroup (written before the history kept one, or not known). */
+    public ExitedProcess(long seq, int pid, int ppid, int uid, int gid, String comm, String exe,
+                         List<String> argv, long startEpochMs, long endEpochMs, WaitStatus status,
+                         boolean coreDumped, boolean exitObserved, boolean argvKnown,
+                         Taskstats taskstats, long startNs) {
+        this(seq, pid, ppid, uid, gid, comm, exe, argv, startEpochMs, endEpochMs, status, coreDumped, exitObserved,
+                argvKnown, taskstats, startNs, null);
+    }
 
     public long lifetimeMs() {
         return Math.max(0, endEpochMs - startEpochMs);
@@ -40,12 +51,12 @@ public record ExitedProcess(long seq, int pid, int ppid, int uid, int gid, Strin
     public ExitedProcess withTaskstats(Taskstats t) {
         String name = !argvKnown && !t.comm().isEmpty() ? t.comm() : comm;
         return new ExitedProcess(seq, pid, ppid, uid, gid, name, exe, argv, startEpochMs, endEpochMs, status,
-                coreDumped, exitObserved, argvKnown, t, startNs);
+                coreDumped, exitObserved, argvKnown, t, startNs, cgroup);
     }
 
     public ExitedProcess withSeq(long s) {
         return new ExitedProcess(s, pid, ppid, uid, gid, comm, exe, argv, startEpochMs, endEpochMs, status,
-                coreDumped, exitObserved, argvKnown, taskstats, startNs);
+                coreDumped, exitObserved, argvKnown, taskstats, startNs, cgroup);
     }
 
     /**

@@ -39,6 +39,16 @@ public final class JournalCodec {
     /** The name changed without an exec (PR_SET_NAME, /proc/PID/comm): a Rename for readers. */
     static final int RENAMED = 31;
     private static final int FIELDS = 29;
+    /**
+     * The cgroup lines (after the flags, so journals written before it read as before): a change
+     * carrying it is a move between cgroups, which no event reports (the sampler finds it).
+     * An empty string is "not known".
+     */
+    static final int CGROUP = 32;
+    /** With {@link #CGROUP} in a change: the cgroup the process left (for readers; replay ignores it). */
+    static final int CGROUP_FROM = 33;
+    private static final long KNOWN = (1L << FIELDS) - 1 | 1L << FROM_PARENT | 1L << EXEC | 1L << RENAMED
+            | 1L << CGROUP | 1L << CGROUP_FROM;
     /** Fields no event maintains, read by the sampler: journaled at the sample pace, not per change. */
     public static final long SAMPLED = bits(STATE, PRIORITY, NICE, PROCESSOR, NLWP, UTIME, STIME, VSIZE, RSS,
             LOCKED, MINFLT, MAJFLT);
@@ -61,6 +71,9 @@ public final class JournalCodec {
             if (!Objects.equals(value(a, f), value(b, f))) {
                 m |= 1L << f;
             }
+        }
+        if (!Objects.equals(a.cgroup, b.cgroup)) {
+            m |= 1L << CGROUP;
         }
         return m;
     }
@@ -114,7 +127,10 @@ public final class JournalCodec {
                 && p.argvKnown == parent.argvKnown) {
             mask = mask & ~PROGRAM_GROUP | 1L << FROM_PARENT;
         }
-        return write(p, mask);
+        if (p.cgroup != null && (parent == null || (mask & 1L << FROM_PARENT) == 0 || !p.cgroup.equals(parent.cgroup))) {
+            mask |= 1L << CGROUP; // a child in its parent's cgroup (nearly every fork) does not repeat it
+        }
+        return write(p, null, mask);
     }
 
     /**
@@ -125,7 +141,7 @@ public final class JournalCodec {
         byte[] all = change(old, now);
         long m = new In(all).varint();
         if ((m & 1L << EXEC) != 0 && (m & CRED_GROUP) != 0) {
-            return List.of(write(now, m & ~CRED_GROUP), write(now, CRED_GROUP | 1L << START_NS));
+            return List.of(write(now, old, m & ~CRED_GROUP), write(now, null, CRED_GROUP | 1L << START_NS));
         }
         return List.of(all);
     }
@@ -144,20 +160,24 @@ public final class JournalCodec {
             m |= PROGRAM_GROUP;
         }
         m |= 1L << START_NS;
+        if ((d & 1L << CGROUP) != 0 && old.cgroup != null) {
+            m |= 1L << CGROUP_FROM;
+        }
         if (old.execCount != now.execCount) {
             m |= 1L << EXEC | PROGRAM_GROUP;
         } else if (!old.comm.equals(now.comm)) {
             m |= 1L << RENAMED;
         }
-        return write(now, m);
+        return write(now, old, m);
     }
 
     /** The sampled fields of a row (all of them), with its life's start. */
     public static byte[] sample(ProcessInfo p) {
-        return write(p, SAMPLED | 1L << START_NS);
+        return write(p, null, SAMPLED | 1L << START_NS);
     }
 
-    private static byte[] write(ProcessInfo p, long mask) {
+    /** @param old the row before the change, for {@link #CGROUP_FROM} */
+    private static byte[] write(ProcessInfo p, ProcessInfo old, long mask) {
         Out o = new Out();
         o.varint(mask);
         for (int f = 0; f < FIELDS; f++) {
@@ -178,6 +198,12 @@ public final class JournalCodec {
                 }
                 default -> throw new IllegalStateException();
             }
+        }
+        if ((mask & 1L << CGROUP) != 0) {
+            o.string(p.cgroup == null ? "" : p.cgroup);
+        }
+        if ((mask & 1L << CGROUP_FROM) != 0) {
+            o.string(old == null || old.cgroup == null ? "" : old.cgroup);
         }
         return o.bytes();
     }
@@ -240,7 +266,13 @@ public final class JournalCodec {
 
     /** A decoded change: which fields it sets, for readers that turn entries into events. */
     public record Fields(int pid, long mask, Long startNs, String comm, String exe, List<String> argv,
-                         Integer ruid, Integer euid, Integer rgid, Integer egid, Integer ppid) {
+                         Integer ruid, Integer euid, Integer rgid, Integer egid, Integer ppid,
+                         String cgroup, String cgroupFrom) {
+        /** A move between cgroups: {@link #cgroup} is where to, {@link #cgroupFrom} where from (null: not known). */
+        public boolean cgroupChanged() {
+            return (mask & 1L << CGROUP) != 0 && (mask & 1L << CGROUP_FROM) != 0;
+        }
+
         public boolean exec() {
             return (mask & 1L << EXEC) != 0;
         }
@@ -257,21 +289,29 @@ public final class JournalCodec {
     /** Decodes a row body for its readable fields (no replay state needed). */
     public static Fields fields(int pid, byte[] body) {
         ProcessInfo.Builder b = new ProcessInfo.Builder(pid);
-        long mask = read(b, new In(body), null);
+        String[] from = new String[1];
+        long mask = read(b, new In(body), null, from);
         return new Fields(pid, mask, has(mask, START_NS) ? b.startNs : null, has(mask, COMM) ? b.comm : null,
                 has(mask, EXE) ? b.exe : null, has(mask, ARGV) ? b.argv : null, has(mask, RUID) ? b.ruid : null,
                 has(mask, EUID) ? b.euid : null, has(mask, RGID) ? b.rgid : null, has(mask, EGID) ? b.egid : null,
-                has(mask, PPID) ? b.ppid : null);
+                has(mask, PPID) ? b.ppid : null, b.cgroup, from[0]);
     }
 
     private static boolean has(long mask, int f) {
         return (mask & 1L << f) != 0;
     }
 
-    /** Reads a body's fields into {@code b}; nlwp is returned through the builder's threads. */
     private static long read(ProcessInfo.Builder b, In in, ProcessInfo.Builder parent) {
+        return read(b, in, parent, null);
+    }
+
+    /**
+     * Reads a body's fields into {@code b}; nlwp is returned through the builder's threads.
+     * {@code from}, when given, receives {@link #CGROUP_FROM}.
+     */
+    private static long read(ProcessInfo.Builder b, In in, ProcessInfo.Builder parent, String[] from) {
         long mask = in.varint();
-        if ((mask & ~((1L << FIELDS) - 1 | 1L << FROM_PARENT | 1L << EXEC | 1L << RENAMED)) != 0) {
+        if ((mask & ~KNOWN) != 0) {
             throw new IllegalArgumentException("unknown fields in a journal entry");
         }
         int nlwp = -1;
@@ -322,6 +362,19 @@ public final class JournalCodec {
                 case MAJFLT -> b.majflt = in.zigzag();
                 default -> throw new IllegalStateException();
             }
+        }
+        if ((mask & 1L << CGROUP) != 0) {
+            String c = in.string();
+            b.cgroup = c.isEmpty() ? null : c;
+        }
+        if ((mask & 1L << CGROUP_FROM) != 0) {
+            String c = in.string();
+            if (from != null) {
+                from[0] = c.isEmpty() ? null : c;
+            }
+        }
+        if ((mask & 1L << FROM_PARENT) != 0 && parent != null && (mask & 1L << CGROUP) == 0) {
+            b.cgroup = parent.cgroup;
         }
         if ((mask & 1L << FROM_PARENT) != 0 && parent != null) {
             b.comm = parent.comm;

@@ -24,6 +24,31 @@ final class ProcReader {
         return proc;
     }
 
+    /** Distinct cgroup texts, so the rows of the thousands of processes in one cgroup share one string. */
+    private static final java.util.concurrent.ConcurrentHashMap<String, String> CGROUPS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final int CGROUPS_MAX = 8192;
+
+    /** {@code text} or an equal string already held by another row. */
+    static String shared(String text) {
+        if (text == null) {
+            return null;
+        }
+        String s = CGROUPS.get(text);
+        if (s != null) {
+            return s;
+        }
+        if (CGROUPS.size() >= CGROUPS_MAX) {
+            CGROUPS.clear(); // a churn of cgroups (containers come and go): start over, bounded
+        }
+        s = CGROUPS.putIfAbsent(text, text);
+        return s == null ? text : s;
+    }
+
+    /** The process's cgroup lines (comma-joined), shared, or null when unreadable. */
+    static String cgroup(ProcFs proc, int pid) {
+        return shared(proc.cgroupLines(pid).orElse(null));
+    }
+
     static boolean sameStart(long a, long b) {
         return Math.abs(a - b) <= SAME_START_TICKS;
     }
@@ -52,6 +77,7 @@ final class ProcReader {
         b.argv = proc.cmdline(pid).map(List::copyOf).orElse(List.of());
         b.execArgv = b.argv;
         b.exe = proc.exe(pid).orElse("");
+        b.cgroup = cgroup(proc, pid); // its cgroup id stays unknown until the sampler's next task scan
         List<Integer> tids = proc.tids(pid);
         b.threads = tids.isEmpty() ? new int[] {pid} : tids.stream().mapToInt(Integer::intValue).toArray();
         if (stat.state() == 'Z' || stat.state() == 'X') {

@@ -56,6 +56,16 @@ public final class ProcessInfo {
     final List<String> execArgv;
     final int execCount;
 
+    // where it runs
+    /**
+     * The process's /proc/PID/cgroup lines joined by commas (procps's {@code cgroup} item), or
+     * null when unknown. No kernel event reports a move between cgroups: the sampler keeps this
+     * current from the task scan's cgroup id ({@link #cgroupId}), and a fork copies the parent's.
+     */
+    final String cgroup;
+    /** The unified-hierarchy cgroup id {@link #cgroup} was read at (the task scan's), 0 when not known. */
+    final long cgroupId;
+
     // sampled from /proc/PID/stat
     final char state;
     final int priority;
@@ -111,6 +121,8 @@ public final class ProcessInfo {
         argvKnown = b.argvKnown;
         execArgv = List.copyOf(b.execArgv);
         execCount = b.execCount;
+        cgroup = b.cgroup;
+        cgroupId = b.cgroupId;
         state = b.state;
         priority = b.priority;
         nice = b.nice;
@@ -155,6 +167,8 @@ public final class ProcessInfo {
         boolean argvKnown = true;
         List<String> execArgv = List.of();
         int execCount;
+        String cgroup;
+        long cgroupId;
         char state = 'R';
         int priority;
         int nice;
@@ -202,6 +216,8 @@ public final class ProcessInfo {
             argvKnown = p.argvKnown;
             execArgv = p.execArgv;
             execCount = p.execCount;
+            cgroup = p.cgroup;
+            cgroupId = p.cgroupId;
             state = p.state;
             priority = p.priority;
             nice = p.nice;
@@ -338,6 +354,15 @@ public final class ProcessInfo {
 
     public int execCount() {
         return execCount;
+    }
+
+    /** The /proc/PID/cgroup lines, comma-joined, as last read (kept current by the sampler), or null. */
+    public String cgroup() {
+        return cgroup;
+    }
+
+    public long cgroupId() {
+        return cgroupId;
     }
 
     public char state() {

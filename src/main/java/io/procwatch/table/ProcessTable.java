@@ -102,6 +102,8 @@ public final class ProcessTable {
         public final LongAdder execsTooLate = new LongAdder();
         public final LongAdder samples = new LongAdder();
         public final LongAdder samplerScanFailures = new LongAdder();
+        /** Processes the sampler found in another cgroup than their row said (no event reports a move). */
+        public final LongAdder cgroupMoves = new LongAdder();
         /** Children given a new parent after their parent exited (read from their stat lines). */
         public final LongAdder reparented = new LongAdder();
         /** Exec events whose argv came from the BPF capture, and those that fell back to /proc. */

@@ -87,6 +87,8 @@ public final class Sampler implements AutoCloseable {
         long readScanSum;
         /** When stat must be read again even if nothing moved. */
         long readDueNanos;
+        /** The leader's unified-hierarchy cgroup id in the scan pass {@link #scanPass}; 0 if unknown. */
+        long scanCgroupId;
 
         Handle(int fd, long startTicks) {
             this.fd = fd;
@@ -304,11 +306,17 @@ public final class Sampler implements AutoCloseable {
         }
         long pass = ++scanPass;
         try {
-            taskScan.scan((tid, tgid, fingerprint) -> {
+            taskScan.scan((tid, tgid, fingerprint, cgroupId) -> {
                 Handle h = handles.get(tgid);
                 if (h != null) {
+                    if (tid == tgid) {
+                        h.scanCgroupId = cgroupId; // /proc/PID/cgroup shows the leader's cgroup
+                    }
                     if (h.scanPass != pass) {
                         h.scanPass = pass;
+                        if (tid != tgid) {
+                            h.scanCgroupId = 0; // until the leader's record (the leader may be gone)
+                        }
                         h.scanSum = fingerprint;
                     } else {
                         h.scanSum += fingerprint;
@@ -343,6 +351,7 @@ public final class Sampler implements AutoCloseable {
             if (p.leaderExited) {
                 continue; // exited: the reaper removes it; its last sample stays
             }
+            //p = followCgroup(p, scanned);
             long readAt = p.sampledAtNanos();
             if (readAt != 0 && readAt - freshSince >= 0) {
                 if (readAt - oldestReused < 0) {
@@ -413,6 +422,51 @@ public final class Sampler implements AutoCloseable {
             } finally {
                 table.writeLock.unlock();
             }
+        }
+    }
+
+    /**
+     * Keeps the row's cgroup current: no kernel event reports a move (a write to cgroup.procs by
+     * anyone), so a pass compares the cgroup id the task scan just gave for the process's leader
+     * with the one the row's cgroup text was read at, and re-reads /proc/PID/cgroup for this
+     * process only when they differ. Without the task scan every pass re-reads it (the slow path
+     * reads every stat file anyway). Returns the row as it is now (the same when nothing changed).
+     */
+    private ProcessInfo followCgroup(ProcessInfo p, boolean scanned) {
+        long id = 0;
+        if (scanned) {
+            Handle h = handles.get(p.pid);
+            if (h == null || h.scanPass != scanPass || h.scanCgroupId == 0 || h.scanCgroupId == p.cgroupId) {
+                return p; // not scanned yet (a new process: its first stat read makes the handle), or unmoved
+            }
+            id = h.scanCgroupId;
+        } else if (taskScan != null && p.cgroup != null) {
+            return p; // a failed scan: the next one looks again
+        }
+        String now = ProcReader.cgroup(proc, p.pid);
+        if (now == null) {
+            return p; // gone or unreadable: the reaper or the next pass decides
+        }
+        table.writeLock.lock();
+        try {
+            ProcessInfo old = table.get(p.pid);
+            if (old == null || old.leaderExited || !old.sameLife(p)) {
+                return p;
+            }
+            if (now.equals(old.cgroup) && id == old.cgroupId) {
+                return old;
+            }
+            if (old.cgroup != null && !now.equals(old.cgroup)) {
+                table.counters.cgroupMoves.increment();
+            }
+            ProcessInfo.Builder n = old.toBuilder();
+            n.cgroup = now;
+            n.cgroupId = id;
+            ProcessInfo built = n.build();
+            table.put(old, built);
+            return built;
+        } finally {
+            table.writeLock.unlock();
         }
     }
 

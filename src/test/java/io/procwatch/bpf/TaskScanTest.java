@@ -158,6 +158,52 @@ class TaskScanTest {
         }
     }
 
+    private static long cgroupId(int pid) throws SyscallException {
+        long[] id = {-1};
+        scan.scan((tid, tgid, fp, cgroup) -> {
+            if (tid == pid) {
+                id[0] = cgroup;
+            }
+        });
+        return id[0];
+    }
+
+    private static long inode(Path dir) throws IOException {
+        return ((Number) Files.getAttribute(dir, "unix:ino")).longValue();
+    }
+
+    /**
+     * The record's cgroup id is the inode of the task's cgroup directory in the unified hierarchy
+     * (what /proc/PID/cgroup's "0::" line names), and it follows a move made by writing the pid to
+     * another cgroup's cgroup.procs, which the moved process does nothing for and the proc
+     * connector does not report; the fingerprint, which covers what stat shows, stays put.
+     */
+    @Test
+    void theCgroupIdFollowsAMoveTheProcessDoesNothingFor() throws Exception {
+        Path root = io.procwatch.testing.Cgroups.unifiedRoot();
+        Path a = root.resolve("pwscan" + ProcessHandle.current().pid() + "a");
+        Path b = root.resolve("pwscan" + ProcessHandle.current().pid() + "b");
+        Files.createDirectories(a);
+        Files.createDirectories(b);
+        Process p = sleeper();
+        try {
+            int pid = (int) p.pid();
+            String line = Files.readAllLines(Path.of("/proc/" + pid + "/cgroup")).stream()
+                    .filter(l -> l.startsWith("0::")).findFirst().orElseThrow();
+            assertThat(cgroupId(pid)).isEqualTo(inode(root.resolve(line.substring(4).isEmpty() ? "." : line.substring(4))));
+            Files.writeString(a.resolve("cgroup.procs"), Integer.toString(pid));
+            long fp = fingerprint(pid);
+            assertThat(cgroupId(pid)).isEqualTo(inode(a)).isNotZero();
+            Files.writeString(b.resolve("cgroup.procs"), Integer.toString(pid));
+            assertThat(cgroupId(pid)).isEqualTo(inode(b)).isNotEqualTo(inode(a));
+            assertThat(fingerprint(pid)).isEqualTo(fp);
+        } finally {
+            p.destroyForcibly().waitFor();
+            Files.deleteIfExists(a);
+            Files.deleteIfExists(b);
+        }
+    }
+
     @Test
     void malformedTypeInformationIsAClearError() throws IOException {
         assertThatThrownBy(() -> Btf.parse(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,

@@ -38,6 +38,62 @@ class HistoryStoreTest {
                 endMs - 50, endMs, new WaitStatus(status), false, true, true, t, (endMs - 50) * 1_000_000L);
     }
 
+    /**
+     * A database written by schema 1 (before the history kept cgroups), made here with that
+     * schema's own statements: it opens, its rows read as before (cgroup not known), new rows keep
+     * their cgroup, and it stays so after another open; the version moves to 2.
+     */
+    @Test
+    void aSchemaOneDatabaseOpensAndGainsTheCgroupColumn() throws Exception {
+        Path file = dir.resolve("v1.db");
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + file);
+             java.sql.Statement st = c.createStatement()) {
+            st.execute("""
+                    CREATE TABLE exits (
+                      id INTEGER PRIMARY KEY, seq INTEGER NOT NULL,
+                      boot_id TEXT NOT NULL, pid INTEGER NOT NULL, ppid INTEGER NOT NULL,
+                      uid INTEGER NOT NULL, gid INTEGER NOT NULL, comm TEXT NOT NULL, exe TEXT NOT NULL,
+                      argv TEXT NOT NULL, argv_known INTEGER NOT NULL,
+                      start_ns INTEGER NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+                      status INTEGER, core INTEGER NOT NULL, observed INTEGER NOT NULL, failed INTEGER NOT NULL,
+                      cpu_user_us INTEGER, cpu_sys_us INTEGER, max_rss_kib INTEGER, read_bytes INTEGER,
+                      write_bytes INTEGER, nvcsw INTEGER, nivcsw INTEGER,
+                      UNIQUE (boot_id, pid, start_ns))""");
+            st.execute("PRAGMA user_version = 1");
+            st.execute("""
+                    INSERT INTO exits (seq, boot_id, pid, ppid, uid, gid, comm, exe, argv, argv_known, start_ns,
+                      start_ms, end_ms, status, core, observed, failed)
+                    VALUES (7, 'b', 4242, 1, 1000, 1000, 'old', '/bin/old', 'old', 1, 5000000, 5, 900, 0, 0, 1, 0)""");
+        }
+        String cg = "1:cpu:/,0::/pwtest.slice/a.service";
+        ExitedProcess fresh = new ExitedProcess(8, 4343, 1, 1000, 1000, "new", "/bin/new", List.of("new"), 950, 1000,
+                new WaitStatus(0), false, true, true, null, 950_000_000L, cg);
+        try (HistoryStore s = HistoryStore.open(file)) {
+            List<ExitedProcess> old = s.query(new HistoryStore.Query(0, Long.MAX_VALUE, null, null, null, false, 10));
+            assertThat(old).hasSize(1);
+            assertThat(old.getFirst().pid()).isEqualTo(4242);
+            assertThat(old.getFirst().comm()).isEqualTo("old");
+            assertThat(old.getFirst().cgroup()).isNull();
+            s.write(List.of(fresh));
+        }
+        try (HistoryStore s = HistoryStore.open(file)) {
+            List<ExitedProcess> all = s.query(new HistoryStore.Query(0, Long.MAX_VALUE, null, null, null, false, 10));
+            assertThat(all).extracting(ExitedProcess::pid).containsExactly(4343, 4242);
+            assertThat(all.get(0).cgroup()).isEqualTo(cg);
+            assertThat(all.get(1).cgroup()).isNull();
+            // an upsert without a cgroup (taskstats arriving later) keeps the one stored
+            s.write(List.of(new ExitedProcess(8, 4343, 1, 1000, 1000, "new", "/bin/new", List.of("new"), 950, 1000,
+                    new WaitStatus(0), false, true, true, null, 950_000_000L)));
+            assertThat(s.query(new HistoryStore.Query(0, Long.MAX_VALUE, null, null, 4343, false, 10)).getFirst().cgroup())
+                    .isEqualTo(cg);
+        }
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + file);
+             java.sql.Statement st = c.createStatement(); java.sql.ResultSet r = st.executeQuery("PRAGMA user_version")) {
+            assertThat(r.next()).isTrue();
+            assertThat(r.getInt(1)).isEqualTo(2);
+        }
+    }
+
     @Test
     void upsertCompletesAnExitInsteadOfAddingOne() throws Exception {
         try (HistoryStore s = HistoryStore.open(dir.resolve("h.db"))) {
