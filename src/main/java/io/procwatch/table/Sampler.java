@@ -351,7 +351,7 @@ public final class Sampler implements AutoCloseable {
             if (p.leaderExited) {
                 continue; // exited: the reaper removes it; its last sample stays
             }
-            //p = followCgroup(p, scanned);
+            p = followCgroup(p, scanned);
             long readAt = p.sampledAtNanos();
             if (readAt != 0 && readAt - freshSince >= 0) {
                 if (readAt - oldestReused < 0) {
