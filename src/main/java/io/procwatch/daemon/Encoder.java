@@ -49,7 +49,7 @@ final class Encoder {
 
     /** With /proc items ({@link ProcItems}): read for this process now, private ones only if the viewer may. */
     Message process(ProcessInfo p, long groups, List<String> items, Viewer v, int seq) {
-        boolean cacheable = (groups & ~CACHEABLE) == 0 && items.isEmpty();
+        boolean cacheable = rowOnly(groups, items);
         if (cacheable) {
             byte[] cached = p.cachedEncoding(groups);
             if (cached != null) {
