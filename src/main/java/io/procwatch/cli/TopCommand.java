@@ -280,27 +280,15 @@ final class TopCommand {
                 }
                 out.println(Json.value(frame));
             } else if (groups != null) {
-                if (n > 0) {
-                    out.println();
-                }
                 int width = o.width() > 0 ? o.width() : 0;
-                for (String line : TopScreen.summary(f, width > 0 ? width : Integer.MAX_VALUE, true)) {
-                    Columns.print(out, line, width);
-                }
-                out.println();
+                summary(out, f, n, width);
                 Columns.print(out, TopGroups.header(), width);
                 for (TopGroups.Group g : groups) {
                     Columns.print(out, TopGroups.line(g, model.hz()), width);
                 }
             } else {
-                if (n > 0) {
-                    out.println();
-                }
                 int width = o.width() > 0 ? o.width() : 0;
-                for (String line : TopScreen.summary(f, width > 0 ? width : Integer.MAX_VALUE, true)) {
-                    Columns.print(out, line, width);
-                }
-                out.println();
+                summary(out, f, n, width);
                 Columns.print(out, Columns.header(cols), width);
                 lines.begin(cols, ctx);
                 for (TopView.Row r : rows) {
@@ -311,5 +299,16 @@ final class TopCommand {
             out.flush();
         }
         return 0;
+    }
+
+    /** A batch frame's head: a blank line between frames, the summary lines, a blank line. */
+    private static void summary(PrintStream out, TopModel.Frame f, int n, int width) {
+        if (n > 0) {
+            out.println();
+        }
+        for (String line : TopScreen.summary(f, width > 0 ? width : Integer.MAX_VALUE, true)) {
+            Columns.print(out, line, width);
+        }
+        out.println();
     }
 }
