@@ -842,8 +842,24 @@ final class PsCommand {
         if (!noHeaders && Columns.anyHeader(cols)) {
             Columns.print(out, Columns.header(cols), maxWidth);
         }
+        // lines of unchanged rows from the last run with these columns (daemon runs, no forest, no cut)
+        PsLines kept = forest || maxWidth > 0 ? null
+                : PsLines.open(cols, Invocation.current().uid(), Invocation.current().utf8(), out.charset());
         for (ProcRow r : rows) {
-            Columns.print(out, Columns.row(cols, r, ctx, prefixes.get(r)), maxWidth);
+            byte[] line = kept == null ? null : kept.get(r);
+            if (line == null) {
+                String text = Columns.row(cols, r, ctx, prefixes.get(r));
+                if (kept == null) {
+                    Columns.print(out, text, maxWidth);
+                    continue;
+                }
+                line = (text + "\n").getBytes(out.charset());
+            }
+            kept.keep(r, line);
+            out.write(line, 0, line.length);
+        }
+        if (kept != null) {
+            kept.close();
         }
         out.flush();
         return rows.isEmpty() ? 1 : 0;

@@ -76,6 +76,13 @@ public final class ProcRow implements AttrSink {
     public boolean thread;
     /** CPU use over the last refresh interval in tenths of a percent of one CPU; set by top. */
     public long cpuTenthsNow = -1;
+    /**
+     * Inside the daemon only: the table row this row was made from, when this row is a function of
+     * that row alone (no /proc read at request time, nothing guarded by the reader's rights). Table
+     * rows are immutable and replaced on any change, so a command may keep what it made from a row
+     * while the origin is the same object (cli/PsLines). Null otherwise, and always over the wire.
+     */
+    public Object origin;
 
     /**
      * A row from a PROCESS, EVENT or EXITED message. The attribute's type says how to read its

@@ -86,6 +86,16 @@ final class Encoder {
         return false;
     }
 
+    /**
+     * Whether a process's row for these groups and items is made of the table's row alone: no
+     * /proc read at request time (cgroup, wchan, /proc items) and nothing the ptrace rule guards,
+     * so every reader allowed to see the process gets the same attributes from the same table row
+     * (the command line included: /proc shows it to anyone who may see the process).
+     */
+    static boolean rowAndReader(long groups, List<String> items) {
+        return (groups & ~(CACHEABLE | Groups.CMDLINE)) == 0 && items.isEmpty();
+    }
+
     /** Whether a process's row for these groups and items is a function of the row alone (no /proc read, same for every viewer). */
     static boolean rowOnly(long groups, List<String> items) {
         return (groups & ~CACHEABLE) == 0 && items.isEmpty();

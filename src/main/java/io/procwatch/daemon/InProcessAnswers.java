@@ -63,6 +63,8 @@ final class InProcessAnswers implements InProcessSnapshots {
         // a row made of the table's row alone (no /proc read at request time) can be kept while the
         // table's row is the same object, which it is until something about the process changes
         boolean reuse = req.has(Wire.F_DELTA) && !threads && Encoder.rowOnly(a.groups(), a.items());
+        // a row that is a function of the table's row alone may name it as its origin (cli/PsLines)
+        boolean ownRow = !threads && Encoder.rowAndReader(a.groups(), a.items());
         Map<Integer, Kept> last = kept;
         Map<Integer, Kept> next = reuse ? new HashMap<>(selected.size() * 2) : Map.of();
         List<ProcRow> rows = new ArrayList<>(selected.size());
@@ -76,6 +78,9 @@ final class InProcessAnswers implements InProcessSnapshots {
                 } else {
                     r = new ProcRow();
                     encoder.processInto(r, p, a.groups(), a.items(), viewer);
+                    if (ownRow) {
+                        r.origin = p;
+                    }
                 }
                 if (reuse) {
                     next.put(p.pid(), new Kept(p, a.groups(), r));
