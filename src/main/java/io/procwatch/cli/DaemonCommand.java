@@ -249,7 +249,10 @@ final class DaemonCommand {
     static void readConfig(Path file, Opts o) throws UsageException {
         List<String> lines;
         try {
-            lines = Files.readAllLines(file);
+            // the file says which socket, database and servers a root daemon uses, and which
+            // users it exempts: only root (or the daemon's user) may be able to change it
+            lines = new String(io.procwatch.daemon.TrustedFile.read(file, 1 << 20), java.nio.charset.StandardCharsets.UTF_8)
+                    .lines().toList();
         } catch (IOException e) {
             throw new UsageException("cannot read the config file " + file + ": " + e.getMessage());
         }

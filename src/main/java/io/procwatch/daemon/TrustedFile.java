@@ -7,8 +7,8 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
 /**
- * Reads a file the daemon takes settings from (the Kafka client properties: where to connect,
- * which trust store to believe, which login module to run) with the daemon's privileges, usually
+ * Reads a file the daemon takes settings from (its --config file; the Kafka client properties:
+ * where to connect, which trust store to believe, which login module to run) with the daemon's privileges, usually
  * root. Whoever can change such a file controls the daemon's connections, so, as sshd does with
  * its keys, it is refused unless only root or the daemon's own user can change it: the file and
  * every directory above it (as given and after symlinks) owned by one of them and not writable by
@@ -16,7 +16,7 @@ import java.nio.file.Path;
  * file, so its write bits are allowed). Only a regular file, at most {@code maxBytes}: a FIFO
  * would hang the daemon's start and /dev/zero would never end.
  */
-final class TrustedFile {
+public final class TrustedFile {
     private static final int GROUP_OR_OTHER_WRITE = 0022;
     private static final int STICKY = 01000;
 
@@ -24,7 +24,7 @@ final class TrustedFile {
     }
 
     /** The file's bytes, or an IOException that says what is wrong with it. */
-    static byte[] read(Path file, long maxBytes) throws IOException {
+    public static byte[] read(Path file, long maxBytes) throws IOException {
         int me = (int) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         Path given = file.toAbsolutePath().normalize();
         Path real = file.toRealPath();
