@@ -24,7 +24,7 @@ import java.util.function.Function;
 public final class Fields {
     /** What formatting depends on besides the row: the clock, ticks, memory size, pid width. */
     public record Ctx(long nowMs, int hz, long memTotalKiB, int pageSize, int pidWidth, double uptimeSecs) {
-        static Ctx current() {
+        public static Ctx current() {
             return new Ctx(System.currentTimeMillis(), 100, readMemTotalKiB(), 4096, readPidWidth(), readUptime());
         }
 

@@ -227,7 +227,9 @@ final class HttpApi implements AutoCloseable {
             switch (path) {
                 case "/metrics" -> sendMetrics(x);
                 case "/api/v1/processes" -> {
-                    if (q.containsKey("at")) {
+                    if (q.containsKey("at") && q.containsKey("o")) {
+                        throw new BadRequest("o= is answered for the live table only, not with at");
+                    } else if (q.containsKey("at")) {
                         pastProcesses(x, q, viewer);
                     } else {
                         json(x, processes(q, viewer));
@@ -312,10 +314,56 @@ final class HttpApi implements AutoCloseable {
     // ---- resources ----------------------------------------------------------------------------
 
     private List<Map<String, Object>> processes(Map<String, String> q, Viewer v) {
+        if (q.containsKey("o")) {
+            return fieldRows(q, v);
+        }
         List<ProcessInfo> rows = ctx.select(selector(q), v, q.containsKey("fresh"));
         List<Map<String, Object>> out = new ArrayList<>(rows.size());
         for (ProcessInfo p : rows) {
             out.add(ApiJson.process(p, v));
+        }
+        return out;
+    }
+
+    /** At most this many {@code o=} fields (ps itself has about 200 names). */
+    static final int MAX_FIELDS = 64;
+
+    /**
+     * {@code ?o=pid,user,rss,args} (ps's -o names): each process as {@code ps -o ... --json} prints
+     * it, from the same field descriptors (cli/Field: the attribute groups and /proc items to
+     * send, the JSON key, the value), through the socket's encoder and its visibility rules, so
+     * a column added for ps is in the HTTP API with nothing more. Always fresh, as ps is.
+     */
+    private List<Map<String, Object>> fieldRows(Map<String, String> q, Viewer v) {
+        List<io.procwatch.cli.Field> fields = new ArrayList<>();
+        for (String name : q.get("o").split(",", -1)) {
+            if (fields.size() >= MAX_FIELDS) {
+                throw new BadRequest("at most " + MAX_FIELDS + " fields in o");
+            }
+            io.procwatch.cli.Field f = io.procwatch.cli.Fields.get(name.strip());
+            if (f == null) {
+                throw new BadRequest("o: unknown field '" + name + "' (the names of ps -o; procwatch ps L lists them)");
+            }
+            fields.add(f);
+        }
+        long groups = io.procwatch.cli.Fields.groupsFor(fields) | io.procwatch.protocol.Groups.CRED;
+        List<String> items = io.procwatch.cli.Fields.itemsFor(fields);
+        io.procwatch.cli.Fields.Ctx c = io.procwatch.cli.Fields.Ctx.current();
+        List<ProcessInfo> rows = ctx.select(selector(q), v, true);
+        List<Map<String, Object>> out = new ArrayList<>(rows.size());
+        Encoder enc = new Encoder(ctx.proc());
+        try {
+            for (ProcessInfo p : rows) {
+                io.procwatch.client.ProcRow r = new io.procwatch.client.ProcRow();
+                enc.processInto(r, p, groups, items, v);
+                Map<String, Object> m = new LinkedHashMap<>();
+                for (io.procwatch.cli.Field f : fields) {
+                    m.put(f.json(), f.value().apply(r, c));
+                }
+                out.add(m);
+            }
+        } finally {
+            enc.close();
         }
         return out;
     }
