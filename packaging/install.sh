@@ -7,8 +7,16 @@ case "${1:-}" in
 install)
     [ "$(id -u)" -eq 0 ] || { echo "procwatch install: run as root" >&2; exit 2; }
     "$root/bin/procwatch" --version >/dev/null   # build now, not at the first boot
-    mkdir -p /etc/procwatch
-    [ -f /etc/procwatch/procwatch.conf ] || install -m 0644 "$root/packaging/procwatch.conf" /etc/procwatch/procwatch.conf
+    install -d -m 0755 -o root -g root /etc/procwatch
+    [ -f /etc/procwatch/procwatch.conf ] || install -m 0644 -o root -g root "$root/packaging/procwatch.conf" /etc/procwatch/procwatch.conf
+    # the daemon refuses a config file that anyone but root could change (docs/security.md):
+    # say so now, not at the first boot
+    for f in /etc /etc/procwatch /etc/procwatch/procwatch.conf; do
+        if [ "$(stat -L -c %u "$f")" != 0 ] || [ $(( 0$(stat -L -c %a "$f") & 022 )) -ne 0 ]; then
+            echo "procwatch install: $f must be root's and not writable by group or others (chmod go-w), or the daemon refuses its config" >&2
+            exit 1
+        fi
+    done
     sed "s|@ROOT@|$root|g" "$root/packaging/procwatch.service" >"$unit.tmp"
     mv "$unit.tmp" "$unit"
     # The thin client when it was built: no shell starts before each command (bash alone costs

@@ -71,6 +71,10 @@ public final class TaskScan implements AutoCloseable {
      * @throws IOException with the reason (no BTF, a missing field, or the kernel's verifier log)
      */
     public static TaskScan open() throws IOException {
+        if (java.nio.ByteOrder.nativeOrder() != java.nio.ByteOrder.LITTLE_ENDIAN) {
+            // Asm emits little-endian instructions, and records are read as little-endian words
+            throw new IOException("the task scan is built for little-endian machines only");
+        }
         int attachId;
         byte[] program;
         try (Btf btf = Btf.load(Btf.VMLINUX)) {

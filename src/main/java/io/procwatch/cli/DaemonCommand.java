@@ -251,8 +251,10 @@ final class DaemonCommand {
         try {
             // the file says which socket, database and servers a root daemon uses, and which
             // users it exempts: only root (or the daemon's user) may be able to change it
-            lines = new String(io.procwatch.daemon.TrustedFile.read(file, 1 << 20), java.nio.charset.StandardCharsets.UTF_8)
-                    .lines().toList();
+            lines = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(io.procwatch.daemon.TrustedFile.read(file, 1 << 20)))
+                    .toString().lines().toList();
         } catch (IOException e) {
             throw new UsageException("cannot read the config file " + file + ": " + e.getMessage());
         }

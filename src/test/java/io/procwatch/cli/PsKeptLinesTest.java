@@ -52,6 +52,21 @@ class PsKeptLinesTest {
         throw new AssertionError("pid " + pid + " not in ps -e:\n" + r.out());
     }
 
+    /** Waits until the kernel shows the child in {@code state} (a signal is delivered after kill returns). */
+    private static void awaitState(long pid, char state) throws Exception {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true) {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + pid + "/stat"));
+            if (stat.charAt(stat.lastIndexOf(')') + 2) == state) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("pid " + pid + " not in state " + state + ": " + stat);
+            }
+            Thread.sleep(5);
+        }
+    }
+
     /** Two runs with the same columns: the child's line is kept for the next. */
     private static String[] kept(long pid) throws Exception {
         line(pid);
@@ -97,9 +112,11 @@ class PsKeptLinesTest {
 
             kept(pid); // stop: no event; only the fresh pass can see it
             new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor();
+            awaitState(pid, 'T');
             assertThat(line(pid)[1]).as("STAT after SIGSTOP").startsWith("T");
             kept(pid);
             new ProcessBuilder("kill", "-CONT", Long.toString(pid)).start().waitFor();
+            awaitState(pid, 'S'); // back in its read of stdin
             assertThat(line(pid)[1]).as("STAT after SIGCONT").startsWith("S");
         } finally {
             child.destroyForcibly().waitFor();

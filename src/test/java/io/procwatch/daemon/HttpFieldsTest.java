@@ -61,10 +61,24 @@ class HttpFieldsTest {
             for (int i = 0; i < 3; i++) {
                 kids.add(new ProcessBuilder("sleep", "8893" + i).start());
             }
-            Thread.sleep(500);
-            String[] r = get(List.of(), port, "/api/v1/processes?o=" + FIELDS);
-            assertThat(r[0]).as(r[1]).isEqualTo("200");
-            Map<Integer, JsonNode> http = byPid(r[1]);
+            // until the daemon has seen each child's exec (the fork event can come first)
+            String[] r;
+            Map<Integer, JsonNode> http;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (true) {
+                r = get(List.of(), port, "/api/v1/processes?o=" + FIELDS);
+                assertThat(r[0]).as(r[1]).isEqualTo("200");
+                http = byPid(r[1]);
+                boolean all = true;
+                for (int i = 0; i < kids.size(); i++) {
+                    JsonNode h = http.get((int) kids.get(i).pid());
+                    all &= h != null && h.get("args").asText().equals("sleep 8893" + i);
+                }
+                if (all || System.nanoTime() > deadline) {
+                    break;
+                }
+                Thread.sleep(50);
+            }
             Cli.Result ps = Cli.run(daemon.socket(), "ps", "-e", "-o", FIELDS, "--json");
             assertThat(ps.exit()).as(ps.err()).isZero();
             Map<Integer, JsonNode> psRows = byPid(ps.out());

@@ -63,6 +63,7 @@ class PackagingTest {
         // the shipped file, with this test's paths winning on the command line; copied to a
         // directory only root can change, as /etc/procwatch is (the daemon refuses others)
         Path shipped = Files.copy(ROOT.resolve("packaging/procwatch.conf"), dir.resolve("procwatch.conf"));
+        Files.setPosixFilePermissions(shipped, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
         try (DaemonProcess d = DaemonProcess.start("--config", shipped.toString(),
                 "--history-db", dir.resolve("h.db").toString(), "--http", "127.0.0.1:" + port)) {
             assertThat(d.log()).contains("history in " + dir.resolve("h.db")).contains("http on 127.0.0.1:" + port)
@@ -82,13 +83,14 @@ class PackagingTest {
         assertThat(scan.err()).contains("--task-scan takes on or off, not 'maybe'");
         Path bad = dir.resolve("bad.conf");
         Files.writeString(bad, "history = 10\nno-such-setting = 1\n");
+        Files.setPosixFilePermissions(bad, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
         Cli.Result r = Cli.run(null, "daemon", "--config", bad.toString(), "--socket", dir.resolve("s.sock").toString());
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("bad.conf:2: unknown setting 'no-such-setting'");
         // a config file another user could change (it names the socket, the database, the
         // exempt group) is refused before anything is read from it
         Path open = dir.resolve("open.conf");
-        Files.writeString(open, "history = 10\n");
+        Files.writeString(open, "history = 10\nno-such-setting = 1\n"); // read at all: a fast, other failure
         Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
         Cli.Result o = Cli.run(null, "daemon", "--config", open.toString(), "--socket", dir.resolve("s.sock").toString());
         assertThat(o.exit()).isEqualTo(2);
