@@ -7,7 +7,6 @@ import io.procwatch.testing.DaemonProcess;
 import org.junit.jupiter.api.Test;
 
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -16,7 +15,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -31,15 +29,8 @@ class HttpAtTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int NOBODY = 65534;
 
-    /** A GET with curl, as {@code prefix} (setpriv for another user): status line's code, then the body. */
     private static String[] get(List<String> prefix, int port, String pathAndQuery) throws Exception {
-        List<String> cmd = new ArrayList<>(prefix);
-        cmd.addAll(List.of("curl", "-s", "-m", "30", "-w", "\n%{http_code}", "http://127.0.0.1:" + port + pathAndQuery));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(40, TimeUnit.SECONDS)).isTrue();
-        int nl = out.lastIndexOf('\n');
-        return new String[] {out.substring(nl + 1).trim(), out.substring(0, Math.max(0, nl))};
+        return io.procwatch.testing.Curl.get(prefix, port, pathAndQuery);
     }
 
     @Test
