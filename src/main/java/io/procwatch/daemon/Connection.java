@@ -263,12 +263,13 @@ final class Connection implements Runnable {
      * For a RUN: blocks until the client sends CANCEL (true) or hangs up or breaks the framing
      * (false).
      */
-    private boolean nextCancel() throws InterruptedException {
+    private boolean nextCancel(java.util.function.Consumer<Message> input) throws InterruptedException {
         for (Object next = requests.take(); next instanceof Message m; next = requests.take()) {
+            queuedBytes.addAndGet(-(Wire.HEADER + m.body().length)); // taken: it no longer counts
             if (m.type() == Wire.CANCEL) {
                 return true;
             }
-            // any other request during a run is ignored
+            input.accept(m); // STDIN and WINSIZE for the run; RunSession ignores other requests
         }
         return false;
     }
@@ -281,7 +282,8 @@ final class Connection implements Runnable {
     private boolean hello(Message req) throws IOException {
         checkAttrs(req.attrs());
         long caps = 1L << Wire.HELLO | 1L << Wire.SNAPSHOT | 1L << Wire.SUBSCRIBE | 1L << Wire.HISTORY
-                | 1L << Wire.WAIT | 1L << Wire.STATS | (channel != null ? 1L << Wire.RUN : 0);
+                | 1L << Wire.WAIT | 1L << Wire.STATS
+                | (channel != null ? 1L << Wire.RUN | 1L << Wire.STDIN | 1L << Wire.WINSIZE : 0);
         new MessageBuilder().u32(Wire.A_VERSION, Wire.VERSION).string(Wire.R_DAEMON_VERSION, DaemonContext.VERSION)
                 .u64(Wire.R_CAPABILITIES, caps).u32(Wire.R_PEER_UID, viewer.uid())
                 .build(Wire.HELLO_REPLY, 0, req.seq()).write(out);

@@ -140,6 +140,34 @@ class ProtocolSpecTest {
     }
 
     @Test
+    void helloSaysTheDaemonTakesKeysAndSizesInARunAndOutsideARunTheyAreUnknown() throws Exception {
+        try (ProcwatchClient c = daemon.client()) {
+            c.sendRaw(new MessageBuilder().u32(Wire.A_VERSION, Wire.VERSION).build(Wire.HELLO, 0, 1).toBytes());
+            Message m = c.receive();
+            assertThat(m.type()).isEqualTo(Wire.HELLO_REPLY);
+            long caps = 0;
+            Attrs a = m.attrs();
+            while (a.next()) {
+                if (a.type() == Wire.R_CAPABILITIES) {
+                    caps = a.u64();
+                }
+            }
+            // what the thin client checks before it runs interactive top in the daemon
+            assertThat(caps & (1L << Wire.RUN | 1L << Wire.STDIN | 1L << Wire.WINSIZE))
+                    .isEqualTo(1L << Wire.RUN | 1L << Wire.STDIN | 1L << Wire.WINSIZE);
+            // not in a run: unknown requests, answered, and the connection goes on
+            c.sendRaw(new MessageBuilder().bytes(Wire.R_DATA, new byte[] {'q'}).build(Wire.STDIN, 0, 2).toBytes());
+            Message e = c.receive();
+            assertThat(e.seq()).isEqualTo(2);
+            assertThat(errorCode(e)).isEqualTo(Wire.E_UNKNOWN_REQUEST);
+            c.sendRaw(new MessageBuilder().u32(Wire.A_WINSIZE, 80 << 16 | 24).build(Wire.WINSIZE, 0, 3).toBytes());
+            assertThat(errorCode(c.receive())).isEqualTo(Wire.E_UNKNOWN_REQUEST);
+            c.sendRaw(new MessageBuilder().build(Wire.STATS, 0, 4).toBytes());
+            assertThat(c.receive().type()).isEqualTo(Wire.STATS_REPLY);
+        }
+    }
+
+    @Test
     void framingErrorsStillCloseTheConnection() throws Exception {
         try (ProcwatchClient c = daemon.client()) {
             // an attribute whose length runs past the message
