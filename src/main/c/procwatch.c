@@ -1,6 +1,6 @@
 /*
- * procwatch thin client: runs a read-only command (ps, tree, history, stats, wait, events, top -b)
- * inside the procwatch daemon and prints what it prints, so a command costs a connect and a few
+ * procwatch thin client: runs a read-only command (ps, tree, history, stats, wait, events, top,
+ * batch or interactive) inside the procwatch daemon and prints what it prints, so a command costs a connect and a few
  * reads instead of a JVM start. The daemon learns who we are from SO_PEERCRED; we send argv, the
  * environment variables that change output, the terminal facts, and copy the STDOUT/STDERR
  * frames it sends back to fd 1 and 2 until EXIT (docs/protocol.md, "RUN").
