@@ -625,6 +625,8 @@ final class Connection implements Runnable {
         AtomicLong dropped = new AtomicLong();
         Selector sel = a.selector();
         int mask = a.eventMask();
+        // A_GROUPS without CMDLINE: events without the command line (top asks so); absent: as before
+        boolean withArgv = !hasAttr(req, Wire.A_GROUPS) || (a.groups() & Groups.CMDLINE) != 0;
         Consumer<TableEvent> listener = ev -> {
             if (wanted(ev, sel, mask) && !queue.offer(ev)) {
                 dropped.incrementAndGet();
@@ -654,7 +656,7 @@ final class Connection implements Runnable {
                             .build(Wire.LOSS, 0, req.seq()).write(out);
                 }
                 for (; next != null && next != HANGUP; next = queue.poll()) { // drain what is ready, then flush
-                    Message m = encoder.event((TableEvent) next, viewer, req.seq());
+                    Message m = encoder.event((TableEvent) next, viewer, req.seq(), withArgv);
                     if (m != null) {
                         m.write(out);
                     }
@@ -674,6 +676,16 @@ final class Connection implements Runnable {
             ctx.sampler().release(lease);
             ctx.counters().subscribers.decrementAndGet();
         }
+    }
+
+    private static boolean hasAttr(Message req, int type) {
+        Attrs a = req.attrs();
+        while (a.next()) {
+            if (a.type() == type) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean wanted(TableEvent ev, Selector sel, int mask) {

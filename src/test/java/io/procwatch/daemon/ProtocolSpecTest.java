@@ -167,6 +167,47 @@ class ProtocolSpecTest {
         }
     }
 
+    /** The P_ARGV of the EXEC event of a process this test runs, subscribed with these attributes. */
+    private static String execArgv(MessageBuilder subscribe) throws Exception {
+        try (ProcwatchClient c = daemon.client()) {
+            c.sendRaw(subscribe.u32(Wire.A_EVENT_MASK, 0x2).build(Wire.SUBSCRIBE, 0, 5).toBytes());
+            assertThat(c.receive().type()).isEqualTo(Wire.DONE);
+            Process p = new ProcessBuilder("/bin/sleep", "0.01").start();
+            while (true) {
+                Message m = c.receive();
+                if (m.type() != Wire.EVENT) {
+                    continue;
+                }
+                long pid = -1;
+                String argv = null;
+                boolean unknown = false;
+                Attrs a = m.attrs();
+                while (a.next()) {
+                    switch (a.type()) {
+                        case Wire.P_PID -> pid = a.u32();
+                        case Wire.P_ARGV -> argv = String.join(" ", a.strings());
+                        case Wire.P_ARGV_UNKNOWN -> unknown = true;
+                        default -> {
+                        }
+                    }
+                }
+                if (pid == p.pid() && !(argv != null && argv.contains("jspawnhelper"))) { // the JVM's spawn helper execs first
+                    p.waitFor();
+                    return argv == null ? (unknown ? "unknown" : "none") : argv;
+                }
+            }
+        }
+    }
+
+    @Test
+    void subscribeWithGroupsWithoutCmdlineLeavesTheCommandLineOut() throws Exception {
+        assertThat(execArgv(new MessageBuilder())).isEqualTo("/bin/sleep 0.01");
+        assertThat(execArgv(new MessageBuilder().u64(Wire.A_GROUPS, io.procwatch.protocol.Groups.BASE)))
+                .isEqualTo("unknown");
+        assertThat(execArgv(new MessageBuilder().u64(Wire.A_GROUPS,
+                io.procwatch.protocol.Groups.BASE | io.procwatch.protocol.Groups.CMDLINE))).isEqualTo("/bin/sleep 0.01");
+    }
+
     @Test
     void framingErrorsStillCloseTheConnection() throws Exception {
         try (ProcwatchClient c = daemon.client()) {
