@@ -135,6 +135,7 @@ static void jvm(void) {
         launcher = path;
     }
     setenv("PROCWATCH_NO_NATIVE", "1", 1);
+    signal(SIGPIPE, SIG_DFL); /* interactive top ignores it; the JVM must not inherit that */
     execv(launcher, saved_argv);
     fprintf(stderr, "procwatch: cannot run %s: %s\n", launcher, strerror(errno));
     exit(70);
@@ -660,6 +661,9 @@ int main(int argc, char **argv) {
     put32(req + 12, 0);         /* reserved */
     catch_stop_signals(mode == 2);
     if (mode == 2) {
+        /* a key sent just as the daemon goes must not kill us by SIGPIPE with the terminal raw:
+         * the failed write is an error we handle, and the read after it sees the end */
+        signal(SIGPIPE, SIG_IGN);
         /* HELLO (seq 1) in front: its capabilities say whether the daemon takes STDIN and WINSIZE */
         unsigned char hello[HEADER + 8] = {0};
         put32(hello, sizeof hello);
