@@ -75,7 +75,8 @@ final class TopModel implements AutoCloseable {
         int mask = EventType.FORK.bit | EventType.EXEC.bit | EventType.EXIT.bit;
         this.eventReader = Thread.ofPlatform().daemon(true).name("procwatch-top-events").start(() -> {
             try {
-                events.subscribe(scope, mask, 0, item -> {
+                // no command lines: top counts events and names exits by comm (a JVM's argv is kilobytes)
+                events.subscribe(scope, mask, 0, Groups.BASE | Groups.CRED, item -> {
                     synchronized (lock) {
                         switch (item) {
                             case ProcwatchClient.Event e -> count(e.row());

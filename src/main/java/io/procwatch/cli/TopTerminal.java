@@ -27,8 +27,8 @@ import java.util.concurrent.TimeUnit;
  * screen). A terminal library would add half a megabyte to the client for these.
  */
 final class TopTerminal {
-    private static final int RESIZE = -2;
-    private static final int EOF = -3;
+    private static final int RESIZE = RemoteTerminal.RESIZE;
+    private static final int EOF = RemoteTerminal.EOF;
     private static final int UP = -10;
     private static final int DOWN = -11;
     private static final int PAGE_UP = -12;
@@ -36,11 +36,19 @@ final class TopTerminal {
     private static final int HOME = -14;
     private static final int END = -15;
     private static final int SUMMARY_LINES = 7;
+    /**
+     * Inside the daemon, top runs as root: a signal or renice from there would not be the user's
+     * own (the kernel's permission check is the thing to keep), so they stay with the JVM client.
+     */
+    static final String NOT_REMOTE = "k and r need the JVM client: PROCWATCH_NO_NATIVE=1 procwatch top";
 
     private final TopModel model;
     private final TopView view;
     private final PrintStream out;
-    private final BlockingQueue<Integer> keys = new LinkedBlockingQueue<>();
+    /** Keys as they come: from this JVM's terminal, or from a thin client's (remote). */
+    private final BlockingQueue<Integer> keys;
+    /** A thin client's terminal when top runs inside the daemon (RunSession), else null. */
+    private final RemoteTerminal remote;
     private long delayMs;
     private int iterationsLeft;
     private TopModel.Frame frame;
@@ -52,8 +60,11 @@ final class TopTerminal {
     private List<TopGroups.Group> groups = List.of();
     private String message = "";
 
-    private TopTerminal(TopModel model, TopCommand.Options o, PrintStream out) {
+    private TopTerminal(TopModel model, TopCommand.Options o, PrintStream out, RemoteTerminal remote) {
         this.model = model;
+        this.remote = remote;
+        // bounded as the remote one is: keys beyond it are dropped (nobody types 4096 keys a refresh)
+        this.keys = remote != null ? remote.keys : new LinkedBlockingQueue<>(RemoteTerminal.CAPACITY + 2);
         this.view = o.view();
         this.out = out;
         this.delayMs = o.delayMs();
@@ -63,6 +74,10 @@ final class TopTerminal {
 
     static int run(TopModel model, TopCommand.Options o, PrintStream out, PrintStream err)
             throws IOException, InterruptedException {
+        RemoteTerminal remote = RemoteTerminal.current();
+        if (remote != null) {
+            return runRemote(model, o, out, err, remote);
+        }
         if (System.console() == null || ProcessControl.windowSize(1) == null) {
             err.println("procwatch top: not a terminal; use batch mode (procwatch top -b)");
             return 2;
@@ -74,7 +89,7 @@ final class TopTerminal {
             stty("-icanon", "-echo", "min", "1", "time", "0");
             out.print("\033[?1049h\033[?25l"); // alternate screen, hide the cursor
             out.flush();
-            TopTerminal t = new TopTerminal(model, o, out);
+            TopTerminal t = new TopTerminal(model, o, out, null);
             t.startInput();
             sun.misc.Signal.handle(new sun.misc.Signal("WINCH"), s -> t.keys.offer(RESIZE));
             t.loop();
@@ -86,6 +101,28 @@ final class TopTerminal {
             } catch (IllegalStateException ignored) {
                 // already shutting down
             }
+        }
+    }
+
+    /**
+     * Inside the daemon for a thin client: the client has made its terminal raw and restores it
+     * (on every way out, signals too); keys and sizes come from it. Nothing here may touch this
+     * process's terminal, signal handlers or shutdown hooks: they are the daemon's.
+     */
+    private static int runRemote(TopModel model, TopCommand.Options o, PrintStream out, PrintStream err,
+                                 RemoteTerminal remote) throws IOException, InterruptedException {
+        if (!Invocation.current().consoleTerminal() || remote.size() == null) {
+            err.println("procwatch top: not a terminal; use batch mode (procwatch top -b)");
+            return 2;
+        }
+        try {
+            out.print("\033[?1049h\033[?25l");
+            out.flush();
+            new TopTerminal(model, o, out, remote).loop();
+            return 0;
+        } finally {
+            out.print("\033[?25h\033[?1049l");
+            out.flush();
         }
     }
 
@@ -119,12 +156,18 @@ final class TopTerminal {
             try {
                 int c;
                 while ((c = in.read()) >= 0) {
-                    keys.offer(c);
+                    if (keys.remainingCapacity() > 2) { // room kept for EOF and a resize
+                        keys.offer(c);
+                    }
                 }
             } catch (IOException ignored) {
                 // terminal gone
             }
-            keys.offer(EOF);
+            try {
+                keys.put(EOF); // waits for room: the end must not be lost to a full queue
+            } catch (InterruptedException ignored) {
+                // the JVM is ending
+            }
         });
     }
 
@@ -322,6 +365,10 @@ final class TopTerminal {
 
     /** k: pid (default: the top row), then the signal; a blank or Escape at any step cancels. */
     private void kill() throws InterruptedException {
+        if (remote != null) {
+            message = NOT_REMOTE;
+            return;
+        }
         int pid = askPid("PID to signal/kill");
         if (pid <= 0) {
             return;
@@ -383,6 +430,10 @@ final class TopTerminal {
     }
 
     private void renice() throws InterruptedException {
+        if (remote != null) {
+            message = NOT_REMOTE;
+            return;
+        }
         int pid = askPid("PID to renice");
         if (pid <= 0) {
             return;
@@ -520,8 +571,8 @@ final class TopTerminal {
         return grouping != null ? groups.size() : rows.size();
     }
 
-    private static int[] size() {
-        int[] s = ProcessControl.windowSize(1);
+    private int[] size() {
+        int[] s = remote != null ? remote.size() : ProcessControl.windowSize(1);
         return s == null ? new int[] {24, 80} : s;
     }
 

@@ -307,7 +307,19 @@ public final class ProcwatchClient implements AutoCloseable {
      */
     public void subscribe(Selector sel, int eventMask, int sampleIntervalMs, Predicate<StreamItem> sink)
             throws IOException {
+        subscribe(sel, eventMask, sampleIntervalMs, -1, sink);
+    }
+
+    /**
+     * @param groups the attribute groups events carry (without Groups.CMDLINE: no command lines);
+     *               -1: not said, everything as before (what an older daemon does anyway)
+     */
+    public void subscribe(Selector sel, int eventMask, int sampleIntervalMs, long groups, Predicate<StreamItem> sink)
+            throws IOException {
         MessageBuilder b = new MessageBuilder().u32(Wire.A_EVENT_MASK, eventMask);
+        if (groups != -1) {
+            b.u64(Wire.A_GROUPS, groups);
+        }
         if (sampleIntervalMs > 0) {
             b.u32(Wire.A_SAMPLE_INTERVAL_MS, sampleIntervalMs);
         }

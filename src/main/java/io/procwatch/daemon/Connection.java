@@ -263,12 +263,13 @@ final class Connection implements Runnable {
      * For a RUN: blocks until the client sends CANCEL (true) or hangs up or breaks the framing
      * (false).
      */
-    private boolean nextCancel() throws InterruptedException {
+    private boolean nextCancel(java.util.function.Consumer<Message> input) throws InterruptedException {
         for (Object next = requests.take(); next instanceof Message m; next = requests.take()) {
+            queuedBytes.addAndGet(-(Wire.HEADER + m.body().length)); // taken: it no longer counts
             if (m.type() == Wire.CANCEL) {
                 return true;
             }
-            // any other request during a run is ignored
+            input.accept(m); // STDIN and WINSIZE for the run; RunSession ignores other requests
         }
         return false;
     }
@@ -281,7 +282,8 @@ final class Connection implements Runnable {
     private boolean hello(Message req) throws IOException {
         checkAttrs(req.attrs());
         long caps = 1L << Wire.HELLO | 1L << Wire.SNAPSHOT | 1L << Wire.SUBSCRIBE | 1L << Wire.HISTORY
-                | 1L << Wire.WAIT | 1L << Wire.STATS | (channel != null ? 1L << Wire.RUN : 0);
+                | 1L << Wire.WAIT | 1L << Wire.STATS
+                | (channel != null ? 1L << Wire.RUN | 1L << Wire.STDIN | 1L << Wire.WINSIZE : 0);
         new MessageBuilder().u32(Wire.A_VERSION, Wire.VERSION).string(Wire.R_DAEMON_VERSION, DaemonContext.VERSION)
                 .u64(Wire.R_CAPABILITIES, caps).u32(Wire.R_PEER_UID, viewer.uid())
                 .build(Wire.HELLO_REPLY, 0, req.seq()).write(out);
@@ -623,6 +625,8 @@ final class Connection implements Runnable {
         AtomicLong dropped = new AtomicLong();
         Selector sel = a.selector();
         int mask = a.eventMask();
+        // A_GROUPS without CMDLINE: events without the command line (top asks so); absent: as before
+        boolean withArgv = !hasAttr(req, Wire.A_GROUPS) || (a.groups() & Groups.CMDLINE) != 0;
         Consumer<TableEvent> listener = ev -> {
             if (wanted(ev, sel, mask) && !queue.offer(ev)) {
                 dropped.incrementAndGet();
@@ -652,7 +656,7 @@ final class Connection implements Runnable {
                             .build(Wire.LOSS, 0, req.seq()).write(out);
                 }
                 for (; next != null && next != HANGUP; next = queue.poll()) { // drain what is ready, then flush
-                    Message m = encoder.event((TableEvent) next, viewer, req.seq());
+                    Message m = encoder.event((TableEvent) next, viewer, req.seq(), withArgv);
                     if (m != null) {
                         m.write(out);
                     }
@@ -672,6 +676,16 @@ final class Connection implements Runnable {
             ctx.sampler().release(lease);
             ctx.counters().subscribers.decrementAndGet();
         }
+    }
+
+    private static boolean hasAttr(Message req, int type) {
+        Attrs a = req.attrs();
+        while (a.next()) {
+            if (a.type() == type) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean wanted(TableEvent ev, Selector sel, int mask) {

@@ -228,6 +228,7 @@ final class DaemonContext {
         s.put("runs_active", RunSession.active());
         s.put("runs_total", RunSession.total());
         s.put("runs_cancelled", RunSession.cancelled());
+        s.put("runs_keys_dropped", io.procwatch.cli.RemoteTerminal.dropped());
         s.put("history_size", (long) t.history().size());
         s.put("history_capacity", (long) t.history().capacity());
         s.put("history_added", t.history().added());

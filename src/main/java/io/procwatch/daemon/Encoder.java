@@ -267,13 +267,18 @@ final class Encoder {
     }
 
     private static void exitedAttrs(MessageBuilder m, ExitedProcess e, Viewer v) {
+        exitedAttrs(m, e, v, true);
+    }
+
+    /** @param withArgv false: leave the command line out (a subscriber that does not want it) */
+    private static void exitedAttrs(MessageBuilder m, ExitedProcess e, Viewer v, boolean withArgv) {
         m.u32(Wire.P_PID, e.pid()).u32(Wire.P_PPID, e.ppid()).u32(Wire.P_EUID, e.uid()).u32(Wire.P_RUID, e.uid())
                 .u32(Wire.P_EGID, e.gid()).string(Wire.P_COMM, e.comm())
                 .u64(Wire.P_START_MS, e.startEpochMs()).u64(Wire.E_END_MS, e.endEpochMs()).u64(Wire.E_SEQ, e.seq());
-        if (v.canSeeExecArgv(e)) {
+        if (withArgv && v.canSeeExecArgv(e)) {
             m.strings(Wire.P_ARGV, e.argv());
         }
-        if (!e.argvKnown() || !v.canSeeExecArgv(e)) {
+        if (!withArgv || !e.argvKnown() || !v.canSeeExecArgv(e)) {
             m.flag(Wire.P_ARGV_UNKNOWN);
         }
         if (v.canSeePrivate(e) && !e.exe().isEmpty()) {
@@ -300,6 +305,14 @@ final class Encoder {
 
     /** A live event; null when the viewer may not see it. */
     Message event(TableEvent ev, Viewer v, int seq) {
+        return event(ev, v, seq, true);
+    }
+
+    /**
+     * @param withArgv false: without the command line (SUBSCRIBE with A_GROUPS lacking CMDLINE):
+     *                 a JVM's argv is kilobytes, and top only counts and names its events
+     */
+    Message event(TableEvent ev, Viewer v, int seq, boolean withArgv) {
         MessageBuilder m = new MessageBuilder();
         long when = ev.timestampNs() > 0 ? SystemInfo.monotonicToEpochMillis(ev.timestampNs())
                 : System.currentTimeMillis();
@@ -309,7 +322,7 @@ final class Encoder {
                     return null;
                 }
                 m.u32(Wire.E_KIND, EventType.FORK.bit);
-                eventProcess(m, f.process(), v);
+                eventProcess(m, f.process(), v, withArgv);
                 if (f.thread()) {
                     m.flag(Wire.E_THREAD).u32(Wire.P_TID, f.tid());
                 }
@@ -319,14 +332,14 @@ final class Encoder {
                     return null;
                 }
                 m.u32(Wire.E_KIND, EventType.EXEC.bit);
-                eventProcess(m, x.process(), v);
+                eventProcess(m, x.process(), v, withArgv);
             }
             case TableEvent.Changed c -> {
                 if (!v.canSee(c.process())) {
                     return null;
                 }
                 m.u32(Wire.E_KIND, c.kind().bit);
-                eventProcess(m, c.process(), v);
+                eventProcess(m, c.process(), v, withArgv);
                 if (c.tid() != c.process().pid()) {
                     m.flag(Wire.E_THREAD).u32(Wire.P_TID, c.tid());
                 }
@@ -336,14 +349,14 @@ final class Encoder {
                     return null;
                 }
                 m.u32(Wire.E_KIND, EventType.EXIT.bit).flag(Wire.E_THREAD).u32(Wire.P_TID, t.tid());
-                eventProcess(m, t.process(), v);
+                eventProcess(m, t.process(), v, withArgv);
             }
             case TableEvent.Exited x -> {
                 if (!v.canSee(x.exited())) {
                     return null;
                 }
                 m.u32(Wire.E_KIND, EventType.EXIT.bit);
-                exitedAttrs(m, x.exited(), v);
+                exitedAttrs(m, x.exited(), v, withArgv);
             }
             case TableEvent.Resynced r -> {
                 m.u32(Wire.E_KIND, 0).u32(Wire.R_COUNT, r.added()).u64(Wire.R_LOST, r.vanished());
@@ -358,9 +371,9 @@ final class Encoder {
         return m.build(Wire.EVENT, 0, seq);
     }
 
-    private void eventProcess(MessageBuilder m, ProcessInfo p, Viewer v) {
+    private void eventProcess(MessageBuilder m, ProcessInfo p, Viewer v, boolean withArgv) {
         m.u32(Wire.P_PID, p.pid());
-        boolean argv = v.canSeeExecArgv(p);
+        boolean argv = withArgv && v.canSeeExecArgv(p);
         processAttrs(m, p, Groups.BASE | Groups.CRED | (argv ? Groups.CMDLINE : 0), false); // no private group
         if (!argv) {
             m.flag(Wire.P_ARGV_UNKNOWN); // another user's exec-time command line: root's and the owner's only

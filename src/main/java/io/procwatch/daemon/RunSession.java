@@ -60,10 +60,13 @@ final class RunSession {
     private final List<Closeable> clients = new CopyOnWriteArrayList<>();
     private volatile boolean cancelled;
 
-    /** Blocks until the client cancels (true) or goes (false); Connection's reader sees it. */
+    /**
+     * Blocks until the client cancels (true) or goes (false); Connection's reader sees it. Other
+     * messages the client sends meanwhile (STDIN, WINSIZE) go to {@code input} in order.
+     */
     @FunctionalInterface
     interface ClientWatch {
-        boolean await() throws InterruptedException;
+        boolean await(java.util.function.Consumer<Message> input) throws InterruptedException;
     }
 
     RunSession(DaemonContext ctx, Viewer viewer, OutputStream socket) {
@@ -85,7 +88,8 @@ final class RunSession {
     }
 
     /** What a RUN asks for, checked. */
-    record Request(List<String> args, Map<String, String> env, int terminalBits, int winsize, int ctty) {
+    record Request(List<String> args, Map<String, String> env, int terminalBits, int winsize, int ctty,
+                   boolean input) {
     }
 
     static Request parse(Message req) throws ProtocolException {
@@ -95,6 +99,7 @@ final class RunSession {
         int term = 0;
         int win = 0;
         int ctty = 0;
+        boolean input = false;
         Attrs a = req.attrs();
         while (a.next()) {
             switch (a.type()) {
@@ -118,6 +123,7 @@ final class RunSession {
                 case Wire.A_TERMINAL -> term = a.u32();
                 case Wire.A_WINSIZE -> win = a.u32();
                 case Wire.A_CTTY -> ctty = a.u32();
+                case Wire.A_INPUT -> input = true;
                 default -> {
                     // unknown attributes are skipped, as everywhere in the protocol
                 }
@@ -129,7 +135,7 @@ final class RunSession {
         if (args.isEmpty()) {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, "RUN without a command");
         }
-        return new Request(args, env, term, win, ctty);
+        return new Request(args, env, term, win, ctty, input);
     }
 
     private static String text(Attrs a, String what) throws ProtocolException {
@@ -146,7 +152,12 @@ final class RunSession {
     }
 
     /** Why this command is not run in the daemon, or null when it is. */
-    static String refusal(List<String> args) {
+    static String refusal(Request r) {
+        return refusal(r.args(), r.input());
+    }
+
+    /** Why this command is not run in the daemon, or null when it is (input: the client sends keys). */
+    static String refusal(List<String> args, boolean input) {
         String cmd = args.getFirst();
         if (!COMMANDS.contains(cmd)) {
             return "'" + cmd + "' is not run in the daemon";
@@ -154,7 +165,8 @@ final class RunSession {
         if (args.contains("--local")) {
             return "--local reads /proc in the client";
         }
-        if (cmd.equals("top") && !args.contains("-b") && !args.contains("--batch")) {
+        if (cmd.equals("top") && !args.contains("-b") && !args.contains("--batch") && !input) {
+            // a client that does not send its keys (A_INPUT) cannot drive it
             return "interactive top runs in the client";
         }
         return null;
@@ -163,7 +175,7 @@ final class RunSession {
     /** Serves the RUN to its EXIT; the connection closes after (returns false). */
     boolean serve(Message req, ClientWatch watch) throws IOException {
         Request r = parse(req);
-        String no = refusal(r.args());
+        String no = refusal(r);
         if (no != null) {
             throw new ProtocolException(Wire.E_BAD_ARGUMENT, no);
         }
@@ -183,9 +195,11 @@ final class RunSession {
 
     private boolean run(Request r, int seq, ClientWatch watch) throws IOException {
         Thread runner = Thread.currentThread();
+        // keys and sizes of a client that sends them (interactive top); null: none expected
+        io.procwatch.cli.RemoteTerminal terminal = r.input() ? new io.procwatch.cli.RemoteTerminal(r.winsize()) : null;
         Thread watcher = Thread.ofVirtual().name("procwatch-run-watch").start(() -> {
             try {
-                if (watch.await()) {
+                if (watch.await(m -> input(m, terminal, runner))) {
                     CANCELLED.incrementAndGet();
                 }
                 cancel(runner);
@@ -201,7 +215,8 @@ final class RunSession {
             boolean consoleTerminal = (r.terminalBits() & 3) == 3;
             Invocation inv = Invocation.of(r.env(), consoleTerminal, r.ctty(), viewer.uid(), this::connect, false);
             try {
-                status = inv.call(() -> Main.run(r.args(), o, e));
+                status = terminal == null ? inv.call(() -> Main.run(r.args(), o, e))
+                        : inv.call(() -> terminal.call(() -> Main.run(r.args(), o, e)));
             } catch (Exception x) {
                 // A bug, not the user's fault: as Main.main says it
                 e.println("procwatch: internal error: " + x + " (please report it)");
@@ -226,10 +241,62 @@ final class RunSession {
             status = 130;
         }
         synchronized (socket) {
-            new MessageBuilder().u32(Wire.R_EXIT_STATUS, status & 0xff).build(Wire.EXIT, 0, seq).write(socket);
+            ProtocolException bad = inputError;
+            if (bad != null) { // the run was ended for it: say why instead of an EXIT
+                new MessageBuilder().u32(Wire.R_ERROR_CODE, bad.code()).string(Wire.R_ERROR_TEXT, bad.getMessage())
+                        .build(Wire.ERROR, 0, seq).write(socket);
+            } else {
+                new MessageBuilder().u32(Wire.R_EXIT_STATUS, status & 0xff).build(Wire.EXIT, 0, seq).write(socket);
+            }
             socket.flush();
         }
         return false;
+    }
+
+    /** Why the client's input ended the run (a STDIN too large, a malformed one), or null. */
+    private volatile ProtocolException inputError;
+
+    /**
+     * A message the client sent during the run, on the watcher's thread (it must not block: it also
+     * waits for CANCEL). STDIN and WINSIZE go to the run's terminal; without A_INPUT, and other
+     * types, are ignored as before. A STDIN over Wire.MAX_INPUT or without R_DATA ends the run.
+     */
+    private void input(Message m, io.procwatch.cli.RemoteTerminal terminal, Thread runner) {
+        if (terminal == null || (m.type() != Wire.STDIN && m.type() != Wire.WINSIZE) || inputError != null) {
+            return;
+        }
+        byte[] data = null;
+        int winsize = -1;
+        Attrs a = m.attrs();
+        while (a.next()) {
+            if (a.type() == Wire.R_DATA && m.type() == Wire.STDIN) {
+                data = a.bytes();
+            } else if (a.type() == Wire.A_WINSIZE && m.type() == Wire.WINSIZE && a.length() == 4) {
+                try {
+                    winsize = a.u32();
+                } catch (ProtocolException ignored) {
+                    // length checked above
+                }
+            }
+        }
+        ProtocolException bad = null;
+        if (a.malformed()) {
+            bad = new ProtocolException(Wire.E_MALFORMED, "malformed attribute in " + (m.type() == Wire.STDIN ? "STDIN" : "WINSIZE"));
+        } else if (m.type() == Wire.STDIN && data == null) {
+            bad = new ProtocolException(Wire.E_BAD_ARGUMENT, "STDIN without R_DATA");
+        } else if (data != null && data.length > Wire.MAX_INPUT) {
+            bad = new ProtocolException(Wire.E_TOO_LARGE, "STDIN of " + data.length + " bytes (at most " + Wire.MAX_INPUT + ")");
+        } else if (m.type() == Wire.WINSIZE && winsize == -1) {
+            bad = new ProtocolException(Wire.E_BAD_ARGUMENT, "WINSIZE without a u32 A_WINSIZE");
+        }
+        if (bad != null) {
+            inputError = bad;
+            cancel(runner);
+        } else if (data != null) {
+            terminal.input(data);
+        } else {
+            terminal.resize(winsize);
+        }
     }
 
     private void cancel(Thread runner) {

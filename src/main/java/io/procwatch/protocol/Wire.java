@@ -31,6 +31,15 @@ public final class Wire {
     public static final int RUN = 7;
     /** During a RUN: end it now (as if the client had hung up, but EXIT still comes). */
     public static final int CANCEL = 8;
+    /**
+     * During a RUN sent with A_INPUT: key bytes for the command (R_DATA, at most MAX_INPUT; empty =
+     * the client's input ended). Interactive top reads them instead of a terminal.
+     */
+    public static final int STDIN = 9;
+    /** During a RUN sent with A_INPUT: the client's terminal changed size (A_WINSIZE). */
+    public static final int WINSIZE = 10;
+    /** The most key bytes one STDIN carries; a bigger one ends the run with E_TOO_LARGE. */
+    public static final int MAX_INPUT = 4096;
     // message types: replies
     public static final int HELLO_REPLY = 16;
     public static final int PROCESS = 17;
@@ -82,6 +91,7 @@ public final class Wire {
     public static final int A_TERMINAL = 14;      // RUN: u32 bits: 1 stdin, 2 stdout, 4 stderr is a terminal
     public static final int A_WINSIZE = 15;       // RUN: u32 columns << 16 | rows, 0 if not a terminal
     public static final int A_CTTY = 16;          // RUN: u32 controlling terminal's device number (0 none)
+    public static final int A_INPUT = 22;         // RUN: flag: the client sends STDIN and WINSIZE (its terminal is raw)
     /** SNAPSHOT: strings, /proc items to send with each process (procfs.ProcItems names them), at most 64. */
     public static final int A_ITEMS = 20;
     /** SNAPSHOT: u64 epoch ms: the table as it was then, from the journal (docs/journal.md). */

@@ -140,6 +140,75 @@ class ProtocolSpecTest {
     }
 
     @Test
+    void helloSaysTheDaemonTakesKeysAndSizesInARunAndOutsideARunTheyAreUnknown() throws Exception {
+        try (ProcwatchClient c = daemon.client()) {
+            c.sendRaw(new MessageBuilder().u32(Wire.A_VERSION, Wire.VERSION).build(Wire.HELLO, 0, 1).toBytes());
+            Message m = c.receive();
+            assertThat(m.type()).isEqualTo(Wire.HELLO_REPLY);
+            long caps = 0;
+            Attrs a = m.attrs();
+            while (a.next()) {
+                if (a.type() == Wire.R_CAPABILITIES) {
+                    caps = a.u64();
+                }
+            }
+            // what the thin client checks before it runs interactive top in the daemon
+            assertThat(caps & (1L << Wire.RUN | 1L << Wire.STDIN | 1L << Wire.WINSIZE))
+                    .isEqualTo(1L << Wire.RUN | 1L << Wire.STDIN | 1L << Wire.WINSIZE);
+            // not in a run: unknown requests, answered, and the connection goes on
+            c.sendRaw(new MessageBuilder().bytes(Wire.R_DATA, new byte[] {'q'}).build(Wire.STDIN, 0, 2).toBytes());
+            Message e = c.receive();
+            assertThat(e.seq()).isEqualTo(2);
+            assertThat(errorCode(e)).isEqualTo(Wire.E_UNKNOWN_REQUEST);
+            c.sendRaw(new MessageBuilder().u32(Wire.A_WINSIZE, 80 << 16 | 24).build(Wire.WINSIZE, 0, 3).toBytes());
+            assertThat(errorCode(c.receive())).isEqualTo(Wire.E_UNKNOWN_REQUEST);
+            c.sendRaw(new MessageBuilder().build(Wire.STATS, 0, 4).toBytes());
+            assertThat(c.receive().type()).isEqualTo(Wire.STATS_REPLY);
+        }
+    }
+
+    /** The P_ARGV of the EXEC event of a process this test runs, subscribed with these attributes. */
+    private static String execArgv(MessageBuilder subscribe) throws Exception {
+        try (ProcwatchClient c = daemon.client()) {
+            c.sendRaw(subscribe.u32(Wire.A_EVENT_MASK, 0x2).build(Wire.SUBSCRIBE, 0, 5).toBytes());
+            assertThat(c.receive().type()).isEqualTo(Wire.DONE);
+            Process p = new ProcessBuilder("/bin/sleep", "0.01").start();
+            while (true) {
+                Message m = c.receive();
+                if (m.type() != Wire.EVENT) {
+                    continue;
+                }
+                long pid = -1;
+                String argv = null;
+                boolean unknown = false;
+                Attrs a = m.attrs();
+                while (a.next()) {
+                    switch (a.type()) {
+                        case Wire.P_PID -> pid = a.u32();
+                        case Wire.P_ARGV -> argv = String.join(" ", a.strings());
+                        case Wire.P_ARGV_UNKNOWN -> unknown = true;
+                        default -> {
+                        }
+                    }
+                }
+                if (pid == p.pid() && !(argv != null && argv.contains("jspawnhelper"))) { // the JVM's spawn helper execs first
+                    p.waitFor();
+                    return argv == null ? (unknown ? "unknown" : "none") : argv;
+                }
+            }
+        }
+    }
+
+    @Test
+    void subscribeWithGroupsWithoutCmdlineLeavesTheCommandLineOut() throws Exception {
+        assertThat(execArgv(new MessageBuilder())).isEqualTo("/bin/sleep 0.01");
+        assertThat(execArgv(new MessageBuilder().u64(Wire.A_GROUPS, io.procwatch.protocol.Groups.BASE)))
+                .isEqualTo("unknown");
+        assertThat(execArgv(new MessageBuilder().u64(Wire.A_GROUPS,
+                io.procwatch.protocol.Groups.BASE | io.procwatch.protocol.Groups.CMDLINE))).isEqualTo("/bin/sleep 0.01");
+    }
+
+    @Test
     void framingErrorsStillCloseTheConnection() throws Exception {
         try (ProcwatchClient c = daemon.client()) {
             // an attribute whose length runs past the message

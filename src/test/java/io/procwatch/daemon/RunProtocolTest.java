@@ -204,6 +204,144 @@ class RunProtocolTest {
         }
     }
 
+    /** The STDOUT of an interactive run so far, read until {@code until} holds for it (10 s at most). */
+    private static String screenUntil(ProcwatchClient c, StringBuilder seen, java.util.function.Predicate<String> until)
+            throws IOException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        int from = seen.length();
+        while (!until.test(seen.substring(from))) {
+            assertThat(System.nanoTime()).as("screen so far: %s", seen.substring(from)).isLessThan(deadline);
+            Message m = c.receive();
+            assertThat(m.type()).as("a frame of the screen").isIn(Wire.STDOUT, Wire.STDERR);
+            Attrs a = m.attrs();
+            while (a.next()) {
+                if (a.type() == Wire.R_DATA) {
+                    seen.append(new String(a.bytes(), java.nio.charset.StandardCharsets.UTF_8));
+                }
+            }
+        }
+        return seen.substring(from);
+    }
+
+    private static MessageBuilder interactiveTop(int cols, int rows) {
+        return run("top", "-d", "0.3").u32(Wire.A_TERMINAL, 7).u32(Wire.A_WINSIZE, cols << 16 | rows).flag(Wire.A_INPUT);
+    }
+
+    private static Message key(String keys) {
+        return new MessageBuilder().bytes(Wire.R_DATA, keys.getBytes()).build(Wire.STDIN, 0, 1);
+    }
+
+    /** The widths of the reverse-video header (padded to the window's width by top). */
+    private static List<Integer> headerWidths(String screen) {
+        List<Integer> w = new ArrayList<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\u001b\\[7m([^\u001b]*)\u001b\\[m").matcher(screen);
+        while (m.find()) {
+            w.add(m.group(1).length());
+        }
+        return w;
+    }
+
+    @Test
+    void interactiveTopTakesKeysAndSizesAndQuitsWithQ() throws Exception {
+        try (ProcwatchClient c = daemon.client()) {
+            c.send(interactiveTop(100, 30).build(Wire.RUN, 0, 1));
+            StringBuilder seen = new StringBuilder();
+            String first = screenUntil(c, seen, s -> s.contains("PID USER") && s.contains("Sort: %CPU"));
+            assertThat(first).startsWith("\u001b[?1049h"); // the alternate screen
+            assertThat(headerWidths(first)).containsOnly(100);
+            c.send(key("M"));
+            screenUntil(c, seen, s -> s.contains("Sort: %MEM"));
+            c.send(new MessageBuilder().u32(Wire.A_WINSIZE, 60 << 16 | 20).build(Wire.WINSIZE, 0, 1));
+            String small = screenUntil(c, seen, s -> headerWidths(s).contains(60));
+            assertThat(headerWidths(small)).as("after the resize, every screen at the new width").containsOnly(60);
+            // k is the root daemon's signal: refused, and the run goes on
+            c.send(key("k"));
+            screenUntil(c, seen, s -> s.contains("k and r need the JVM client"));
+            c.send(key("q"));
+            Ran r = collect(c);
+            assertThat(r.status()).isZero();
+            assertThat(seen + r.out()).endsWith("\u001b[?25h\u001b[?1049l"); // the normal screen again
+        }
+        // the end of input quits too
+        try (ProcwatchClient c = daemon.client()) {
+            c.send(interactiveTop(80, 24).build(Wire.RUN, 0, 1));
+            screenUntil(c, new StringBuilder(), s -> s.contains("PID USER"));
+            c.send(key(""));
+            assertThat(collect(c).status()).isZero();
+        }
+        // without a terminal, as the JVM client says
+        try (ProcwatchClient c = daemon.client()) {
+            c.send(run("top").u32(Wire.A_TERMINAL, 0).u32(Wire.A_WINSIZE, 0).flag(Wire.A_INPUT).build(Wire.RUN, 0, 1));
+            Ran r = collect(c);
+            assertThat(r.status()).isEqualTo(2);
+            assertThat(r.err()).contains("not a terminal");
+        }
+        awaitNoRuns();
+    }
+
+    @Test
+    void hostileInputEndsTheRunOrIsDroppedAndCounted() throws Exception {
+        // a STDIN over 4096 bytes: ERROR instead of EXIT, and the connection closes
+        try (ProcwatchClient c = daemon.client()) {
+            c.send(interactiveTop(80, 24).build(Wire.RUN, 0, 1));
+            screenUntil(c, new StringBuilder(), s -> s.contains("PID USER"));
+            c.send(key("x".repeat(Wire.MAX_INPUT + 1)));
+            Message m;
+            do {
+                m = c.receive();
+            } while (m.type() == Wire.STDOUT);
+            assertThat(errorCode(m)).isEqualTo(Wire.E_TOO_LARGE);
+            assertThatThrownBy(c::receive).isInstanceOf(EOFException.class);
+        }
+        // STDIN without R_DATA, WINSIZE without a u32
+        try (ProcwatchClient c = daemon.client()) {
+            c.send(interactiveTop(80, 24).build(Wire.RUN, 0, 1));
+            c.send(new MessageBuilder().build(Wire.WINSIZE, 0, 1));
+            Message m;
+            do {
+                m = c.receive();
+            } while (m.type() == Wire.STDOUT);
+            assertThat(errorCode(m)).isEqualTo(Wire.E_BAD_ARGUMENT);
+        }
+        // keys to a run without A_INPUT are ignored: ps still prints and exits as before
+        try (ProcwatchClient c = daemon.client()) {
+            c.send(run("ps", "-o", "pid=", "-p", "1").build(Wire.RUN, 0, 1));
+            c.send(key("q"));
+            assertThat(collect(c)).isEqualTo(new Ran("    1\n", "", 0));
+        }
+        // a client that floods keys and never reads: they are dropped and counted, the daemon's
+        // memory stays put, and hanging up ends the run
+        long droppedBefore;
+        try (ProcwatchClient s = daemon.client()) {
+            droppedBefore = s.stats().get("runs_keys_dropped");
+        }
+        try (ProcwatchClient c = daemon.client()) {
+            c.send(interactiveTop(80, 24).build(Wire.RUN, 0, 1));
+            int frames = 48; // under the 256 KiB a connection may queue even if none were taken yet
+            for (int i = 0; i < frames; i++) {
+                c.send(key("x".repeat(Wire.MAX_INPUT)));
+            }
+            // all but what top took (it redraws after each key, into a socket we do not read, so it
+            // soon blocks) and the 4096 that may wait for it
+            long expected = (long) frames * Wire.MAX_INPUT - 2L * RemoteTerminalCapacity.VALUE;
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            long dropped;
+            do {
+                try (ProcwatchClient s = daemon.client()) {
+                    dropped = s.stats().get("runs_keys_dropped") - droppedBefore;
+                }
+            } while (dropped < expected && System.nanoTime() < deadline);
+            assertThat(dropped).isGreaterThan(expected);
+        }
+        awaitNoRuns();
+        assertThat(daemon.isAlive()).isTrue();
+    }
+
+    /** cli.RemoteTerminal.CAPACITY, named here so the bound above says where it comes from. */
+    private static final class RemoteTerminalCapacity {
+        static final int VALUE = io.procwatch.cli.RemoteTerminal.CAPACITY;
+    }
+
     private static void awaitNoRuns() throws Exception {
         long deadline = System.nanoTime() + 5_000_000_000L;
         long active;

@@ -123,6 +123,33 @@ class WireFormatTest {
     }
 
     @Test
+    void interactiveRunMessages() throws Exception {
+        // RUN "top" with the A_INPUT flag (22): the client sends its keys and sizes
+        byte[] run = hex("1c000000 0700 0000 02000000 00000000  0700 0c00 746f7000  0400 1600");
+        assertThat(new MessageBuilder().string(Wire.A_ARG, "top").flag(Wire.A_INPUT).build(Wire.RUN, 0, 2).toBytes())
+                .isEqualTo(run);
+        // STDIN (9): the key 'q' in R_DATA (17), padded; and the empty one that ends the input
+        byte[] key = hex("18000000 0900 0000 02000000 00000000  0500 1100 71000000");
+        assertThat(new MessageBuilder().bytes(Wire.R_DATA, new byte[] {'q'}).build(Wire.STDIN, 0, 2).toBytes())
+                .isEqualTo(key);
+        byte[] end = hex("14000000 0900 0000 02000000 00000000  0400 1100");
+        assertThat(new MessageBuilder().bytes(Wire.R_DATA, new byte[0]).build(Wire.STDIN, 0, 2).toBytes())
+                .isEqualTo(end);
+        Attrs k = read(key).attrs();
+        assertThat(k.next()).isTrue();
+        assertThat(k.type()).isEqualTo(Wire.R_DATA);
+        assertThat(k.bytes()).containsExactly('q');
+        // WINSIZE (10): A_WINSIZE (15) u32 columns << 16 | rows, 80 x 24
+        byte[] win = hex("18000000 0a00 0000 02000000 00000000  0800 0f00 18005000");
+        assertThat(new MessageBuilder().u32(Wire.A_WINSIZE, 80 << 16 | 24).build(Wire.WINSIZE, 0, 2).toBytes())
+                .isEqualTo(win);
+        Attrs w = read(win).attrs();
+        assertThat(w.next()).isTrue();
+        assertThat(w.u32() >>> 16).isEqualTo(80);
+        assertThat(w.u32() & 0xffff).isEqualTo(24);
+    }
+
+    @Test
     void remainingReplyTypes() throws Exception {
         byte[] helloReply = hex("20000000 1000 0000 01000000 00000000  0800 0100 01000000  0800 0c00 e8030000");
         assertThat(new MessageBuilder().u32(Wire.A_VERSION, 1).u32(Wire.R_PEER_UID, 1000)
