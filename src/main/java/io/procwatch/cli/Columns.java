@@ -65,9 +65,24 @@ final class Columns {
             if (lastPrefix != null && c.command()) {
                 t = lastPrefix + t;
             }
+            if (r.sampledStale && sampled(c.field())) {
+                t = t + STALE_MARK;
+            }
             cells[i] = t;
         }
         return line(cols, cells, false);
+    }
+
+    /**
+     * Appended to a past row's sampled cells (ps --at) when they are older than the journal's
+     * sample interval at that instant, or were never sampled (docs/journal.md): a value a script
+     * would take for the truth at WHEN does not parse as a number then.
+     */
+    static final String STALE_MARK = "~";
+
+    /** A column made from values the sampler reads (CPU, memory, faults, priority, state), not from events. */
+    static boolean sampled(Field f) {
+        return (f.groups() & io.procwatch.protocol.Groups.STAT) != 0 || f.json().equals("state") || f.json().equals("stat");
     }
 
     /**

@@ -833,7 +833,16 @@ final class PsCommand {
             rows.sort(keys != null ? keys.thenComparing(base) : base);
         }
         if (json) {
-            out.println(Json.value(Columns.json(fields, rows, ctx)));
+            List<Map<String, Object>> objects = Columns.json(fields, rows, ctx);
+            if (at != null) {
+                // how old each row's sampled values were then (null: never sampled), see docs/journal.md
+                for (int k = 0; k < objects.size(); k++) {
+                    ProcRow r = rows.get(k);
+                    objects.get(k).put("sampled_age_ms", r.sampledAgeMs >= 0 ? r.sampledAgeMs : null);
+                    objects.get(k).put("sampled_stale", r.sampledStale);
+                }
+            }
+            out.println(Json.value(objects));
             return rows.isEmpty() ? 1 : 0;
         }
         int maxWidth = !wide && Invocation.current().consoleTerminal() ? terminalWidth() : 0;
@@ -862,6 +871,13 @@ final class PsCommand {
             kept.close();
         }
         out.flush();
+        if (at != null && cols.stream().anyMatch(c -> Columns.sampled(c.field()))) {
+            long marked = rows.stream().filter(r -> r.sampledStale).count();
+            if (marked > 0) {
+                err.println("procwatch ps: " + Columns.STALE_MARK + " marks sampled values older than the journal's sample interval"
+                        + " at that instant, or never sampled (" + marked + " of " + rows.size() + " rows); --json gives sampled_age_ms");
+            }
+        }
         return rows.isEmpty() ? 1 : 0;
     }
 

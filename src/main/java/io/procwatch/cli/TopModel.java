@@ -132,29 +132,7 @@ final class TopModel implements AutoCloseable {
         long now = l.done().sampleAgeMs() >= 0 ? answered - l.done().sampleAgeMs() : answered;
         double secs = lastTimeMs == 0 ? 0 : (now - lastTimeMs) / 1000.0;
         Map<Long, Long> ticks = new HashMap<>(l.rows().size() * 2);
-        int running = 0;
-        int sleeping = 0;
-        int stopped = 0;
-        int zombie = 0;
-        for (ProcRow r : l.rows()) {
-            long key = ((long) r.id() << 40) ^ r.startMs;
-            long t = r.utime < 0 ? 0 : r.utime + r.stime;
-            ticks.put(key, t);
-            Long before = lastTicks.get(key);
-            if (secs > 0) {
-                // a process born during the interval used all its CPU time within it
-                long used = t - (before == null ? 0 : before);
-                r.cpuTenthsNow = Math.max(0, Math.round(used * 1000.0 / hz / secs));
-            }
-            switch (r.state) {
-                case 'R' -> running++;
-                case 'S', 'D', 'I' -> sleeping++;
-                case 'T', 't' -> stopped++;
-                case 'Z' -> zombie++;
-                default -> {
-                }
-            }
-        }
+        Tally n = tally(l.rows(), lastTicks, secs, hz, ticks);
         double[] cpu = SystemSummary.cpuPercent(lastSys, sys);
         List<ProcRow> exited;
         double f;
@@ -175,8 +153,61 @@ final class TopModel implements AutoCloseable {
         lastTicks = ticks;
         lastTimeMs = now;
         lastSys = sys;
-        return new Frame(now, sys, cpu, l.rows(), l.rows().size(), running, sleeping, stopped, zombie, f, x, e,
-                lostNow, exited);
+        return new Frame(now, sys, cpu, l.rows(), l.rows().size(), n.running(), n.sleeping(), n.stopped(), n.zombie(),
+                f, x, e, lostNow, exited);
+    }
+
+    /** A frame's task counts by state, and how many of its rows the frame before did not have. */
+    record Tally(int running, int sleeping, int stopped, int zombie, int newRows) {
+    }
+
+    /** The key a row's CPU time is remembered by between frames: its id and start (pid reuse). */
+    static long tickKey(ProcRow r) {
+        return ((long) r.id() << 40) ^ r.startMs;
+    }
+
+    /** The CPU time a row has used, in ticks (0 when not sent). */
+    static long ticks(ProcRow r) {
+        return r.utime < 0 ? 0 : r.utime + r.stime;
+    }
+
+    /**
+     * The frame arithmetic live and replayed frames (TopReplay) share: each row's %CPU over the
+     * interval from its CPU time then ({@code before}, by {@link #tickKey}) and now, when the
+     * interval is known ({@code secs > 0}), and the counts by state.
+     *
+     * @param ticksOut receives every row's CPU time now (the next frame's {@code before}), or null
+     */
+    static Tally tally(List<ProcRow> rows, Map<Long, Long> before, double secs, int hz, Map<Long, Long> ticksOut) {
+        int running = 0;
+        int sleeping = 0;
+        int stopped = 0;
+        int zombie = 0;
+        int newRows = 0;
+        for (ProcRow r : rows) {
+            long key = tickKey(r);
+            long t = ticks(r);
+            if (ticksOut != null) {
+                ticksOut.put(key, t);
+            }
+            Long b = before.get(key);
+            if (b == null) {
+                newRows++;
+            }
+            if (secs > 0) {
+                // a process born during the interval used all its CPU time within it
+                r.cpuTenthsNow = Math.max(0, Math.round((t - (b == null ? 0 : b)) * 1000.0 / hz / secs));
+            }
+            switch (r.state) {
+                case 'R' -> running++;
+                case 'S', 'D', 'I' -> sleeping++;
+                case 'T', 't' -> stopped++;
+                case 'Z' -> zombie++;
+                default -> {
+                }
+            }
+        }
+        return new Tally(running, sleeping, stopped, zombie, newRows);
     }
 
     int hz() {

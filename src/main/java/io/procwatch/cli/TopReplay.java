@@ -8,11 +8,9 @@ import io.procwatch.protocol.Selector;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * {@code top --replay FROM [--until TO]}: top's frames made from the daemon's journal instead of
@@ -61,13 +59,15 @@ final class TopReplay implements AutoCloseable {
         }
     }
 
+    /** USER_HZ, as TopModel and Fields.Ctx take it. */
+    private static final int HZ = 100;
     private final ProcwatchClient client;
     private final long fromMs;
     private final long untilMs;
     private final long stepMs;
     private final boolean autoStep;
     private long atMs;
-    private boolean first = true;
+    private int refreshes;
     private String problem = "";
     private TopModel.Frame last;
 
@@ -115,10 +115,12 @@ final class TopReplay implements AutoCloseable {
     }
 
     TopModel.Frame refresh(Selector scope, boolean threads, boolean cmdline) throws IOException {
-        if (autoStep && !first) {
+        // batch mode's first refresh only primes (live top measures its first interval with it);
+        // a replayed frame has its own interval, so the first frame printed is FROM's too
+        if (autoStep && refreshes >= 2) {
             step(1);
         }
-        first = false;
+        refreshes++;
         problem = threads ? "threads are not journaled: process rows shown" : "";
         long groups = Groups.BASE | Groups.CRED | Groups.STAT | (cmdline ? Groups.CMDLINE : 0);
         List<ProcRow> now;
@@ -146,44 +148,21 @@ final class TopReplay implements AutoCloseable {
             exited = client.at(-1).history(scope, prevMs + 1, atMs, 10_000, false).rows();
         }
         Map<Long, Long> ticks = new HashMap<>();
-        Set<Long> lives = new HashSet<>();
         for (ProcRow r : before) {
-            long key = ((long) r.pid << 40) ^ r.startMs;
-            ticks.put(key, r.utime < 0 ? 0 : r.utime + r.stime);
-            lives.add(key);
+            ticks.put(TopModel.tickKey(r), TopModel.ticks(r));
         }
-        int running = 0;
-        int sleeping = 0;
-        int stopped = 0;
-        int zombie = 0;
-        int started = 0;
-        for (ProcRow r : now) {
-            long key = ((long) r.pid << 40) ^ r.startMs;
-            if (secs > 0) {
-                long t = r.utime < 0 ? 0 : r.utime + r.stime;
-                Long b = ticks.get(key);
-                r.cpuTenthsNow = Math.max(0, Math.round((t - (b == null ? 0 : b)) * 1000.0 / 100 / secs));
-                if (!lives.contains(key)) {
-                    started++;
-                }
-            }
-            switch (r.state) {
-                case 'R' -> running++;
-                case 'S', 'D', 'I' -> sleeping++;
-                case 'T', 't' -> stopped++;
-                case 'Z' -> zombie++;
-                default -> {
-                }
-            }
-        }
+        TopModel.Tally n = TopModel.tally(now, ticks, secs, HZ, null);
+        // the rows the instant before did not have began within the interval
+        int started = secs > 0 ? n.newRows() : 0;
         for (ProcRow x : exited) {
             if (x.startMs > prevMs) {
                 started++; // began and ended inside the interval
             }
         }
-        SystemSummary none = new SystemSummary(0, 0, 0, 0, new long[8], 0, 0, 0, 0, 0, 0, 0);
-        last = new TopModel.Frame(atMs, none, SystemSummary.cpuPercent(null, none), now, now.size(), running, sleeping, stopped, zombie,
-                secs > 0 ? started / secs : 0, 0, secs > 0 ? exited.size() / secs : 0, 0, exited);
+        // the machine's uptime, load, CPU and memory lines are not journaled: no SystemSummary
+        // (the screen prints "-" for them), not zeros that read as an idle, empty machine
+        last = new TopModel.Frame(atMs, null, null, now, now.size(), n.running(), n.sleeping(), n.stopped(), n.zombie(),
+                secs > 0 ? started / secs : 0, Double.NaN, secs > 0 ? exited.size() / secs : 0, -1, exited); // execs and kernel losses: not counted from the journal
         return last;
     }
 

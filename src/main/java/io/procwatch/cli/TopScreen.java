@@ -24,10 +24,22 @@ final class TopScreen {
         List<String> lines = new ArrayList<>();
         SystemSummary s = f.sys();
         String time = LocalTime.ofInstant(Instant.ofEpochMilli(f.timeMs()), Invocation.current().zone()).format(CLOCK);
+        if (s == null) {
+            // a replayed frame (top --replay): the journal keeps the processes, not these lines
+            lines.add("top - " + time + " up -,  load average: -, -, -");
+            lines.add(tasks(f));
+            lines.add("%Cpu(s):    - us,    - sy,    - ni,    - id,    - wa,    - hi,    - si,    - st");
+            lines.add("MiB Mem :        - total,        - free,        - used,        - buff/cache");
+            lines.add("MiB Swap:        - total,        - free,        - used.        - avail Mem");
+            lines.add(String.format(Locale.ROOT, "Events: %6.1f forks/s, %6s execs/s, %6.1f exits/s, %s lost",
+                    f.forksPerSec(), Double.isNaN(f.execsPerSec()) ? "-" : String.format(Locale.ROOT, "%.1f", f.execsPerSec()),
+                    f.exitsPerSec(), f.lostEvents() < 0 ? "-" : Long.toString(f.lostEvents())));
+            lines.add(exitedStrip(f.exited(), batch ? Integer.MAX_VALUE : width));
+            return lines;
+        }
         lines.add(String.format(Locale.ROOT, "top - %s up %s,  load average: %.2f, %.2f, %.2f", time,
                 uptime((long) s.uptimeSecs()), s.load1(), s.load5(), s.load15()));
-        lines.add(String.format(Locale.ROOT, "Tasks: %3d total, %3d running, %3d sleeping, %3d stopped, %3d zombie",
-                f.total(), f.running(), f.sleeping(), f.stopped(), f.zombie()));
+        lines.add(tasks(f));
         double[] c = f.cpuPercent();
         lines.add(String.format(Locale.ROOT,
                 "%%Cpu(s): %4.1f us, %4.1f sy, %4.1f ni, %4.1f id, %4.1f wa, %4.1f hi, %4.1f si, %4.1f st",
@@ -41,6 +53,11 @@ final class TopScreen {
                 f.forksPerSec(), f.execsPerSec(), f.exitsPerSec(), f.lostEvents()));
         lines.add(exitedStrip(f.exited(), batch ? Integer.MAX_VALUE : width));
         return lines;
+    }
+
+    private static String tasks(TopModel.Frame f) {
+        return String.format(Locale.ROOT, "Tasks: %3d total, %3d running, %3d sleeping, %3d stopped, %3d zombie",
+                f.total(), f.running(), f.sleeping(), f.stopped(), f.zombie());
     }
 
     /**
@@ -109,22 +126,26 @@ final class TopScreen {
     static Map<String, Object> json(TopModel.Frame f, List<TopView.Row> rows, List<Field> fields, Fields.Ctx ctx) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("time_ms", f.timeMs());
-        m.put("uptime_seconds", f.sys().uptimeSecs());
-        m.put("load", List.of(f.sys().load1(), f.sys().load5(), f.sys().load15()));
+        SystemSummary s = f.sys(); // null for a replayed frame: not journaled, so null, not 0
+        m.put("uptime_seconds", s == null ? null : s.uptimeSecs());
+        m.put("load", s == null ? null : List.of(s.load1(), s.load5(), s.load15()));
         m.put("tasks", ordered("total", f.total(), "running", f.running(), "sleeping", f.sleeping(),
                 "stopped", f.stopped(), "zombie", f.zombie()));
         double[] c = f.cpuPercent();
-        Map<String, Object> cpu = new LinkedHashMap<>();
-        String[] names = {"us", "sy", "ni", "id", "wa", "hi", "si", "st"};
-        for (int i = 0; i < names.length; i++) {
-            cpu.put(names[i], Math.round(c[i] * 10) / 10.0);
+        Map<String, Object> cpu = null;
+        if (c != null) {
+            cpu = new LinkedHashMap<>();
+            String[] names = {"us", "sy", "ni", "id", "wa", "hi", "si", "st"};
+            for (int i = 0; i < names.length; i++) {
+                cpu.put(names[i], Math.round(c[i] * 10) / 10.0);
+            }
         }
         m.put("cpu_percent", cpu);
-        m.put("mem_kib", ordered("total", f.sys().memTotalKiB(), "free", f.sys().memFreeKiB(),
-                "used", f.sys().memUsedKiB(), "available", f.sys().availableKiB()));
-        m.put("events_per_second", ordered("fork", round(f.forksPerSec()), "exec", round(f.execsPerSec()),
-                "exit", round(f.exitsPerSec())));
-        m.put("events_lost", f.lostEvents());
+        m.put("mem_kib", s == null ? null : ordered("total", s.memTotalKiB(), "free", s.memFreeKiB(),
+                "used", s.memUsedKiB(), "available", s.availableKiB()));
+        m.put("events_per_second", ordered("fork", round(f.forksPerSec()),
+                "exec", Double.isNaN(f.execsPerSec()) ? null : round(f.execsPerSec()), "exit", round(f.exitsPerSec())));
+        m.put("events_lost", f.lostEvents() < 0 ? null : f.lostEvents());
         List<Map<String, Object>> ex = new ArrayList<>();
         for (ProcRow r : f.exited()) {
             Map<String, Object> e = new LinkedHashMap<>();

@@ -62,6 +62,13 @@ public final class ProcRow implements AttrSink {
     public long lockedKiB;
     /** /proc items asked for with A_ITEMS (name to the file's text); absent when unreadable or private. */
     public java.util.Map<String, String> items = java.util.Map.of();
+    /**
+     * A past instant's row (ps --at): how old its sampled values were then, in ms; -1 never
+     * dated by the journal, -2 not sent (a live row, or an older daemon).
+     */
+    public long sampledAgeMs = -2;
+    /** A past row whose sampled values are older than the journal's sample interval (ps --at marks them). */
+    public boolean sampledStale;
     // exits and events
     /** EventType bit of an event (EXIT's is negative as an int); see {@link #isEvent}. */
     public int eventKind;
@@ -102,10 +109,10 @@ public final class ProcRow implements AttrSink {
                      Wire.P_MINFLT, Wire.P_MAJFLT, Wire.P_LOCKED_KIB, Wire.P_IO_RCHAR, Wire.P_IO_WCHAR,
                      Wire.P_IO_READ_BYTES, Wire.P_IO_WRITE_BYTES, Wire.P_TS_UTIME_US, Wire.P_TS_STIME_US,
                      Wire.P_TS_MAXRSS_KIB, Wire.P_TS_READ_BYTES, Wire.P_TS_WRITE_BYTES, Wire.P_TS_NVCSW,
-                     Wire.P_TS_NIVCSW, Wire.E_TIME_MS, Wire.E_END_MS, Wire.E_SEQ -> r.u64(t, a.u64());
+                     Wire.P_TS_NIVCSW, Wire.E_TIME_MS, Wire.E_END_MS, Wire.E_SEQ, Wire.P_SAMPLED_AGE_MS -> r.u64(t, a.u64());
                 case Wire.P_COMM, Wire.P_EXE, Wire.P_CWD, Wire.P_CGROUP, Wire.P_WCHAN -> r.string(t, a.string());
                 case Wire.P_ARGV, Wire.P_ITEMS -> r.strings(t, a.strings());
-                case Wire.P_ARGV_UNKNOWN, Wire.E_EXIT_UNOBSERVED, Wire.E_CORE, Wire.E_THREAD -> r.flag(t);
+                case Wire.P_ARGV_UNKNOWN, Wire.E_EXIT_UNOBSERVED, Wire.E_CORE, Wire.E_THREAD, Wire.P_SAMPLED_STALE -> r.flag(t);
                 default -> {
                     // newer attribute: skipped
                 }
@@ -166,6 +173,7 @@ public final class ProcRow implements AttrSink {
             case Wire.P_STIME -> stime = v;
             case Wire.P_VSIZE -> vsize = v;
             case Wire.P_RSS_KIB -> rssKiB = v;
+            case Wire.P_SAMPLED_AGE_MS -> sampledAgeMs = v < 0 ? -1 : v;
             case Wire.P_MINFLT -> minflt = v;
             case Wire.P_MAJFLT -> majflt = v;
             case Wire.P_LOCKED_KIB -> lockedKiB = v;
@@ -193,6 +201,7 @@ public final class ProcRow implements AttrSink {
     public ProcRow flag(int type) {
         switch (type) {
             case Wire.P_ARGV_UNKNOWN -> argvUnknown = true;
+            case Wire.P_SAMPLED_STALE -> sampledStale = true;
             case Wire.E_EXIT_UNOBSERVED -> exitUnobserved = true;
             case Wire.E_CORE -> coreDumped = true;
             case Wire.E_THREAD -> thread = true;

@@ -434,8 +434,10 @@ final class Connection implements Runnable {
                     "/proc items other than cgroup are not journaled: they cannot be asked for at a past instant");
         }
         List<ProcessInfo> rows;
+        io.procwatch.store.Journal.Past past;
         try {
-            rows = PastTable.select(ctx, a.selector(), viewer, a.atMs());
+            past = PastTable.selectPast(ctx, a.selector(), viewer, a.atMs());
+            rows = past.rows();
         } catch (PastTable.NoAnswer e) {
             throw new ProtocolException(Wire.E_NOT_FOUND, e.getMessage());
         } catch (java.sql.SQLException e) {
@@ -444,7 +446,8 @@ final class Connection implements Runnable {
         long groups = a.groups() & JOURNALED_GROUPS;
         boolean cgroupItem = !a.items().isEmpty();
         for (ProcessInfo p : rows) {
-            encoder.pastProcess(p, groups, cgroupItem, viewer, req.seq()).write(out);
+            long age = (groups & Groups.STAT) != 0 || (groups & Groups.BASE) != 0 ? past.sampledAgeMs(p) : -2;
+            encoder.pastProcess(p, groups, cgroupItem, viewer, req.seq(), age, age != -2 && past.stale(p)).write(out);
         }
         // R_TIME_MS is the instant answered: a client tells this answer from an older daemon's
         // live one (which skips A_AT_MS) by it

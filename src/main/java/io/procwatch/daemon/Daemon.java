@@ -145,7 +145,7 @@ public final class Daemon implements AutoCloseable {
                 // after the start-up scan: the journal's first flush checkpoints the filled table
                 try {
                     Journal j = Journal.open(o.historyDb(), o.journal());
-                    j.attach(live.table());
+                    j.attach(live.table(), live.sampler()::sampledAt); // the read times date ps --at's sampled columns
                     w.journal(j);
                     journal = j;
                 } catch (java.sql.SQLException e) {

@@ -108,7 +108,11 @@ final class Encoder {
      * P_ARGV_UNKNOWN, as for events and the history. The {@code cgroup} item, the one /proc item
      * the journal keeps, comes from the row (a move is journaled), never from /proc now.
      */
-    Message pastProcess(ProcessInfo p, long groups, boolean cgroupItem, Viewer v, int seq) {
+    /**
+     * @param sampledAgeMs how old the sampled values were at the instant (-1 never dated, -2 not sent)
+     * @param stale        older than the journal's sample interval: ps --at marks them
+     */
+    Message pastProcess(ProcessInfo p, long groups, boolean cgroupItem, Viewer v, int seq, long sampledAgeMs, boolean stale) {
         boolean argv = (groups & Groups.CMDLINE) != 0 && v.canSeeExecArgv(p);
         MessageBuilder m = new MessageBuilder();
         m.u32(Wire.P_PID, p.pid());
@@ -122,6 +126,12 @@ final class Encoder {
         }
         if (cgroupItem && p.cgroup() != null) {
             m.strings(Wire.P_ITEMS, List.of("cgroup", p.cgroup()));
+        }
+        if (sampledAgeMs != -2) {
+            m.u64(Wire.P_SAMPLED_AGE_MS, sampledAgeMs < 0 ? -1L : sampledAgeMs);
+            if (stale) {
+                m.flag(Wire.P_SAMPLED_STALE);
+            }
         }
         return m.build(Wire.PROCESS, 0, seq);
     }

@@ -28,17 +28,23 @@ final class PastTable {
     }
 
     static List<ProcessInfo> select(DaemonContext ctx, Selector sel, Viewer viewer, long atMs) throws NoAnswer, SQLException {
+        return selectPast(ctx, sel, viewer, atMs).rows();
+    }
+
+    /** As {@link #select}, with the read times of the rows' sampled values (Journal.Past). */
+    static Journal.Past selectPast(DaemonContext ctx, Selector sel, Viewer viewer, long atMs) throws NoAnswer, SQLException {
         Journal j = ctx.writer() == null ? null : ctx.writer().journal();
         if (j == null) {
             throw new NoAnswer("this daemon keeps no journal: it needs --history-db (and --journal on); see docs/journal.md", true);
         }
-        List<ProcessInfo> past;
+        Journal.Past past;
         try {
-            past = j.at(atMs);
+            past = j.past(atMs);
         } catch (Journal.Unanswerable e) {
             throw new NoAnswer(e.getMessage(), false);
         }
-        return new QueryEngine(ProcessTable.of(past), ctx.proc().root(), true).select(sel, viewer); // cgroups as the rows of then hold them
+        List<ProcessInfo> rows = new QueryEngine(ProcessTable.of(past.rows()), ctx.proc().root(), true).select(sel, viewer); // cgroups as the rows of then hold them
+        return new Journal.Past(rows, past.sampledAtMs(), past.atMs(), past.sampleMs());
     }
 
     /** Whether this viewer gets a past row's command line: it is an exec-time one (Viewer.canSeeExecArgv). */

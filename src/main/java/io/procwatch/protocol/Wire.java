@@ -160,6 +160,13 @@ public final class Wire {
     public static final int P_WCHAN = 81;
     /** The A_ITEMS asked for, as strings name, value, name, value...; unreadable or private ones left out. */
     public static final int P_ITEMS = 85;
+    /**
+     * SNAPSHOT with A_AT_MS: u64 ms, how old the row's sampled values (CPU, memory, state...) were
+     * at the instant, all ones if the journal never dated them (docs/journal.md).
+     */
+    public static final int P_SAMPLED_AGE_MS = 86;
+    /** SNAPSHOT with A_AT_MS: flag, those values are older than the journal's sample interval (or never dated). */
+    public static final int P_SAMPLED_STALE = 87;
     // exit and event attributes
     public static final int E_KIND = 90;          // u32 EventType bit, or 0 for "resynced"
     public static final int E_TIME_MS = 91;       // u64 epoch ms of the event

@@ -50,6 +50,14 @@ import java.util.concurrent.atomic.LongAdder;
 public final class Journal implements JournalSource, AutoCloseable {
     /** Entry kinds (column {@code kind}). */
     static final int NEW = 1, CHANGE = 2, SAMPLE = 3, REMOVE = 4, CHECKPOINT = 5, GAP = 6, EXITED = 7;
+    /**
+     * When the sampled values the journal holds for some rows were last read from /proc (the
+     * sampler found them unchanged, so no SAMPLE was written): what ps --at's sampled_age_ms is
+     * made of. Body: {@link #encodeConfirm}.
+     */
+    static final int CONFIRM = 8;
+    /** A CONFIRM body inflates to at most this (10,000 rows are ~15 KB). */
+    private static final int MAX_CONFIRM_BYTES = 16 << 20;
     /** A checkpoint inflates to at most this (a 10,000-process table is ~1.5 MB): a bad blob cannot take the heap. */
     private static final int MAX_CHECKPOINT_BYTES = 256 << 20;
     private static final int QUEUE = 1 << 18;
@@ -93,12 +101,31 @@ public final class Journal implements JournalSource, AutoCloseable {
     private record Pending(ProcessInfo row, long ms) {
     }
 
+    /**
+     * What the journal has written of a pid's row as of the last drained change: that row (the
+     * same object the table held), and when the sampled values the journal holds for it were
+     * read ({@code asOfMs}, -1 not known to a replay). A CONFIRM is written for the row only while
+     * the table still holds that very object: a newer row not yet drained is not vouched for.
+     */
+    private static final class Seen {
+        ProcessInfo row;
+        long asOfMs;
+
+        Seen(ProcessInfo row, long asOfMs) {
+            this.row = row;
+            this.asOfMs = asOfMs;
+        }
+    }
+
     private final Connection db;
     private final Connection reader;
     private final Object readLock = new Object();
     private final Settings settings;
     private final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(QUEUE);
     private final Map<Integer, Pending> pendingSamples = new LinkedHashMap<>();
+    private final Map<Integer, Seen> seen = new java.util.HashMap<>();
+    /** System.nanoTime() of the read a row's sampled values were last known current by (Sampler.sampledAt), 0 never; null: no CONFIRM entries. */
+    private java.util.function.ToLongFunction<ProcessInfo> sampledAtNanos;
     private ProcessTable table;
     private long nextSeq;
     private long totalBytes;
@@ -193,6 +220,15 @@ public final class Journal implements JournalSource, AutoCloseable {
 
     /** Starts journaling {@code t}'s changes; the first flush writes a checkpoint of it. */
     public void attach(ProcessTable t) {
+        attach(t, null);
+    }
+
+    /**
+     * As {@link #attach(ProcessTable)}, and with when each row's sampled values were last known
+     * current (the sampler's confirmations included), so ps --at can say how old they are.
+     */
+    public void attach(ProcessTable t, java.util.function.ToLongFunction<ProcessInfo> sampledAtNanos) {
+        this.sampledAtNanos = sampledAtNanos;
         this.table = t;
         t.setChangeTap((eventNs, old, now) -> {
             ProcessInfo parent = old == null && now != null ? t.get(now.ppid()) : null;
@@ -245,7 +281,10 @@ public final class Journal implements JournalSource, AutoCloseable {
             droppedSeen = droppedNow;
             checkpointDue = true;
         }
-        if (nowMs - lastSampleMs >= settings.sampleMs()) {
+        // every half interval: a value read by a sampler running at least that often is never
+        // older than one interval at any instant (ps --at marks older ones)
+        boolean sampleDue = nowMs - lastSampleMs >= Math.max(1, settings.sampleMs() / 2);
+        if (sampleDue) {
             flushSamples(out);
             lastSampleMs = nowMs;
         }
@@ -275,6 +314,16 @@ public final class Journal implements JournalSource, AutoCloseable {
             checkpointDue = false;
             lastCheckpointMs = nowMs;
             entriesSinceCheckpoint = 0;
+            // a replay from this checkpoint holds exactly these rows and knows no read times:
+            // the CONFIRM below gives them
+            seen.clear();
+            for (ProcessInfo p : rows) {
+                seen.put(p.pid(), new Seen(p, -1));
+            }
+            sampleDue = true;
+        }
+        if (sampleDue) {
+            confirm(out, nowMs);
         }
         boolean alive = nowMs - lastAliveWriteMs >= 1000;
         if (out.isEmpty() && !alive) {
@@ -301,20 +350,126 @@ public final class Journal implements JournalSource, AutoCloseable {
     private void change(Change c, List<Row> out) {
         long ms = timeOf(c.eventNs(), c.wallMs());
         if (c.now() == null) {
+            seen.remove(c.old().pid());
             flushSample(c.old().pid(), out);
             JournalCodec.Out b = new JournalCodec.Out();
             b.zigzag(c.old().startNs());
             out.add(new Row(ms, REMOVE, c.old().pid(), b.bytes()));
         } else if (c.old() == null) {
+            seen.put(c.now().pid(), new Seen(c.now(), -1)); // a replay knows no read time of a NEW row
             flushSample(c.now().pid(), out);
             out.add(new Row(ms, NEW, c.now().pid(), JournalCodec.full(c.now(), c.parent())));
         } else if (JournalCodec.identityChange(c.old(), c.now())) {
+            Seen v = seen.get(c.now().pid());
+            seen.put(c.now().pid(), new Seen(c.now(), v == null ? -1 : v.asOfMs));
             flushSample(c.now().pid(), out);
             for (byte[] b : JournalCodec.changes(c.old(), c.now())) {
                 out.add(new Row(ms, CHANGE, c.now().pid(), b));
             }
         } else if (c.old().startNs() == c.now().startNs()) {
             pendingSamples.put(c.now().pid(), new Pending(c.now(), ms));
+            seen.put(c.now().pid(), new Seen(c.now(), ms)); // a replay dates a SAMPLE by its ms
+        }
+    }
+
+    /**
+     * A CONFIRM entry for the rows whose sampled values the sampler has read (or found
+     * unchanged) since the journal last dated them: only rows the table still holds as drained,
+     * so the values a replay has for them are the ones that read saw.
+     */
+    private void confirm(List<Row> out, long nowMs) {
+        if (sampledAtNanos == null) {
+            return;
+        }
+        long nanoNow = System.nanoTime();
+        long wallNow = System.currentTimeMillis();
+        java.util.TreeMap<Long, List<Integer>> byAge = new java.util.TreeMap<>();
+        for (ProcessInfo p : table.all()) {
+            Seen v = seen.get(p.pid());
+            if (v == null || v.row != p || p.leaderExited()) {
+                continue;
+            }
+            long at = sampledAtNanos.applyAsLong(p);
+            if (at == 0) {
+                continue;
+            }
+            long atMs = wallNow - (nanoNow - at) / 1_000_000;
+            if (atMs <= v.asOfMs) {
+                continue;
+            }
+            v.asOfMs = atMs;
+            byAge.computeIfAbsent(Math.max(0, nowMs - atMs), k -> new ArrayList<>()).add(p.pid());
+        }
+        if (!byAge.isEmpty()) {
+            out.add(new Row(nowMs, CONFIRM, 0, encodeConfirm(byAge)));
+        }
+    }
+
+    /**
+     * A CONFIRM body: 0 then the payload, or 1 then it deflated (when that is smaller). Payload:
+     * the number of groups; per group the age in ms (the entry's ms minus the read time), the
+     * number of pids, the pids ascending as differences. The rows one sampler pass confirmed share
+     * an age, so a pass over 10,000 processes is about one byte per process before deflating.
+     */
+    static byte[] encodeConfirm(java.util.SortedMap<Long, List<Integer>> byAge) {
+        JournalCodec.Out o = new JournalCodec.Out();
+        o.varint(byAge.size());
+        for (Map.Entry<Long, List<Integer>> e : byAge.entrySet()) {
+            List<Integer> pids = new ArrayList<>(e.getValue());
+            pids.sort(null);
+            o.varint(e.getKey());
+            o.varint(pids.size());
+            int prev = 0;
+            for (int pid : pids) {
+                o.varint(pid - prev);
+                prev = pid;
+            }
+        }
+        byte[] raw = o.bytes();
+        JournalCodec.Out b = new JournalCodec.Out();
+        byte[] d = raw.length > 256 ? JournalCodec.deflate(raw) : null;
+        if (d != null && d.length < raw.length) {
+            b.varint(1);
+            b.raw(d);
+        } else {
+            b.varint(0);
+            b.raw(raw);
+        }
+        return b.bytes();
+    }
+
+    /** Reads a CONFIRM body into {@code into} (pid to read time, ms); bounds-checked like every entry. */
+    static void decodeConfirm(long entryMs, byte[] body, Map<Integer, Long> into) {
+        JournalCodec.In head = new JournalCodec.In(body);
+        long mode = head.varint();
+        byte[] rest = java.util.Arrays.copyOfRange(body, body.length - head.remaining(), body.length);
+        if (mode == 1) {
+            rest = JournalCodec.inflate(rest, MAX_CONFIRM_BYTES);
+        } else if (mode != 0) {
+            throw new IllegalArgumentException("unknown CONFIRM encoding");
+        }
+        JournalCodec.In in = new JournalCodec.In(rest);
+        long groups = in.varint();
+        if (groups < 0 || groups > in.remaining()) {
+            throw new IllegalArgumentException("bad CONFIRM group count");
+        }
+        for (long g = 0; g < groups; g++) {
+            long age = in.varint();
+            long n = in.varint();
+            if (age < 0 || n < 0 || n > in.remaining()) {
+                throw new IllegalArgumentException("bad CONFIRM group");
+            }
+            long pid = 0;
+            for (long i = 0; i < n; i++) {
+                pid += in.varint();
+                if (pid <= 0 || pid > Integer.MAX_VALUE) {
+                    throw new IllegalArgumentException("bad CONFIRM pid");
+                }
+                into.put((int) pid, entryMs - age);
+            }
+        }
+        if (in.remaining() != 0) {
+            throw new IllegalArgumentException("trailing bytes in a CONFIRM entry");
         }
     }
 
@@ -556,10 +711,49 @@ public final class Journal implements JournalSource, AutoCloseable {
     }
 
     /**
+     * A past table: its rows, when each row's sampled values were read (pid to epoch ms; a pid
+     * missing was never dated: forked and not sampled since, or journaled before CONFIRM entries
+     * existed), and the sample interval they are judged by.
+     */
+    public record Past(List<ProcessInfo> rows, Map<Integer, Long> sampledAtMs, long atMs, long sampleMs) {
+        /** How old a row's sampled values are at the instant, or -1 if never dated. */
+        public long sampledAgeMs(ProcessInfo p) {
+            Long t = sampledAtMs.get(p.pid());
+            return t == null ? -1 : Math.max(0, atMs - t);
+        }
+
+        /**
+         * Whether ps --at marks the row's sampled columns: older than one sample interval, or
+         * never dated. An exited row is not: its memory is gone (0) and its CPU times stop.
+         */
+        public boolean stale(ProcessInfo p) {
+            if (p.leaderExited()) {
+                return false;
+            }
+            long age = sampledAgeMs(p);
+            return age < 0 || age > sampleMs;
+        }
+    }
+
+    /**
      * The table as it was at {@code atMs}: the newest checkpoint at or before it, then every later
      * entry up to it, in journal order. Waits (up to 3 s) for entries still being written.
      */
     public List<ProcessInfo> at(long atMs) throws Unanswerable, SQLException {
+        return past(atMs).rows();
+    }
+
+    /** One entry read for a replay: decoded after the read lock is released. */
+    private record Raw(int kind, int pid, long ms, byte[] body) {
+    }
+
+    /**
+     * As {@link #at}, with the read time of each row's sampled values. Under the read lock (the
+     * reader connection is one, shared with gaps() and the JournalSource cursors) only the SQL
+     * runs: the checkpoint's bytes (unless decoded already) and the entries' are copied out, and
+     * the inflating and decoding happen after it is released.
+     */
+    public Past past(long atMs) throws Unanswerable, SQLException {
         long now = System.currentTimeMillis();
         if (atMs > now) {
             throw new Unanswerable("that time is in the future");
@@ -573,11 +767,15 @@ public final class Journal implements JournalSource, AutoCloseable {
                 throw new Unanswerable("interrupted");
             }
         }
+        long cpSeq;
+        JournalCodec.Base cached;
+        byte[] cpBytes = null;
+        List<Raw> raws = new ArrayList<>();
+        long t0 = System.nanoTime();
         synchronized (readLock) {
             for (GapSpan g : gapsLocked(atMs, atMs)) {
                 throw new Unanswerable(describe(g));
             }
-            long cpSeq;
             try (PreparedStatement ps = reader.prepareStatement(
                     "SELECT seq FROM journal WHERE kind = " + CHECKPOINT + " AND ms <= ? ORDER BY ms DESC, seq DESC LIMIT 1")) {
                 ps.setLong(1, atMs);
@@ -606,64 +804,92 @@ public final class Journal implements JournalSource, AutoCloseable {
                     }
                 }
             }
-            JournalCodec.Replay replay;
-            try {
-                replay = new JournalCodec.Replay(base(cpSeq));
-                try (PreparedStatement ps = reader.prepareStatement(
-                        "SELECT kind, pid, body FROM journal WHERE seq > ? AND seq < ? AND ms <= ? AND kind IN ("
-                                + NEW + "," + CHANGE + "," + SAMPLE + "," + REMOVE + ") ORDER BY seq")) {
+            cached = baseSeq == cpSeq ? base.get() : null;
+            if (cached == null) {
+                try (PreparedStatement ps = reader.prepareStatement("SELECT body FROM journal WHERE seq = ?")) {
                     ps.setLong(1, cpSeq);
-                    ps.setLong(2, untilSeq);
-                    ps.setLong(3, atMs);
                     try (ResultSet r = ps.executeQuery()) {
-                        while (r.next()) {
-                            int pid = r.getInt(2);
-                            byte[] body = r.getBytes(3);
-                            switch (r.getInt(1)) {
-                                case NEW -> replay.added(pid, body);
-                                case CHANGE, SAMPLE -> replay.changed(pid, body);
-                                case REMOVE -> replay.removed(pid, new JournalCodec.In(body).zigzag());
-                                default -> {
-                                }
-                            }
+                        if (!r.next()) {
+                            throw new SQLException("journal: checkpoint " + cpSeq + " vanished (retention)");
                         }
+                        cpBytes = r.getBytes(1);
                     }
                 }
-            } catch (IllegalArgumentException e) {
-                throw new SQLException("journal entry damaged: " + e.getMessage(), e);
             }
-            return replay.rows();
+            try (PreparedStatement ps = reader.prepareStatement(
+                    "SELECT kind, pid, ms, body FROM journal WHERE seq > ? AND seq < ? AND ms <= ? AND kind IN ("
+                            + NEW + "," + CHANGE + "," + SAMPLE + "," + REMOVE + "," + CONFIRM + ") ORDER BY seq")) {
+                ps.setLong(1, cpSeq);
+                ps.setLong(2, untilSeq);
+                ps.setLong(3, atMs);
+                try (ResultSet r = ps.executeQuery()) {
+                    while (r.next()) {
+                        raws.add(new Raw(r.getInt(1), r.getInt(2), r.getLong(3), r.getBytes(4)));
+                    }
+                }
+            }
+        }
+        long held = System.nanoTime() - t0;
+        lockHeldNanos.add(held);
+        lockHeldMaxNanos.accumulate(held);
+        try {
+            JournalCodec.Base b = cached;
+            if (b == null) {
+                b = JournalCodec.base(cpBytes, MAX_CHECKPOINT_BYTES);
+                synchronized (readLock) {
+                    base = new java.lang.ref.SoftReference<>(b);
+                    baseSeq = cpSeq;
+                }
+            }
+            JournalCodec.Replay replay = new JournalCodec.Replay(b);
+            Map<Integer, Long> sampledAt = new java.util.HashMap<>();
+            for (Raw e : raws) {
+                switch (e.kind()) {
+                    case NEW -> {
+                        replay.added(e.pid(), e.body());
+                        sampledAt.remove(e.pid());
+                    }
+                    case CHANGE -> replay.changed(e.pid(), e.body());
+                    case SAMPLE -> {
+                        replay.changed(e.pid(), e.body());
+                        sampledAt.put(e.pid(), e.ms());
+                    }
+                    case REMOVE -> {
+                        replay.removed(e.pid(), new JournalCodec.In(e.body()).zigzag());
+                        sampledAt.remove(e.pid());
+                    }
+                    case CONFIRM -> decodeConfirm(e.ms(), e.body(), sampledAt);
+                    default -> {
+                    }
+                }
+            }
+            List<ProcessInfo> rows = replay.rows();
+            if (sampledAt.size() > rows.size()) {
+                // a CONFIRM names the pids the table had then; keep only the replayed rows'
+                java.util.Set<Integer> live = new java.util.HashSet<>();
+                for (ProcessInfo p : rows) {
+                    live.add(p.pid());
+                }
+                sampledAt.keySet().retainAll(live);
+            }
+            return new Past(rows, sampledAt, atMs, settings.sampleMs());
+        } catch (IllegalArgumentException e) {
+            throw new SQLException("journal entry damaged: " + e.getMessage(), e);
         }
     }
+
+    /** How long past() held the read lock: the total and the longest (JournalBench prints them). */
+    public final LongAdder lockHeldNanos = new LongAdder();
+    public final java.util.concurrent.atomic.LongAccumulator lockHeldMaxNanos =
+            new java.util.concurrent.atomic.LongAccumulator(Math::max, 0);
 
     /**
      * The checkpoint last replayed from, decoded: the next query of the same interval (diff's two
      * instants, top --replay's steps) starts from it. Softly held: the heap may take it back.
+     * Both fields under readLock.
      */
     private long baseSeq = -1;
     private java.lang.ref.SoftReference<JournalCodec.Base> base = new java.lang.ref.SoftReference<>(null);
-
-    private JournalCodec.Base base(long cpSeq) throws SQLException {
-        JournalCodec.Base b = base.get();
-        if (cpSeq != baseSeq || b == null) {
-            base.clear(); // a failed decode must not leave the previous interval's rows for this seq
-            baseSeq = -1;
-            byte[] cp;
-            try (PreparedStatement ps = reader.prepareStatement("SELECT body FROM journal WHERE seq = ?")) {
-                ps.setLong(1, cpSeq);
-                try (ResultSet r = ps.executeQuery()) {
-                    if (!r.next()) {
-                        throw new SQLException("journal: checkpoint " + cpSeq + " vanished (retention)");
-                    }
-                    cp = r.getBytes(1);
-                }
-            }
-            b = JournalCodec.base(cp, MAX_CHECKPOINT_BYTES);
-            base = new java.lang.ref.SoftReference<>(b);
-            baseSeq = cpSeq;
-        }
-        return b;
-    }
 
     private long replayMarginMs() throws SQLException {
         long lag = 0;

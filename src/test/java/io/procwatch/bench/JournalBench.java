@@ -97,6 +97,7 @@ public class JournalBench {
         public long checkpointEntries;
         Path dir;
         Journal journal;
+        SyntheticLoad load;
         long atMs;
         boolean flip;
 
@@ -108,7 +109,7 @@ public class JournalBench {
             journal = Journal.open(db, new Journal.Settings(checkpointS * 1000L, 10_000, 7L * 86_400_000L, 1L << 40,
                     checkpointEntries));
             long start = System.currentTimeMillis() - 3_600_000L - 2L * checkpointS * 1000 - 120_000;
-            SyntheticLoad load = new SyntheticLoad(start);
+            load = new SyntheticLoad(start);
             journal.attach(load.table());
             load.populate(PROCESSES);
             journal.flush(load.nowMs());
@@ -138,11 +139,64 @@ public class JournalBench {
 
         @TearDown(Level.Trial)
         public void tearDown() throws Exception {
+            LockStats.print(journal);
             journal.close();
             try (var s = Files.walk(dir)) {
                 s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+    }
+
+    /**
+     * A replay of another checkpoint each time ({@link #psAtCold}'s), while a second reader of the
+     * journal (gaps(): the same reader connection and lock as the Kafka sink's cursor and every
+     * other query) and the history writer (250 short-lived processes and a flush, as every ~250 ms)
+     * run beside it: how long they wait behind the replay. Sample mode: read the percentiles.
+     * Run with {@code -p checkpointS=300 -p checkpointEntries=20000}.
+     */
+    @Benchmark
+    @org.openjdk.jmh.annotations.Group("contended")
+    @org.openjdk.jmh.annotations.GroupThreads(1)
+    @BenchmarkMode(Mode.SampleTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    @Warmup(iterations = 2, time = 3)
+    @Measurement(iterations = 5, time = 3)
+    @Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+    public int contendedReplay(Past p) throws Exception {
+        synchronized (p) {
+            p.flip = !p.flip;
+        }
+        return p.journal.at(p.flip ? p.atMs : p.atMs - 60_000).size();
+    }
+
+    @Benchmark
+    @org.openjdk.jmh.annotations.Group("contended")
+    @org.openjdk.jmh.annotations.GroupThreads(1)
+    @BenchmarkMode(Mode.SampleTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    @Warmup(iterations = 2, time = 3)
+    @Measurement(iterations = 5, time = 3)
+    @Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+    public int contendedOtherReader(Past p) throws Exception {
+        return p.journal.gaps(p.atMs, p.atMs).size();
+    }
+
+    @Benchmark
+    @org.openjdk.jmh.annotations.Group("contended")
+    @org.openjdk.jmh.annotations.GroupThreads(1)
+    @BenchmarkMode(Mode.SampleTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    @Warmup(iterations = 2, time = 3)
+    @Measurement(iterations = 5, time = 3)
+    @Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+    public long contendedWriter(Past p) throws Exception {
+        for (int i = 0; i < 250; i++) {
+            p.load.shortLived(1);
+            p.load.advance(1);
+        }
+        p.journal.flush(p.load.nowMs());
+        Thread.sleep(20); // the writer batches; it does not spin
+        return p.journal.entries.sum();
     }
 
     /** The same instant again and again: from the second query on, its checkpoint is the cached one. */
@@ -171,5 +225,13 @@ public class JournalBench {
     public int psAtCold(Past p) throws Exception {
         p.flip = !p.flip;
         return p.journal.at(p.flip ? p.atMs : p.atMs - 60_000).size();
+    }
+
+    /** How long replays held the journal's read lock (Journal.lockHeld*), printed at the end of a trial. */
+    static final class LockStats {
+        static void print(Journal j) {
+            System.out.printf("%nread lock held by replays: max %.1f ms, total %.0f ms%n",
+                    j.lockHeldMaxNanos.get() / 1e6, j.lockHeldNanos.sum() / 1e6);
+        }
     }
 }

@@ -57,6 +57,9 @@ class TopReplayTest {
             tmux("new-session", "-d", "-s", "top", "-x", "160", "-y", "50", cmd);
             String screen = await("the first frame, at FROM", s -> s.contains("PID USER") && s.contains("Replay "));
             assertThat(screen).contains("Replay " + Times.CLOCK_MS.format(Times.at(from)));
+            // what the journal does not record is "-", not 0 (an idle, empty machine)
+            assertThat(screen).contains("up -,  load average: -, -, -").contains("%Cpu(s):    - us,")
+                    .contains("MiB Mem :        - total,").contains("MiB Swap:        - total,");
 
             // only the test's processes: the filter works on the past table
             keys("o");
@@ -93,6 +96,29 @@ class TopReplayTest {
             int frames = batch.out().split("PID USER", -1).length - 1;
             assertThat(frames).isEqualTo((int) ((until - from) / 1000 + 1));
             assertThat(batch.out()).contains("pwreplay-a").contains("pwreplay-b");
+            // the first frame's Tasks line is the table at FROM: the same counts by state as ps --at FROM
+            Cli.Result past = Cli.run(socket, "ps", "--at", at(from), "-e", "-o", "s=");
+            assertThat(past.exit()).as(past.err()).isZero();
+            List<String> states = Arrays.stream(past.out().split("\n")).map(String::trim)
+                    .map(s -> s.replace("~", "")) // the state is a sampled column: marked when stale (docs/journal.md)
+                    .filter(s -> !s.isEmpty()).toList();
+            long running = states.stream().filter(s -> s.equals("R")).count();
+            long sleeping = states.stream().filter(s -> s.equals("S") || s.equals("D") || s.equals("I")).count();
+            long stopped = states.stream().filter(s -> s.equals("T") || s.equals("t")).count();
+            long zombie = states.stream().filter(s -> s.equals("Z")).count();
+            String tasks = Arrays.stream(batch.out().split("\n")).filter(l -> l.startsWith("Tasks:")).findFirst().orElseThrow();
+            assertThat(tasks).isEqualTo(String.format(Locale.ROOT,
+                    "Tasks: %3d total, %3d running, %3d sleeping, %3d stopped, %3d zombie",
+                    states.size(), running, sleeping, stopped, zombie));
+            assertThat(sleeping).as("pwreplay-a, the daemon, this JVM at least").isGreaterThanOrEqualTo(3);
+            assertThat(batch.out()).contains("Events: ").contains("     - execs/s").contains("- lost");
+            Cli.Result json = Cli.run(socket, "top", "--replay", at(from), "--until", at(from), "-b", "--json");
+            assertThat(json.exit()).as(json.err()).isZero();
+            var frame = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.out().lines().findFirst().orElseThrow());
+            assertThat(frame.get("load").isNull()).isTrue();
+            assertThat(frame.get("cpu_percent").isNull()).isTrue();
+            assertThat(frame.get("mem_kib").isNull()).isTrue();
+            assertThat(frame.get("tasks").get("total").asInt()).isEqualTo(states.size());
 
             Cli.Result early = Cli.run(socket, "top", "--replay", "@1000000000", "--until", "@1000000001", "-b");
             assertThat(early.exit()).isEqualTo(1);

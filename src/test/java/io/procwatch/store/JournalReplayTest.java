@@ -81,6 +81,50 @@ class JournalReplayTest {
         }
     }
 
+    /**
+     * CONFIRM bodies (when the sampled values of rows were last read): what is written reads
+     * back pid for pid, raw and deflated; damaged or hostile bodies are refused with an error
+     * (the replay turns it into "journal entry damaged"), never a crash or a huge allocation.
+     */
+    @Test
+    void confirmEntriesReadBackAndHostileOnesAreRefused() {
+        java.util.SortedMap<Long, List<Integer>> small = new TreeMap<>(Map.of(0L, List.of(7, 3, 12), 1500L, List.of(40)));
+        Map<Integer, Long> got = new java.util.HashMap<>();
+        Journal.decodeConfirm(10_000, Journal.encodeConfirm(small), got);
+        assertThat(got).isEqualTo(Map.of(3, 10_000L, 7, 10_000L, 12, 10_000L, 40, 8_500L));
+        // a pass over 10,000 processes: deflated, still about a byte a row at most
+        List<Integer> many = new ArrayList<>();
+        for (int pid = 100; pid < 40_100; pid += 4) {
+            many.add(pid);
+        }
+        byte[] big = Journal.encodeConfirm(new TreeMap<>(Map.of(250L, many)));
+        assertThat(big[0]).as("deflated").isEqualTo((byte) 1);
+        assertThat(big.length).isLessThan(many.size());
+        got.clear();
+        Journal.decodeConfirm(1_000_000, big, got);
+        assertThat(got).hasSize(many.size()).containsEntry(40_096, 999_750L);
+        // hostile: unknown encoding, counts beyond the bytes, a pid of 0, trailing bytes, a bomb
+        JournalCodec.Out countLie = new JournalCodec.Out();
+        countLie.varint(0);
+        countLie.varint(1);
+        countLie.varint(0);
+        countLie.varint(1L << 40);
+        JournalCodec.Out zeroPid = new JournalCodec.Out();
+        zeroPid.varint(0);
+        zeroPid.varint(1);
+        zeroPid.varint(0);
+        zeroPid.varint(1);
+        zeroPid.varint(0);
+        byte[] trailing = java.util.Arrays.copyOf(Journal.encodeConfirm(small), Journal.encodeConfirm(small).length + 1);
+        JournalCodec.Out bomb = new JournalCodec.Out();
+        bomb.varint(1);
+        bomb.raw(JournalCodec.deflate(new byte[64 << 20]));
+        for (byte[] b : List.of(new byte[] {5}, countLie.bytes(), zeroPid.bytes(), trailing, bomb.bytes(), new byte[0])) {
+            Map<Integer, Long> into = new java.util.HashMap<>();
+            assertThatThrownBy(() -> Journal.decodeConfirm(0, b, into)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
     @Test
     void aHostileThreadCountIsRefusedNotAllocated() throws Exception {
         Path dir = Files.createTempDirectory("pw-journal-hostile");
