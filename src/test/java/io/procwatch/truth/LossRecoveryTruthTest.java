@@ -142,9 +142,16 @@ class LossRecoveryTruthTest {
                                 + " of " + gone.size() + ", live missing " + firstLiveMissing + " of " + live
                                 + "; right after " + rightAfterMs + " ms, " + (rightAfterMs - helloMs) + " ms after the hello ("
                                 + answers + " answers); losses " + losses
-                                + ", events known lost " + lostKnown + "; keepers' exits in history with their name "
+                                + ", events known lost " + lostKnown + "; rescans " + (after.get("resyncs") - before.get("resyncs"))
+                                + " (" + (after.get("resyncs_from_task_scan") - before.get("resyncs_from_task_scan"))
+                                + " from the task scan), the last " + after.get("resync_last_us") / 1000 + " ms reading "
+                                + after.get("resync_last_loaded") + " new pids; keepers' exits in history with their name "
                                 + named + " of " + keepers + " (" + unobserved + " not observed)");
                 assertThat(losses).as("stats report the loss").isPositive();
+                // CI runs as root on a kernel with BPF task iterators (TaskScanTest): the rescan
+                // must take which lives exist from the kernel's task list, not a stat read of each pid
+                assertThat(after.get("resyncs_from_task_scan") - before.get("resyncs_from_task_scan"))
+                        .as("rescans from the task scan").isPositive();
                 assertThat(firstGoneServed).as("gone processes served at the first answer").isZero();
                 assertThat(rightAfterMs).as("ps -e right within 10 s").isNotNegative();
                 assertThat(named).isEqualTo(keepers);
