@@ -204,8 +204,9 @@ final class DaemonContext {
         s.put("lost_events_known", c.lostEvents.sum());
         s.put("resyncs", c.resyncs.sum());
         s.put("resyncs_from_task_scan", c.resyncsFromTaskScan.sum());
-        s.put("resync_last_us", c.lastResyncMicros);
+        s.put("resync_last_us", c.lastResyncMicros); // of the last rescan that changed the table
         s.put("resync_last_loaded", c.lastResyncLoaded);
+        s.put("resync_last_vanished", c.lastResyncVanished);
         s.put("exits_not_observed", c.exitsNotObserved.sum());
         s.put("exits_overtaken", c.exitsOvertaken.sum());
         s.put("exits_late_applied", c.exitsLateApplied.sum());

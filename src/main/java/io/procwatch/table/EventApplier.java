@@ -304,8 +304,11 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
             if (fromTasks) {
                 table.counters.resyncsFromTaskScan.increment();
             }
-            table.counters.lastResyncMicros = (System.nanoTime() - scanStarted) / 1000;
-            table.counters.lastResyncLoaded = added;
+            if (added + vanished > 0) { // not the quick ones that find nothing to repair after it
+                table.counters.lastResyncMicros = (System.nanoTime() - scanStarted) / 1000;
+                table.counters.lastResyncLoaded = added;
+                table.counters.lastResyncVanished = vanished;
+            }
             stale = false;
             table.publish(new TableEvent.Resynced(0, added, vanished));
         }

@@ -144,8 +144,9 @@ class LossRecoveryTruthTest {
                                 + answers + " answers); losses " + losses
                                 + ", events known lost " + lostKnown + "; rescans " + (after.get("resyncs") - before.get("resyncs"))
                                 + " (" + (after.get("resyncs_from_task_scan") - before.get("resyncs_from_task_scan"))
-                                + " from the task scan), the last " + after.get("resync_last_us") / 1000 + " ms reading "
-                                + after.get("resync_last_loaded") + " new pids; keepers' exits in history with their name "
+                                + " from the task scan), the one that repaired the table took " + after.get("resync_last_us") / 1000
+                                + " ms (" + after.get("resync_last_loaded") + " new pids read, " + after.get("resync_last_vanished")
+                                + " rows gone); keepers' exits in history with their name "
                                 + named + " of " + keepers + " (" + unobserved + " not observed)");
                 assertThat(losses).as("stats report the loss").isPositive();
                 // CI runs as root on a kernel with BPF task iterators (TaskScanTest): the rescan
