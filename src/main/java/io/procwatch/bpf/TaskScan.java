@@ -15,7 +15,7 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>Why: reading /proc/PID/stat makes the kernel format ~50 numbers per process, 3–5 µs each time;
  * at 10,000 processes that alone is most of a top refresh. This iterator visits every task in one
- * {@code read} loop (112 bytes per thread, no text) so the sampler re-reads stat only for the
+ * {@code read} loop (128 bytes per thread, no text) so the sampler re-reads stat only for the
  * processes whose fingerprint moved. The fingerprint covers everything in stat that can change
  * while a process does not run: run time (so any running), scheduler state (a wake-up), nice and
  * real-time priority (renice from outside), resident and virtual memory (reclaim, swap-out), and
@@ -28,11 +28,13 @@ import java.lang.foreign.ValueLayout;
  */
 public final class TaskScan implements AutoCloseable {
     /** Bytes per task record written by the program. */
-    static final int RECORD = 120;
+    static final int RECORD = 128;
     /** The fingerprint covers the record up to here; the cgroup id after it is handed over on its own. */
     private static final int FINGERPRINTED = 112;
     /** Offset of the task's cgroup id (the unified hierarchy's kernfs node id) in a record. */
     static final int CGROUP_ID = 112;
+    /** Offset of the task's start time on the boot clock (ns; what /proc/PID/stat's starttime is made from). */
+    static final int START_BOOTTIME = 120;
 
     private static final int BPF_LINK_CREATE = 28;
     private static final int BPF_ITER_CREATE = 33;
@@ -60,9 +62,12 @@ public final class TaskScan implements AutoCloseable {
     private final MemorySegment buf = arena.allocate(256 * 1024, 8);
     private final long[] words = new long[(int) (buf.byteSize() / 8)];
 
-    private TaskScan(int progFd, int linkFd) {
+    private final boolean hasStart;
+
+    private TaskScan(int progFd, int linkFd, boolean hasStart) {
         this.progFd = progFd;
         this.linkFd = linkFd;
+        this.hasStart = hasStart;
     }
 
     /**
@@ -77,12 +82,14 @@ public final class TaskScan implements AutoCloseable {
         }
         int attachId;
         byte[] program;
+        boolean hasStart;
         try (Btf btf = Btf.load(Btf.VMLINUX)) {
             attachId = btf.funcId("bpf_iter_task");
             if (attachId < 0) {
                 throw new IOException("this kernel has no BPF task iterator (no bpf_iter_task in its BTF)");
             }
             program = assemble(btf);
+            hasStart = startMember(btf) != null;
         }
         int prog = load(program, attachId);
         try (Arena a = Arena.ofConfined()) {
@@ -90,7 +97,7 @@ public final class TaskScan implements AutoCloseable {
             attr.set(ValueLayout.JAVA_INT, 0, prog);
             attr.set(ValueLayout.JAVA_INT, 8, BPF_TRACE_ITER);
             int link = BpfSyscall.bpf("bpf(BPF_LINK_CREATE, task iterator)", BPF_LINK_CREATE, attr);
-            return new TaskScan(prog, link);
+            return new TaskScan(prog, link, hasStart);
         } catch (SyscallException e) {
             Libc.closeQuietly(prog);
             throw e;
@@ -110,6 +117,29 @@ public final class TaskScan implements AutoCloseable {
     public int scan(CgroupSink sink) throws SyscallException {
         return words((w, at) -> sink.task((int) w[at], (int) (w[at] >>> 32), fingerprint(w, at),
                 w[at + CGROUP_ID / 8]));
+    }
+
+    /**
+     * Which lives exist, for the rescan after lost events: each task's ids, its start time on the
+     * boot clock (ns; 0 when the kernel has no such field), its exit state (non-zero for a zombie),
+     * its cgroup id (as {@link CgroupSink}) and its fingerprint (as {@link Sink}). One pass through the kernel's task list instead
+     * of a stat read per process.
+     */
+    public interface LifeSink {
+        void task(int tid, int tgid, long startBoottimeNs, int exitState, long cgroupId, long fingerprint);
+    }
+
+    /** Whether {@link #lives} gives start times (the kernel's task_struct has start_boottime). */
+    public boolean hasStartTimes() {
+        return hasStart;
+    }
+
+    /** Visits every task once with {@link LifeSink}'s fields. Returns the number of tasks seen. */
+    public int lives(LifeSink sink) throws SyscallException {
+        return records((b, at) -> sink.task(b.get(ValueLayout.JAVA_INT_UNALIGNED, at),
+                b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 4), b.get(ValueLayout.JAVA_LONG_UNALIGNED, at + START_BOOTTIME),
+                b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 20), b.get(ValueLayout.JAVA_LONG_UNALIGNED, at + CGROUP_ID),
+                fingerprint(b, at)));
     }
 
     /** One raw record at {@code at} in {@code b}; layout in {@link #assemble}. */
@@ -216,6 +246,8 @@ public final class TaskScan implements AutoCloseable {
      * 52 tty->index  56 tty->driver->major  60 tty's foreground group   64 task cpu  68 zero
      * 72..103 mm->rss_stat[0..3].count   104 mm->total_vm
      * 112 cgroups->dfl_cgrp->kn->id (not fingerprinted: the sampler compares it on its own)
+     * 120 start_boottime (not fingerprinted: it never changes; the rescan after a loss tells
+     *     lives apart by it)
      * </pre>
      */
     static byte[] assemble(Btf btf) throws IOException {
@@ -315,6 +347,8 @@ public final class TaskScan implements AutoCloseable {
                 && follow(a, btf.member("cgroup", "kn"), ptr, ptr)) {
             copy(a, knId, ptr, base + CGROUP_ID, 8);
         }
+        a.stImm(8, 10, base + START_BOOTTIME, 0);
+        copy(a, startMember(btf), task, base + START_BOOTTIME, 8);
         a.movReg(1, 8);             // bpf_seq_write(seq, record, RECORD)
         a.movReg(2, 10);
         a.addImm(2, base);
@@ -324,6 +358,17 @@ public final class TaskScan implements AutoCloseable {
         a.movImm(0, 0);
         a.exit();
         return a.bytes();
+    }
+
+    /** The task's start on the boot clock: start_boottime since 5.5, real_start_time before; null if neither is a u64. */
+    private static Btf.Member startMember(Btf btf) {
+        for (String name : new String[] {"start_boottime", "real_start_time"}) {
+            Btf.Member m = btf.member("task_struct", name);
+            if (m != null && m.size() == 8) {
+                return m;
+            }
+        }
+        return null;
     }
 
     private static Btf.Member require(Btf btf, String struct, String path) throws IOException {

@@ -112,14 +112,17 @@ final class DaemonContext {
      * selection) and selected again, as states may have changed.
      */
     java.util.List<io.procwatch.table.ProcessInfo> select(io.procwatch.protocol.Selector s, Viewer v, boolean fresh) {
-        // No event says when a parent reaps a zombie: check the recent exits (a short set) now
-        // rather than at the reaper's next tick, so an answer never lists a process already reaped.
-        live.applier().reap();
+        long asked = System.nanoTime(); // a fresh answer shows values read after this
         if (fresh) {
             live.awaitCaughtUp(200); // the events queued before this request, and any overrun among them
             live.applier().resyncForQuery(); // after a loss, the processes whose forks were lost too
         }
-        var rows = selectNow(s, v, fresh);
+        // No event says when a parent reaps a zombie: check the recent exits (a short set) now
+        // rather than at the reaper's next tick, so an answer never lists a process already reaped.
+        // After the catch-up: its exits are checked too, and a rescan has already dropped the
+        // lives that are gone (reaping first raced the event reader for the CPU after a stop).
+        live.applier().reap();
+        var rows = selectNow(s, v, fresh, asked);
         if (live.applier().mayBeStale()) {
             // Events were lost and the rescan is still to come: a row may be a process whose exit
             // was among the lost. Serve only what /proc still shows.
@@ -130,16 +133,16 @@ final class DaemonContext {
     }
 
     private java.util.List<io.procwatch.table.ProcessInfo> selectNow(io.procwatch.protocol.Selector s, Viewer v,
-                                                                    boolean fresh) {
+                                                                    boolean fresh, long asked) {
         if (fresh && s.isAll()) {
-            sampler().sampleAll(); // every process: no need to select them first
+            sampler().sampleAll(asked); // every process: no need to select them first
             return query.select(s, v);
         }
         var rows = query.select(s, v);
         if (!fresh) {
             return rows;
         }
-        sampler().sample(rows);
+        sampler().sample(rows, asked);
         return query.select(s, v);
     }
 
@@ -200,6 +203,10 @@ final class DaemonContext {
         s.put("losses", c.losses.sum());
         s.put("lost_events_known", c.lostEvents.sum());
         s.put("resyncs", c.resyncs.sum());
+        s.put("resyncs_from_task_scan", c.resyncsFromTaskScan.sum());
+        s.put("resync_last_us", c.lastResyncMicros); // of the last rescan that changed the table
+        s.put("resync_last_loaded", c.lastResyncLoaded);
+        s.put("resync_last_vanished", c.lastResyncVanished);
         s.put("exits_not_observed", c.exitsNotObserved.sum());
         s.put("exits_overtaken", c.exitsOvertaken.sum());
         s.put("exits_late_applied", c.exitsLateApplied.sum());

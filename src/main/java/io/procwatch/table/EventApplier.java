@@ -106,55 +106,150 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
 
     // ---- start-up and losses ------------------------------------------------------------------
 
+    /** The kernel's task list (BPF task iterator) for the rescan; null: read every stat file. */
+    private volatile io.procwatch.bpf.TaskScan lives;
+    /** Told after a rescan from the task list, with its start time (asks the sampler for a pass soon). */
+    private volatile java.util.function.LongConsumer afterRescan = t -> { };
     /**
-     * Rebuilds the table from a /proc scan. At start-up (initial) it just fills the table; after a
-     * loss it reconciles: rows whose life is gone go to the history as "exit not observed" (with
-     * the name and argv last known), new pids are loaded, and rows of lives still running keep
-     * what events taught them and take /proc's values for the rest. Events that arrived during
-     * the scan are applied after it and are idempotent against it (a fork of a pid already loaded
-     * with the same start is a no-op).
+     * Given the rows a rescan loaded with their open stat files and their fingerprint sums from
+     * its task scan (the sampler keeps them); it must close every descriptor it does not keep.
+     */
+    private volatile java.util.function.BiConsumer<List<ProcReader.Loaded>, Map<Integer, Long>> adoptLoaded =
+            (loaded, sums) -> loaded.forEach(l -> Libc.closeQuietly(l.statFd()));
+
+    /**
+     * Rescans after a loss from the kernel's task list instead of every /proc/PID/stat: one pass
+     * tells which lives exist (pid + start time), so only new pids are read from /proc, and the
+     * stat values of known ones are left to {@code after} (the sampler, which re-reads only what
+     * its own task scan saw move). At 10,000 processes the stat read of every pid took ~180 ms on
+     * a loaded 2-core machine, most of the time to the first right answer after a loss.
+     */
+    public void useTaskScan(io.procwatch.bpf.TaskScan scan, java.util.function.LongConsumer after,
+                            java.util.function.BiConsumer<List<ProcReader.Loaded>, Map<Integer, Long>> adopt) {
+        this.lives = scan != null && scan.hasStartTimes() ? scan : null;
+        this.afterRescan = after;
+        this.adoptLoaded = adopt;
+    }
+
+    /**
+     * What a rescan found of one pid: its life's start tick, its stat line when it was read (else
+     * from the task iterator: whether every task of it has exited, its leader's cgroup id, and the
+     * sum of its tasks' fingerprints as the sampler adds them up).
+     */
+    private record Seen(long startTicks, PidStat stat, boolean groupEnded, long cgroupId, long scanSum) {
+    }
+
+    /**
+     * The lives that exist now, by pid: from the task iterator when there is one (not at
+     * start-up, which reads every process's files anyway), else from a stat read of each pid.
+     */
+    private Map<Integer, Seen> present(boolean initial, boolean[] fromTasks) throws IOException {
+        io.procwatch.bpf.TaskScan scan = lives;
+        if (!initial && scan != null) {
+            try {
+                Map<Integer, Seen> seen = presentFromTasks(scan);
+                fromTasks[0] = true;
+                return seen;
+            } catch (io.procwatch.sys.SyscallException | IllegalStateException e) {
+                // the iterator failed (or was closed with the sampler at shutdown): read /proc
+                table.counters.samplerScanFailures.increment();
+            }
+        }
+        Map<Integer, Seen> present = new HashMap<>();
+        for (int pid : reader.procFs().pids()) {
+            PidStat s = reader.stat(pid);
+            if (s != null) {
+                present.put(pid, new Seen(s.starttime(), s, false, 0, 0));
+            }
+        }
+        return present;
+    }
+
+    private Map<Integer, Seen> presentFromTasks(io.procwatch.bpf.TaskScan scan) throws io.procwatch.sys.SyscallException {
+        long tickNs = 1_000_000_000L / sys.clockTicks(); // stat's starttime is start_boottime in these
+        Map<Integer, long[]> leaders = new HashMap<>(); // tgid -> {start tick, cgroup id}
+        Map<Integer, Integer> running = new HashMap<>(); // tgid -> its tasks that have not exited
+        Map<Integer, Long> sums = new HashMap<>(); // tgid -> sum of its tasks' fingerprints
+        scan.lives((tid, tgid, startNs, exitState, cgroupId, fingerprint) -> {
+            if (tid == tgid) {
+                leaders.put(tgid, new long[] {startNs / tickNs, cgroupId});
+            }
+            if (exitState == 0) {
+                running.merge(tgid, 1, Integer::sum);
+            }
+            sums.merge(tgid, fingerprint, Long::sum);
+        });
+        Map<Integer, Seen> present = new HashMap<>(leaders.size() * 2);
+        for (Map.Entry<Integer, long[]> e : leaders.entrySet()) {
+            long[] v = e.getValue();
+            present.put(e.getKey(), new Seen(v[0], null, !running.containsKey(e.getKey()), v[1], sums.get(e.getKey())));
+        }
+        return present;
+    }
+
+    /**
+     * Rebuilds the table from a scan of what exists. At start-up (initial) it just fills the
+     * table; after a loss it reconciles: rows whose life is gone go to the history as "exit not
+     * observed" (with the name and argv last known), new pids are loaded, and rows of lives still
+     * running keep what events taught them and take /proc's values for the rest (from the stat
+     * line read here, or with the task iterator from the pass run after). Events that arrived
+     * during the scan are applied after it and are idempotent against it (a fork of a pid already
+     * loaded with the same start is a no-op); a row an event changed while the scan ran is newer
+     * than the scan and left as the event made it.
      */
     public void resync(boolean initial) throws IOException {
         resyncPending = false;
         long scanStarted = System.nanoTime(); // no stat line in present is older than this
-        Map<Integer, PidStat> present = new HashMap<>();
-        for (int pid : reader.procFs().pids()) {
-            PidStat s = reader.stat(pid);
-            if (s != null) {
-                present.put(pid, s);
-            }
+        // The rows as they were before the scan (rows are immutable: the same object means no event
+        // has touched that pid since). A row made after this (a fork applied meanwhile by the event
+        // reader, when a query runs the rescan) is newer than the scan and must not be dropped.
+        Map<Integer, ProcessInfo> before = new HashMap<>();
+        for (ProcessInfo p : table.all()) {
+            before.put(p.pid, p);
         }
+        boolean[] tasks = {false};
+        Map<Integer, Seen> present = present(initial, tasks);
+        boolean fromTasks = tasks[0];
         int added = 0;
         int vanished = 0;
         List<ProcessInfo> toLoad = new ArrayList<>();
         table.writeLock.lock();
         try {
             for (ProcessInfo old : new ArrayList<>(table.all())) {
-                PidStat s = present.get(old.pid);
-                if (s == null || !ProcReader.sameStart(old.startTicks, s.starttime())) {
-                    table.remove(old);
-                    if (!initial && !old.leaderExited) {
-                        vanished++;
-                        table.counters.exitsNotObserved.increment();
-                        addHistory(old, null, 0, false);
+                Seen s = present.get(old.pid);
+                if (s != null && ProcReader.sameStart(old.startTicks, s.startTicks())) {
+                    if (s.groupEnded() && !old.leaderExited) {
+                        // a zombie whose exit event was lost (or is still queued): the reaper
+                        // watches it, and drops it once its parent's wait has removed it from /proc
+                        exited.add(old.pid);
+                        exitPending.run();
                     }
-                    exited.remove(old.pid);
+                    continue;
                 }
+                if (!old.sameLife(before.get(old.pid))) {
+                    continue; // made by an event after the scan began: the scan cannot have seen it
+                }
+                table.remove(old);
+                if (!initial && !old.leaderExited) {
+                    vanished++;
+                    table.counters.exitsNotObserved.increment();
+                    addHistory(old, null, 0, false);
+                }
+                exited.remove(old.pid);
             }
         } finally {
             table.writeLock.unlock();
         }
         // Load new lives outside the lock (several files each); keep the known ones' event data.
-        for (Map.Entry<Integer, PidStat> en : present.entrySet()) {
-            ProcessInfo old = table.get(en.getKey());
-            if (old == null) {
-                // its stat again, not the one above: the pid may have been reused since, and the
-                // other files must be read after the stat line that proves which life they are
-                ProcessInfo p = reader.load(en.getKey());
-                if (p != null) {
-                    toLoad.add(p);
-                }
+        List<Integer> unknown = new ArrayList<>();
+        for (int pid : present.keySet()) {
+            if (table.get(pid) == null) {
+                unknown.add(pid);
             }
+        }
+        List<ProcReader.Loaded> loaded = load(unknown, present);
+        for (ProcReader.Loaded l : loaded) {
+            toLoad.add(l.row());
         }
         table.writeLock.lock();
         try {
@@ -170,22 +265,98 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 }
                 table.put(null, p);
             }
-            for (ProcessInfo old : new ArrayList<>(table.all())) {
-                PidStat s = present.get(old.pid);
-                if (s != null && ProcReader.sameStart(old.startTicks, s.starttime()) && !old.leaderExited
-                        && ProcReader.statDiffers(old, s)) {
-                    ProcessInfo.Builder b = old.toBuilder();
-                    ProcReader.applyStat(b, s, scanStarted);
-                    table.put(old, b.build());
+            if (!fromTasks) {
+                for (ProcessInfo old : new ArrayList<>(table.all())) {
+                    Seen seen = present.get(old.pid);
+                    PidStat s = seen == null ? null : seen.stat();
+                    if (s != null && ProcReader.sameStart(old.startTicks, s.starttime()) && !old.leaderExited
+                            && ProcReader.statDiffers(old, s)) {
+                        ProcessInfo.Builder b = old.toBuilder();
+                        ProcReader.applyStat(b, s, scanStarted);
+                        table.put(old, b.build());
+                    }
                 }
             }
         } finally {
             table.writeLock.unlock();
         }
+        if (!loaded.isEmpty()) {
+            // the rows just loaded, their open stat files and the fingerprints taken before the
+            // files were read: the sampler's next pass reads again only those that moved since (a
+            // first answer that came after the rescan would otherwise read all of them again)
+            Map<Integer, Long> sums = new HashMap<>();
+            for (ProcReader.Loaded l : loaded) {
+                Seen seen = present.get(l.row().pid);
+                sums.put(l.row().pid, seen == null ? 0L : seen.scanSum());
+            }
+            adoptLoaded.accept(loaded, sums);
+        }
+        if (fromTasks) {
+            // the known lives' stat values (parents after lost exits, states, times), read only
+            // where the sampler's task scan saw them move; the rows just loaded count as read.
+            // Not here and now: the event reader must get back to its socket (a 64 KiB buffer
+            // overflows again within tens of ms on a busy machine), and a fresh answer runs the
+            // pass itself (or shares this one).
+            afterRescan.accept(scanStarted);
+        }
         if (!initial) {
             table.counters.resyncs.increment();
+            if (fromTasks) {
+                table.counters.resyncsFromTaskScan.increment();
+            }
+            if (added + vanished > 0) { // not the quick ones that find nothing to repair after it
+                table.counters.lastResyncMicros = (System.nanoTime() - scanStarted) / 1000;
+                table.counters.lastResyncLoaded = added;
+                table.counters.lastResyncVanished = vanished;
+            }
             stale = false;
             table.publish(new TableEvent.Resynced(0, added, vanished));
+        }
+    }
+
+    /** Loads of new pids after a loss run on this many threads at most (no lock is taken by a load). */
+    private static final int LOADERS = Math.max(2, Runtime.getRuntime().availableProcessors());
+    private static volatile java.util.concurrent.ForkJoinPool loaders;
+
+    /**
+     * Reads the rows of pids the table does not have. Each load reads five or six files and takes
+     * no lock, so when there are many (a storm's new processes after a loss) they are read on
+     * several threads: on a machine shared with other work that is also a larger share of the
+     * CPU while the first answer waits for them.
+     */
+    private List<ProcReader.Loaded> load(List<Integer> pids, Map<Integer, Seen> present) {
+        // its stat again, not the one the scan saw: the pid may have been reused since, and the
+        // other files must be read after the stat line that proves which life they are
+        java.util.function.Function<Integer, ProcReader.Loaded> one = pid -> {
+            Seen seen = present.get(pid);
+            return reader.loadOpen(pid, seen == null ? 0 : seen.cgroupId());
+        };
+        if (pids.size() < 32) {
+            List<ProcReader.Loaded> out = new ArrayList<>(pids.size());
+            for (int pid : pids) {
+                ProcReader.Loaded l = one.apply(pid);
+                if (l != null) {
+                    out.add(l);
+                }
+            }
+            return out;
+        }
+        java.util.concurrent.ForkJoinPool pool = loaders;
+        if (pool == null) {
+            synchronized (EventApplier.class) {
+                if (loaders == null) {
+                    loaders = new java.util.concurrent.ForkJoinPool(LOADERS);
+                }
+                pool = loaders;
+            }
+        }
+        try {
+            return pool.submit(() -> pids.parallelStream().map(one).filter(java.util.Objects::nonNull).toList()).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return pids.stream().map(one).filter(java.util.Objects::nonNull).toList();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }
     }
 
@@ -752,7 +923,8 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
      * Drops exited processes that /proc no longer lists (their parent reaped them). There is no
      * kernel event for reaping, so this runs on a timer; the set it walks holds only recent exits.
      * A leader that exited while its threads ran, and whose process is gone without the last
-     * thread's exit reaching us (lost events), ends here with the leader's status.
+     * thread's exit reaching us (lost events), ends here with the leader's status; a process a
+     * rescan found a zombie without its exit event ends here with the status unknown.
      */
     public void reap() {
         if (overtakenCount > 0) {
@@ -778,11 +950,14 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 table.writeLock.lock();
                 try {
                     ProcessInfo now = table.get(pid);
-                    if (now != null && now.leaderExited && now.sameLife(p)) {
+                    if (now != null && now.sameLife(p)) {
                         table.remove(now);
-                        if (now.threads.length > 0) {
+                        if (!now.leaderExited || now.threads.length > 0) {
+                            // its last exit never came: a leader whose threads' exits were lost, or
+                            // a process the rescan found a zombie after its exit event was lost
                             table.counters.exitsNotObserved.increment();
-                            unfinished = addHistory(now, new WaitStatus(now.exitStatusRaw), 0, false);
+                            unfinished = addHistory(now, now.leaderExited ? new WaitStatus(now.exitStatusRaw) : null,
+                                    0, false);
                         }
                     }
                 } finally {

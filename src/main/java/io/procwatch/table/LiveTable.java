@@ -89,6 +89,7 @@ public final class LiveTable implements AutoCloseable {
         }
         reader = startReader(connector);
         sampler = new Sampler(table, proc.root().toString(), cfg.taskScan());
+        applier.useTaskScan(sampler.taskScan(), sampler::passSoon, sampler::adopt);
         taskstatsThread = ts == null ? null
                 : Thread.ofPlatform().name("procwatch-taskstats").daemon(true).start(this::taskstatsLoop);
     }

@@ -62,9 +62,41 @@ final class ProcReader {
     /** A full row for {@code pid} from /proc, or null if it is gone (or unreadable). */
     ProcessInfo load(int pid) {
         PidStat stat = stat(pid);
-        if (stat == null) {
-            return null;
+        return stat == null ? null : load(pid, stat, 0);
+    }
+
+    /** A row read by {@link #loadOpen}, and its process's stat file, still open (the caller owns it). */
+    record Loaded(ProcessInfo row, int statFd) {
+    }
+
+    /**
+     * {@link #load(int)} for the rescan after a loss: the stat file is read through a descriptor
+     * that is kept open and handed over (the sampler re-reads it with pread; a descriptor stays
+     * bound to the process it was opened for, so it can never report a later life of the pid).
+     * {@code cgroupId} is the process's cgroup as a task scan saw it before this read (0 if
+     * unknown): the text is read after it, so if the process moved in between, the sampler's
+     * next task scan shows another id and reads the text again.
+     */
+    Loaded loadOpen(int pid, long cgroupId) {
+        int fd;
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            fd = io.procwatch.sys.Libc.openReadOnly(a.allocateFrom(proc.root() + "/" + pid + "/stat"));
+            java.lang.foreign.MemorySegment buf = a.allocate(1024);
+            long n = io.procwatch.sys.Libc.preadOrErrno(fd, buf, buf.byteSize(), 0);
+            PidStat stat = n <= 0 ? null : PidStat.parse(buf.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), (int) n);
+            if (stat == null) {
+                io.procwatch.sys.Libc.closeQuietly(fd);
+                return null;
+            }
+            ProcessInfo row = load(pid, stat, cgroupId);
+            return new Loaded(row, fd);
+        } catch (io.procwatch.sys.SyscallException e) {
+            return null; // gone
         }
+    }
+
+    /** The rest of a row after its stat line (the line proves which life the other files are of). */
+    private ProcessInfo load(int pid, PidStat stat, long cgroupId) {
         ProcessInfo.Builder b = new ProcessInfo.Builder(pid);
         applyStat(b, stat, System.nanoTime());
         b.startTicks = stat.starttime();
@@ -77,8 +109,11 @@ final class ProcReader {
         b.argv = proc.cmdline(pid).map(List::copyOf).orElse(List.of());
         b.execArgv = b.argv;
         b.exe = proc.exe(pid).orElse("");
-        b.cgroup = cgroup(proc, pid); // its cgroup id stays unknown until the sampler's next task scan
-        List<Integer> tids = proc.tids(pid);
+        b.cgroup = cgroup(proc, pid); // without an id, it stays unknown until the sampler's next task scan
+        b.cgroupId = b.cgroup == null ? 0 : cgroupId;
+        // one thread (most processes): no need to list the task directory; a thread created
+        // since comes with its fork event
+        List<Integer> tids = stat.numThreads() == 1 ? List.of(pid) : proc.tids(pid);
         b.threads = tids.isEmpty() ? new int[] {pid} : tids.stream().mapToInt(Integer::intValue).toArray();
         if (stat.state() == 'Z' || stat.state() == 'X') {
             b.leaderExited = true;

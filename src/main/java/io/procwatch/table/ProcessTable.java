@@ -93,6 +93,15 @@ public final class ProcessTable {
         public final LongAdder losses = new LongAdder();
         public final LongAdder lostEvents = new LongAdder();
         public final LongAdder resyncs = new LongAdder();
+        /** Of those, the ones that took which lives exist from the BPF task scan (not a stat read of every pid). */
+        public final LongAdder resyncsFromTaskScan = new LongAdder();
+        /**
+         * The last rescan after a loss that changed the table: how long it took (µs), how many new
+         * pids it read from /proc, how many rows it found gone.
+         */
+        public volatile long lastResyncMicros;
+        public volatile long lastResyncLoaded;
+        public volatile long lastResyncVanished;
         public final LongAdder exitsNotObserved = new LongAdder();
         /** Lives whose pid a new fork took before their exit event came (see EventApplier.overtake). */
         public final LongAdder exitsOvertaken = new LongAdder();

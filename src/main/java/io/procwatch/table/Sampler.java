@@ -154,6 +154,11 @@ public final class Sampler implements AutoCloseable {
         return handles.size();
     }
 
+    /** The task iterator passes use, or null without one (the rescan after a loss shares it). */
+    TaskScan taskScan() {
+        return taskScan;
+    }
+
     /** Why full passes read every stat file (no task scan), or null while the task scan is in use. */
     public String taskScanProblem() {
         return taskScanProblem;
@@ -191,8 +196,30 @@ public final class Sampler implements AutoCloseable {
         demands.remove(client);
     }
 
+    /** A pass asked for by {@link #passSoon}, and the request time it serves. */
+    private volatile boolean owed;
+    private volatile long owedSince;
+
+    /**
+     * Runs a pass on the sampler's own thread soon, serving requests made since {@code since}:
+     * after a rescan from the task list, the rows it kept take their stat values from this pass
+     * (it re-reads only what moved), without holding up the caller (the event reader).
+     */
+    public void passSoon(long since) {
+        owedSince = since;
+        owed = true;
+        synchronized (demands) {
+            demands.notifyAll();
+        }
+    }
+
     private void run() {
         while (!closed) {
+            if (owed) {
+                owed = false;
+                sampleAll(owedSince);
+                continue;
+            }
             long now = System.nanoTime();
             long interval = Long.MAX_VALUE;
             for (Iterator<Demand> it = demands.values().iterator(); it.hasNext(); ) {
@@ -206,7 +233,7 @@ public final class Sampler implements AutoCloseable {
             try {
                 if (interval == Long.MAX_VALUE) {
                     synchronized (demands) {
-                        if (demands.isEmpty()) { // checked under the lock demand() notifies with: no lost wake-up
+                        if (demands.isEmpty() && !owed) { // checked under the lock demand() and passSoon() notify with: no lost wake-up
                             demands.wait(); // nobody wants passes: sleep until someone does (or close)
                         }
                     }
@@ -215,7 +242,9 @@ public final class Sampler implements AutoCloseable {
                 long due = lastPassNanos + interval - System.nanoTime();
                 if (due > 0) {
                     synchronized (demands) {
-                        demands.wait(Math.max(1, due / 1_000_000L));
+                        if (!owed) {
+                            demands.wait(Math.max(1, due / 1_000_000L));
+                        }
                     }
                     continue;
                 }
@@ -236,7 +265,16 @@ public final class Sampler implements AutoCloseable {
      * at once cost one or two passes, not 100.
      */
     public void sampleAll() {
-        long asked = System.nanoTime();
+        sampleAll(System.nanoTime());
+    }
+
+    /**
+     * {@link #sampleAll()} for a request that arrived at {@code asked} (System.nanoTime()): values
+     * read since then are as fresh as it asked. After a loss the request waits for the rescan,
+     * which reads every new process's files after the request came; a pass that took only the
+     * time of its own call would read them all again before the first answer.
+     */
+    public void sampleAll(long asked) {
         synchronized (passGate) {
             while (true) {
                 if (closed || lastPassNanos - asked >= 0) {
@@ -293,11 +331,40 @@ public final class Sampler implements AutoCloseable {
         lastPassNanos = oldestReused;
     }
 
+    /**
+     * Takes over rows a rescan has just loaded from /proc with their stat files, still open,
+     * and {@code scanSums}, the sums of their tasks' fingerprints from the rescan's task scan,
+     * taken before those files were read. The next pass then re-reads only the rows whose
+     * fingerprint moved since, as for rows it read itself; without this, a fresh answer after the
+     * rescan would read all of them again. Every descriptor not kept is closed.
+     */
+    public synchronized void adopt(List<ProcReader.Loaded> loaded, Map<Integer, Long> scanSums) {
+        long now = System.nanoTime();
+        for (ProcReader.Loaded l : loaded) {
+            ProcessInfo p = l.row();
+            Long sum = scanSums.get(p.pid);
+            if (closed || taskScan == null || sum == null || sum == 0 || handles.containsKey(p.pid)
+                    || handles.size() >= maxOpen) {
+                Libc.closeQuietly(l.statFd());
+                continue;
+            }
+            Handle h = new Handle(l.statFd(), p.startTicks);
+            h.lastHash = 0; // the next read parses and applies whatever the line says
+            h.readScanSum = sum;
+            h.readDueNanos = now + MAX_SKIP_NANOS / 2 + Math.floorMod(p.pid * 0x9E3779B1L, MAX_SKIP_NANOS / 2);
+            handles.put(p.pid, h);
+        }
+    }
+
     /** Samples just these processes (a fresh snapshot of a selection). */
     public synchronized void sample(Iterable<ProcessInfo> selection) {
+        sample(selection, System.nanoTime());
+    }
+
+    /** {@link #sample(Iterable)} for a request that arrived at {@code asked}: rows read since are not read again. */
+    public synchronized void sample(Iterable<ProcessInfo> selection, long asked) {
         if (!closed) {
-            long t0 = System.nanoTime();
-            sample(selection, t0, false, t0);
+            sample(selection, System.nanoTime(), false, asked);
         }
     }
 

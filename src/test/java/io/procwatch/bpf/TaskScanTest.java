@@ -101,6 +101,53 @@ class TaskScanTest {
         }
     }
 
+    /** The rescan after a loss tells lives apart by these start times: they must be stat's, tick for tick. */
+    @Test
+    void livesCarryStatsStartTimeAndZombieState() throws Exception {
+        assertThat(scan.hasStartTimes()).isTrue();
+        Process p = sleeper();
+        // a zombie: the child exits and its parent does not reap it while it sleeps
+        Process sh = new ProcessBuilder("python3", "-c",
+                "import os, time\np = os.fork()\nif p == 0:\n    os._exit(0)\nprint(p, flush=True)\ntime.sleep(60)").start();
+        int zombie = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(sh.getInputStream())).readLine().trim());
+        try {
+            Thread.sleep(300);
+            int pid = (int) p.pid();
+            long tickNs = 1_000_000_000L / io.procwatch.procfs.SystemInfo.get().clockTicks();
+            Map<Integer, long[]> lives = new HashMap<>();
+            scan.lives((tid, tgid, startNs, exitState, cgroupId, fp) -> {
+                if (tid == tgid) {
+                    lives.put(tgid, new long[] {startNs, exitState});
+                }
+            });
+            assertThat(lives.get(pid)[0] / tickNs).isEqualTo(PROC.stat(pid).orElseThrow().starttime());
+            assertThat(lives.get(pid)[1]).isZero();
+            assertThat(PROC.stat(zombie).orElseThrow().state()).isEqualTo('Z');
+            assertThat(lives.get(zombie)[0] / tickNs).isEqualTo(PROC.stat(zombie).orElseThrow().starttime());
+            assertThat(lives.get(zombie)[1]).isNotZero(); // EXIT_ZOMBIE
+            // every process /proc lists at both ends of the scan is in it, with stat's start tick
+            java.util.Set<Integer> before = new java.util.HashSet<>(PROC.pids());
+            int matched = 0;
+            lives.clear();
+            scan.lives((tid, tgid, startNs, exitState, cgroupId, fp) -> {
+                if (tid == tgid) {
+                    lives.put(tgid, new long[] {startNs, exitState});
+                }
+            });
+            for (int q : PROC.pids()) {
+                PidStat st = PROC.stat(q).orElse(null);
+                if (before.contains(q) && st != null && lives.containsKey(q)
+                        && lives.get(q)[0] / tickNs == st.starttime()) {
+                    matched++;
+                }
+            }
+            assertThat(matched).isGreaterThanOrEqualTo(before.size() * 9 / 10);
+        } finally {
+            p.destroyForcibly().waitFor();
+            sh.destroyForcibly().waitFor();
+        }
+    }
+
     @Test
     void aSleepersFingerprintStandsStillUntilSomeoneReniceIt() throws Exception {
         Process p = sleeper();

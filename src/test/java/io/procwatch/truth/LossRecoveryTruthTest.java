@@ -142,9 +142,17 @@ class LossRecoveryTruthTest {
                                 + " of " + gone.size() + ", live missing " + firstLiveMissing + " of " + live
                                 + "; right after " + rightAfterMs + " ms, " + (rightAfterMs - helloMs) + " ms after the hello ("
                                 + answers + " answers); losses " + losses
-                                + ", events known lost " + lostKnown + "; keepers' exits in history with their name "
+                                + ", events known lost " + lostKnown + "; rescans " + (after.get("resyncs") - before.get("resyncs"))
+                                + " (" + (after.get("resyncs_from_task_scan") - before.get("resyncs_from_task_scan"))
+                                + " from the task scan), the one that repaired the table took " + after.get("resync_last_us") / 1000
+                                + " ms (" + after.get("resync_last_loaded") + " new pids read, " + after.get("resync_last_vanished")
+                                + " rows gone); keepers' exits in history with their name "
                                 + named + " of " + keepers + " (" + unobserved + " not observed)");
                 assertThat(losses).as("stats report the loss").isPositive();
+                // CI runs as root on a kernel with BPF task iterators (TaskScanTest): the rescan
+                // must take which lives exist from the kernel's task list, not a stat read of each pid
+                assertThat(after.get("resyncs_from_task_scan") - before.get("resyncs_from_task_scan"))
+                        .as("rescans from the task scan").isPositive();
                 assertThat(firstGoneServed).as("gone processes served at the first answer").isZero();
                 assertThat(rightAfterMs).as("ps -e right within 10 s").isNotNegative();
                 assertThat(named).isEqualTo(keepers);
@@ -152,8 +160,9 @@ class LossRecoveryTruthTest {
                 // whose fork events were lost as well as none of the gone ones
                 assertThat(firstLiveMissing).as("live processes missing at the first answer").isZero();
                 if (Goals.ALL) {
-                    // not met on a loaded 2-core machine: the resumed daemon answers even a hello
-                    // 150-650 ms after SIGCONT (its threads work off the backlog of the stop)
+                    // not met reliably on this shared 2-core machine (docs/fidelity.md, case 9):
+                    // 78-144 ms at load 1-4.5 (3 of 5 within), 115-366 ms at load 180-400, most
+                    // of it reading the 200 new processes' files and applying the backlog
                     assertThat(rightAfterMs).isBetween(0L, 100L);
                 }
             }
