@@ -122,8 +122,8 @@ public final class TaskScan implements AutoCloseable {
     /**
      * Which lives exist, for the rescan after lost events: each task's ids, its start time on the
      * boot clock (ns; 0 when the kernel has no such field), its exit state (non-zero for a zombie),
-     * its cgroup id (as {@link CgroupSink}) and its fingerprint (as {@link Sink}). One pass through the kernel's task list instead
-     * of a stat read per process.
+     * its cgroup id (as {@link CgroupSink}) and its fingerprint (as {@link Sink}). One pass
+     * through the kernel's task list instead of a stat read per process.
      */
     public interface LifeSink {
         void task(int tid, int tgid, long startBoottimeNs, int exitState, long cgroupId, long fingerprint);
@@ -136,10 +136,9 @@ public final class TaskScan implements AutoCloseable {
 
     /** Visits every task once with {@link LifeSink}'s fields. Returns the number of tasks seen. */
     public int lives(LifeSink sink) throws SyscallException {
-        return records((b, at) -> sink.task(b.get(ValueLayout.JAVA_INT_UNALIGNED, at),
-                b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 4), b.get(ValueLayout.JAVA_LONG_UNALIGNED, at + START_BOOTTIME),
-                b.get(ValueLayout.JAVA_INT_UNALIGNED, at + 20), b.get(ValueLayout.JAVA_LONG_UNALIGNED, at + CGROUP_ID),
-                fingerprint(b, at)));
+        // exit_state is the upper half of the word at byte 16 (__state is the lower)
+        return words((w, at) -> sink.task((int) w[at], (int) (w[at] >>> 32), w[at + START_BOOTTIME / 8],
+                (int) (w[at + 2] >>> 32), w[at + CGROUP_ID / 8], fingerprint(w, at)));
     }
 
     /** One raw record at {@code at} in {@code b}; layout in {@link #assemble}. */
