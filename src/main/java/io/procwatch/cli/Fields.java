@@ -362,6 +362,19 @@ public final class Fields {
         return line == null ? null : Long.parseLong(line.trim().split("\\s+")[n]);
     }
 
+    /** The n-th number (0 the id, 1 the nice) of /proc/PID/autogroup's "/autogroup-ID nice N", or {@code none}. */
+    private static long autogroup(String v, int n, long none) {
+        if (v == null || !v.startsWith("/autogroup-")) {
+            return none;
+        }
+        String[] f = v.substring(11).trim().split("\\s+");
+        try {
+            return n == 0 ? Long.parseLong(f[0]) : f.length >= 3 && f[1].equals("nice") ? Long.parseLong(f[2]) : none;
+        } catch (NumberFormatException e) {
+            return none;
+        }
+    }
+
     /** The first number of a value ("123 kB"), or 0 when there is none (procps's default). */
     private static long orZero(String v) {
         return v == null ? 0 : Long.parseLong(v.trim().split("\\s+")[0]);
@@ -479,6 +492,50 @@ public final class Fields {
         add(num("majflt", "MAJFLT", 6, S, "majflt", r -> r.majflt));
         add(num("minflt", "MINFLT", 6, S, "minflt", r -> r.minflt));
         alias("psr", "lastcpu", "C");
+        // procps's other names for columns above
+        alias("caught", "sig_catch", "CATCHED");
+        alias("pending", "sig_pend", "SIGNAL");
+        // the thread's own pending set (status SigPnd; "pending" is the process's shared one)
+        add(itemText("tsig", "PENDING", 16, false, "thread_pending_signals", List.of("status.SigPnd"),
+                m -> signals(m.get("status.SigPnd"))));
+        alias("fuid", "fsuid", "FSUID");
+        alias("fgid", "fsgid", "FSGID");
+        alias("fuser", "fsuser", "FSUSER");
+        alias("fgroup", "fsgroup", "FSGROUP");
+        alias("suser", "svuser", "SVUSER");
+        alias("sgroup", "svgroup", "SVGROUP");
+        alias("majflt", "pagein", "PAGEIN");
+        add(BY_KEY.get("psr").as("cpuid", "CPUID").withWidth(5));
+        alias("opri", "intpri", "PRI");
+        alias("pid", "tgid", "TGID");
+        alias("c", "util", "C");
+        alias("time", "atime", "TIME");
+        alias("f", "flag", "F");
+        alias("wchan", "wname", "WCHAN");
+        alias("tty", "tty8", "TTY");
+        alias("tty", "longtname", "TTY");
+        add(BY_KEY.get("trs").as("trss", "TRSS").withWidth(4));
+        add(BY_KEY.get("trs").as("tsiz", "TSIZ").withWidth(4));
+        add(BY_KEY.get("drs").as("dsiz", "DSIZ").withWidth(4));
+        // the whole virtual size in bytes (stat's vsize), as procps's m_size prints it
+        add(itemNum("m_size", "SIZE", 5, "vsize_bytes", List.of("stat.23"), m -> Long.parseLong(m.get("stat.23"))));
+        // CPU time in whole seconds
+        add(computed("times", "TIME", 8, false, S, "cpu_seconds", (r, c) -> r.utime < 0 ? "-" : Long.toString(c.cpuSecs(r)),
+                (r, c) -> r.utime < 0 ? null : (Object) c.cpuSecs(r)));
+        add(itemNum("wcbytes", "WCBYTES", 5, "io_cancelled_write_bytes", List.of("io.cancelled_write_bytes"),
+                m -> orZero(m.get("io.cancelled_write_bytes"))));
+        // the scheduler's autogroup ("/autogroup-5 nice 0"): -1 and 0 where there is none, as procps
+        add(itemNum("ag_id", "AGID", 5, "autogroup", List.of("autogroup"), m -> autogroup(m.get("autogroup"), 0, -1)));
+        add(itemNum("ag_nice", "AGNI", 4, "autogroup_nice", List.of("autogroup"), m -> autogroup(m.get("autogroup"), 1, 0)));
+        // stat's stack start and the saved stack and instruction pointers: private (the kernel
+        // shows them to a ptrace-capable reader only, and zeros to others, which procps prints)
+        for (String[] a : new String[][] {{"stackp", "STACKP", "28"}, {"start_stack", "STACKP", "28"},
+                {"esp", "ESP", "29"}, {"eip", "EIP", "30"}}) {
+            add(itemText(a[0], a[1], 16, false, a[0], List.of("stat." + a[2]), m -> {
+                String v = m.get("stat." + a[2]);
+                return String.format(Locale.ROOT, "%016x", v == null ? 0L : Long.parseUnsignedLong(v));
+            }));
+        }
         // login uid (audit), "-" when unset
         add(itemText("luid", "LUID", 5, false, "loginuid", List.of("loginuid"), m -> {
             long v = Long.parseLong(m.get("loginuid"));

@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  * <p>Item names: {@code status.KEY} (a line of /proc/PID/status, e.g. {@code status.SigBlk}),
  * {@code stat.N} (field N of /proc/PID/stat, 1-based as proc(5) numbers them), {@code ns.TYPE}
  * (the namespace's inode, e.g. {@code ns.net}), {@code io.KEY} ({@code io.syscr}), {@code oom_score},
- * {@code oom_adj}, {@code oom_score_adj}, {@code loginuid}, {@code sessionid}, {@code cgroup} (every
+ * {@code oom_adj}, {@code oom_score_adj}, {@code loginuid}, {@code sessionid}, {@code autogroup}, {@code cgroup} (every
  * line, joined by commas, as procps shows it), {@code environ} (private; the strings joined by spaces),
  * {@code smaps.KEY} (a line of /proc/PID/smaps_rollup, e.g. {@code smaps.Pss}: private, the kernel
  * guards smaps with the ptrace read check), {@code attr.current} (the LSM label of
@@ -52,7 +52,7 @@ public final class ProcItems {
             case "stat" -> key.matches("[1-9][0-9]?") && Integer.parseInt(key) <= 52 ? null
                     : "stat items are stat.1 to stat.52, not '" + name + "'";
             case "ns" -> NS_TYPES.contains(key) ? null : "unknown namespace in item '" + name + "'";
-            case "oom_score", "oom_adj", "oom_score_adj", "loginuid", "sessionid", "cgroup", "environ" ->
+            case "oom_score", "oom_adj", "oom_score_adj", "loginuid", "sessionid", "cgroup", "environ", "autogroup" ->
                     dot < 0 ? null : "item '" + file + "' takes no key";
             default -> "unknown item '" + name + "'";
         };

@@ -29,7 +29,10 @@ class ProcpsSpecifierTest {
             "supgid", "supgrp", "pending", "sig", "blocked", "sigmask", "ignored", "sigignore", "caught", "sigcatch",
             "oom", "oomadj", "rtprio", "policy", "class", "cls", "sched", "rops", "wops", "rchars", "wchars",
             "rbytes", "wbytes", "size", "trs", "drs", "majflt", "minflt", "lastcpu", "luid", "cgroup",
-            "cgname", "uss", "pss", "numa", "label", "context", "zone", "machine", "seat", "lxc");
+            "cgname", "uss", "pss", "numa", "label", "context", "zone", "machine", "seat", "lxc",
+            "sig_catch", "sig_pend", "tsig", "fsuid", "fsgid", "fsuser", "fsgroup", "svuser", "svgroup", "pagein",
+            "cpuid", "intpri", "tgid", "util", "atime", "flag", "wname", "tty8", "longtname", "trss", "tsiz", "dsiz",
+            "m_size", "times", "wcbytes", "ag_id", "ag_nice", "stackp", "start_stack", "esp", "eip");
     private static DaemonProcess daemon;
     /** Processes in namespaces of their own (made with unshare) and in a cgroup of their own, so those columns vary. */
     private static final List<Process> placed = new ArrayList<>();
