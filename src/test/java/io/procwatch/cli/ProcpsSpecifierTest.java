@@ -138,10 +138,10 @@ class ProcpsSpecifierTest {
                 continue;
             }
             if ((spec.equals("pss") || spec.equals("uss")) && observers().contains(pid)) {
-                continue; // the daemon and this JVM allocate while they answer: their memory is not unchanged
+                continue; // they allocate while the comparison runs: their memory is not unchanged
             }
             compared++;
-            if (spec.equals("pss") && pssMovedByObservers(e.getValue(), mine.get(pid))) {
+            if ((spec.equals("pss") || spec.equals("uss")) && pssMovedByObservers(e.getValue(), mine.get(pid))) {
                 pssWithin++;
                 continue;
             }
@@ -165,16 +165,18 @@ class ProcpsSpecifierTest {
         return compared;
     }
 
-    /** pss rows that differed from procps's by what the observers' own mappings move (counted, printed). */
+    /** pss and uss rows that differed from procps's by what the readers' own mappings move (counted, printed). */
     private static int pssWithin;
 
     /**
      * PSS divides each shared page among the processes mapping it, so it moves with the reader:
      * procps's ps maps its libraries (libproc2, libsystemd, ...) while procps reads, procwatch's
      * client maps its own while the daemon reads, and each page a process shares with one of them
-     * counts 1/n or 1/(n+1) of it. Such a row is accepted when it is within 1% or 16 KiB of
-     * procps's (each such page moves by at most half a page); the uss column, private pages
-     * only, must be exact.
+     * counts 1/n or 1/(n+1) of it. USS moves the same way, less often: a library page only this
+     * process maps is private, and stops being so while the reader maps it too (seen: a perl's
+     * libm pages while a JVM client ran). Such a row is accepted when it is within 1% or 16 KiB
+     * of procps's (each such page moves by at most a page; seen: ~0.45% for a JVM whose libjvm.so the
+     * JVM client shares while procwatch reads); the rows so accepted are counted.
      */
     private static boolean pssMovedByObservers(String procps, String ours) {
         if (ours == null || procps.equals(ours)) {
@@ -185,8 +187,11 @@ class ProcpsSpecifierTest {
         return Math.abs(theirs - mine) <= Math.max(16, theirs / 100);
     }
 
+    /** The daemon, this JVM and its parent (the build tool, which takes in this JVM's output as it comes). */
     private static Set<String> observers() {
-        return Set.of(Long.toString(daemon.pid()), Long.toString(ProcessHandle.current().pid()));
+        Set<String> o = new java.util.HashSet<>(Set.of(Long.toString(daemon.pid()), Long.toString(ProcessHandle.current().pid())));
+        ProcessHandle.current().parent().ifPresent(p -> o.add(Long.toString(p.pid())));
+        return o;
     }
 
     /** pid (the first field) to the whole line. */
@@ -206,8 +211,11 @@ class ProcpsSpecifierTest {
         for (String spec : SPECIFIERS) {
             // A value that moves only when its process runs (the last CPU, faults, I/O counts) can
             // move and move back between the two procps runs: a difference that does not show
-            // again on a second or third comparison is that; a real one shows every time.
+            // again on a second or third comparison is that; a real one shows every time. On a
+            // machine busy with other work a different process can be caught moving on each
+            // comparison, so a difference counts when the same process differs on all three.
             List<String> found = List.of();
+            java.util.Set<String> always = null;
             for (int attempt = 0; attempt < 3; attempt++) {
                 List<String> these = new ArrayList<>();
                 int compared = compare(spec, these);
@@ -216,8 +224,16 @@ class ProcpsSpecifierTest {
                 }
                 assertThat(compared).as(spec + ": rows compared").isPositive();
                 found = these;
-                if (found.isEmpty()) {
+                java.util.Set<String> keys = new java.util.HashSet<>();
+                these.forEach(t -> keys.add(t.contains(": procps") ? t.substring(0, t.indexOf(": procps")) : t));
+                if (always == null) {
+                    always = keys;
+                } else {
+                    always.retainAll(keys);
+                }
+                if (found.isEmpty() || always.isEmpty()) {
                     retried += attempt > 0 ? 1 : 0;
+                    found = List.of();
                     break;
                 }
             }
@@ -225,7 +241,7 @@ class ProcpsSpecifierTest {
         }
         System.out.printf("TRUTH ps specifiers: %d specifiers (%d equal only on a second or third comparison), ",
                 SPECIFIERS.size(), retried);
-        System.out.printf("%d rows compared with procps, %d mismatches (%d pss rows within the observers' share)%n",
+        System.out.printf("%d rows compared with procps, %d mismatches (%d pss/uss rows within the readers' share)%n",
                 totalRows, problems.size(), pssWithin);
         problems.stream().limit(60).forEach(p -> System.out.println("  mismatch: " + p));
         assertThat(problems).isEmpty();
