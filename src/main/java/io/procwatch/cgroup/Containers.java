@@ -79,4 +79,27 @@ public final class Containers {
                 .filter(p -> p != null).toList();
         return java.util.stream.Stream.concat(unified.stream(), rest.stream()).toList();
     }
+    /**
+     * procps's LXC column: the container name after the first of {@code lxc.payload.},
+     * {@code lxc.payload/}, {@code lxc/} found in the cgroup lines (each delimiter tried over all
+     * lines before the next), the innermost one when they nest, up to the next '/'; null if none.
+     */
+    public static String lxcName(List<String> lines) {
+        for (String delim : new String[] {"lxc.payload.", "lxc.payload/", "lxc/"}) {
+            for (String line : lines) {
+                int at = line.indexOf(delim);
+                if (at < 0) {
+                    continue;
+                }
+                String rest;
+                do {
+                    rest = line.substring(at + delim.length());
+                    at = line.indexOf(delim, at + delim.length());
+                } while (at >= 0);
+                int slash = rest.indexOf('/');
+                return slash < 0 ? rest : rest.substring(0, slash);
+            }
+        }
+        return null;
+    }
 }

@@ -90,4 +90,53 @@ public final class SystemdNames {
         }
         return -1;
     }
+    /** Where systemd-machined records machines and logind sessions (libsystemd reads them there). */
+    static java.nio.file.Path machines = java.nio.file.Path.of("/run/systemd/machines");
+    static java.nio.file.Path sessions = java.nio.file.Path.of("/run/systemd/sessions");
+    private static final Pattern SESSION_ID = Pattern.compile("[A-Za-z0-9]{1,64}");
+
+    /**
+     * The machine a unit belongs to, as libsystemd names it: machined keeps a symlink
+     * {@code unit:UNIT} whose target is the machine's name; null when there is none (no machined,
+     * or the unit is no machine's).
+     */
+    public static String machine(String unit) {
+        if (unit == null || !isUnit(unit)) {
+            return null;
+        }
+        try {
+            String name = java.nio.file.Files.readSymbolicLink(machines.resolve("unit:" + unit)).toString();
+            return name.isEmpty() ? null : name;
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /**
+     * The seat of login session {@code id} ("seat0"): the SEAT= line of logind's session file;
+     * null when the session has no file or no seat (a remote or background session).
+     */
+    public static String seat(String id) {
+        if (id == null || !SESSION_ID.matcher(id).matches()) {
+            return null;
+        }
+        java.nio.file.Path f = sessions.resolve(id);
+        try {
+            if (!java.nio.file.Files.isRegularFile(f) || java.nio.file.Files.size(f) > 65536) {
+                return null; // logind's files are small; anything else there is not one
+            }
+            for (String line : java.nio.file.Files.readAllLines(f)) {
+                if (line.startsWith("SEAT=")) {
+                    String v = line.substring(5).strip();
+                    if (v.length() >= 2 && (v.charAt(0) == '"' || v.charAt(0) == '\'') && v.endsWith(v.substring(0, 1))) {
+                        v = v.substring(1, v.length() - 1);
+                    }
+                    return v.isEmpty() ? null : v;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
+        }
+        return null;
+    }
 }

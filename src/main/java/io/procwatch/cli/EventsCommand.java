@@ -26,6 +26,9 @@ final class EventsCommand {
               --user USER     only this user's            --name COMM  only this command name
               --match TEXT    command name or line contains TEXT
               --cgroup PATH   only processes in this cgroup or below   --container ID   --unit NAME
+              --ns TYPE:INODE only processes in this namespace (net:4026531840, netns:..., as
+                              readlink /proc/PID/ns/net prints it); only processes whose namespaces
+                              you may read (yours, or all as root)
               --count N       stop after N events         --no-threads  leave out thread clone/exit
               --json          one JSON object per line
             Examples:
@@ -40,7 +43,7 @@ final class EventsCommand {
     static int run(List<String> args, PrintStream out, PrintStream err) {
         try {
             Opts o = Opts.parse(args, Set.of("socket", "type", "pid", "tree", "user", "name", "match", "count",
-                    "cgroup", "container", "unit"),
+                    "cgroup", "container", "unit", "ns"),
                     Set.of("json", "no-threads", "help"));
             if (o.has("help")) {
                 out.print(HELP);
@@ -83,12 +86,13 @@ final class EventsCommand {
             }
             sel = o.narrow(sel);
             CgroupFilter member = new CgroupFilter();
-            for (String kind : List.of("cgroup", "container", "unit")) {
+            for (String kind : List.of("cgroup", "container", "unit", "ns")) {
                 if (o.get(kind) != null) {
                     member.add(kind, o.get(kind));
                 }
             }
-            sel = sel.withMember(member.membership()); // decided by the daemon as each event comes
+            // decided by the daemon as each event comes (an exit: by the process's earlier events)
+            sel = sel.withMember(member.membership()).withNamespaces(member.namespaces());
             int limit = o.intValue("count", 0, 0, Integer.MAX_VALUE);
             boolean json = o.has("json");
             boolean threads = !o.has("no-threads");

@@ -4,6 +4,7 @@ import io.procwatch.cgroup.CgroupPaths;
 import io.procwatch.cgroup.Containers;
 import io.procwatch.cgroup.SystemdNames;
 import io.procwatch.client.ProcRow;
+import io.procwatch.procfs.Numa;
 import io.procwatch.protocol.Groups;
 
 import java.io.IOException;
@@ -257,6 +258,11 @@ public final class Fields {
                 : Integer.toString(r.priority + 60), (r, c) -> r.priority == Integer.MIN_VALUE ? null
                 : (long) (r.priority + 60)));
         add(num("psr", "PSR", 3, S, "psr", r -> (long) r.processor));
+        // the NUMA node of the CPU the task last ran on (sysfs's map, read once); -1 where the
+        // machine has no node for it, as procps prints without libnuma
+        add(computed("numa", "NUMA", 4, false, S, "numa_node",
+                (r, c) -> r.processor < 0 ? "-" : Integer.toString(Numa.nodeOf(r.processor)),
+                (r, c) -> r.processor < 0 ? null : (Object) (long) Numa.nodeOf(r.processor)));
         add(computed("start", "STARTED", 8, false, B, "start", (r, c) -> Times.started(c.psStartMs(r), c.nowMs()),
                 (r, c) -> r.startMs < 0 ? null : r.startMs));
         add(computed("lstart", "STARTED", 24, false, B, "lstart", (r, c) -> Times.lstart(c.psStartMs(r)),
@@ -354,6 +360,19 @@ public final class Fields {
     /** The n-th (0-based) whitespace-separated number of a status line ("Uid:  0  0  0  0"). */
     private static Long nth(String line, int n) {
         return line == null ? null : Long.parseLong(line.trim().split("\\s+")[n]);
+    }
+
+    /** The n-th number (0 the id, 1 the nice) of /proc/PID/autogroup's "/autogroup-ID nice N", or {@code none}. */
+    private static long autogroup(String v, int n, long none) {
+        if (v == null || !v.startsWith("/autogroup-")) {
+            return none;
+        }
+        String[] f = v.substring(11).trim().split("\\s+");
+        try {
+            return n == 0 ? Long.parseLong(f[0]) : f.length >= 3 && f[1].equals("nice") ? Long.parseLong(f[2]) : none;
+        } catch (NumberFormatException e) {
+            return none;
+        }
     }
 
     /** The first number of a value ("123 kB"), or 0 when there is none (procps's default). */
@@ -473,25 +492,113 @@ public final class Fields {
         add(num("majflt", "MAJFLT", 6, S, "majflt", r -> r.majflt));
         add(num("minflt", "MINFLT", 6, S, "minflt", r -> r.minflt));
         alias("psr", "lastcpu", "C");
+        // procps's other names for columns above
+        alias("caught", "sig_catch", "CATCHED");
+        alias("pending", "sig_pend", "SIGNAL");
+        // the thread's own pending set (status SigPnd; "pending" is the process's shared one)
+        add(itemText("tsig", "PENDING", 16, false, "thread_pending_signals", List.of("status.SigPnd"),
+                m -> signals(m.get("status.SigPnd"))));
+        alias("fuid", "fsuid", "FSUID");
+        alias("fgid", "fsgid", "FSGID");
+        alias("fuser", "fsuser", "FSUSER");
+        alias("fgroup", "fsgroup", "FSGROUP");
+        alias("suser", "svuser", "SVUSER");
+        alias("sgroup", "svgroup", "SVGROUP");
+        alias("majflt", "pagein", "PAGEIN");
+        add(BY_KEY.get("psr").as("cpuid", "CPUID").withWidth(5));
+        alias("opri", "intpri", "PRI");
+        alias("pid", "tgid", "TGID");
+        alias("c", "util", "C");
+        alias("time", "atime", "TIME");
+        alias("f", "flag", "F");
+        alias("wchan", "wname", "WCHAN");
+        alias("tty", "tty8", "TTY");
+        alias("tty", "longtname", "TTY");
+        add(BY_KEY.get("trs").as("trss", "TRSS").withWidth(4));
+        add(BY_KEY.get("trs").as("tsiz", "TSIZ").withWidth(4));
+        add(BY_KEY.get("drs").as("dsiz", "DSIZ").withWidth(4));
+        // the whole virtual size in bytes (stat's vsize), as procps's m_size prints it
+        add(itemNum("m_size", "SIZE", 5, "vsize_bytes", List.of("stat.23"), m -> Long.parseLong(m.get("stat.23"))));
+        // CPU time in whole seconds
+        add(computed("times", "TIME", 8, false, S, "cpu_seconds", (r, c) -> r.utime < 0 ? "-" : Long.toString(c.cpuSecs(r)),
+                (r, c) -> r.utime < 0 ? null : (Object) c.cpuSecs(r)));
+        add(itemNum("wcbytes", "WCBYTES", 5, "io_cancelled_write_bytes", List.of("io.cancelled_write_bytes"),
+                m -> orZero(m.get("io.cancelled_write_bytes"))));
+        // the scheduler's autogroup ("/autogroup-5 nice 0"): -1 and 0 where there is none, as procps
+        add(itemNum("ag_id", "AGID", 5, "autogroup", List.of("autogroup"), m -> autogroup(m.get("autogroup"), 0, -1)));
+        add(itemNum("ag_nice", "AGNI", 4, "autogroup_nice", List.of("autogroup"), m -> autogroup(m.get("autogroup"), 1, 0)));
+        // stat's stack start and the saved stack and instruction pointers: private (the kernel
+        // shows them to a ptrace-capable reader only, and zeros to others, which procps prints)
+        for (String[] a : new String[][] {{"stackp", "STACKP", "28"}, {"start_stack", "STACKP", "28"},
+                {"esp", "ESP", "29"}, {"eip", "EIP", "30"}}) {
+            add(itemText(a[0], a[1], 16, false, a[0], List.of("stat." + a[2]), m -> {
+                String v = m.get("stat." + a[2]);
+                return String.format(Locale.ROOT, "%016x", v == null ? 0L : Long.parseUnsignedLong(v));
+            }));
+        }
         // login uid (audit), "-" when unset
         add(itemText("luid", "LUID", 5, false, "loginuid", List.of("loginuid"), m -> {
             long v = Long.parseLong(m.get("loginuid"));
             return v == 4294967295L || v < 0 ? "-" : Long.toString(v);
         }));
         // every cgroup the process is in, as procps shows it: non-root lines joined by commas, "-" if none
-        add(itemText("cgroup", "CGROUP", 27, true, "cgroup", List.of("cgroup"), m -> {
-            String all = m.get("cgroup");
-            if (all == null) {
-                return null;
+        add(itemText("cgroup", "CGROUP", 27, true, "cgroup", List.of("cgroup"), m -> psCgroup(m.get("cgroup"))));
+        // procps's CGNAME: the cgroup column from its first named hierarchy (":name=") on, else all of it
+        add(itemText("cgname", "CGNAME", 27, true, "cgname", List.of("cgroup"), m -> {
+            String all = psCgroup(m.get("cgroup"));
+            int at = all == null ? -1 : all.indexOf(":name=");
+            return at >= 0 && at + 6 < all.length() ? all.substring(at + 6) : all;
+        }));
+        // memory from smaps_rollup (private: the ptrace read check, as /proc guards it). procps
+        // prints 0 where it cannot read the file (another's process, a kernel thread): so does
+        // the text; JSON says null (unknown), not 0
+        add(smapsKiB("pss", "PSS", "pss_kib", List.of("smaps.Pss"), m -> kib(m.get("smaps.Pss"))));
+        add(smapsKiB("uss", "USS", "uss_kib", List.of("smaps.Private_Clean", "smaps.Private_Dirty"),
+                m -> kib(m.get("smaps.Private_Clean")) + kib(m.get("smaps.Private_Dirty"))));
+        // the LSM label (SELinux context, AppArmor profile): "-" where no LSM gives one
+        add(itemText("label", "LABEL", 31, true, "label", List.of("attr.current"), m -> dash(m.get("attr.current"))));
+        alias("label", "context", "CONTEXT");
+        alias("label", "zone", "ZONE");
+    }
+
+    /** procps's CGROUP text: the non-root lines of /proc/PID/cgroup joined by commas, "-" if none; null if unread. */
+    private static String psCgroup(String all) {
+        if (all == null) {
+            return null;
+        }
+        StringBuilder sb = new StringBuilder();
+        for (String line : all.split(",")) {
+            if (!line.isEmpty() && !line.endsWith("/")) {
+                sb.append(sb.isEmpty() ? "" : ",").append(line);
             }
-            StringBuilder sb = new StringBuilder();
-            for (String line : all.split(",")) {
-                if (!line.isEmpty() && !line.endsWith("/")) {
-                    sb.append(sb.isEmpty() ? "" : ",").append(line);
+        }
+        return sb.isEmpty() ? "-" : sb.toString();
+    }
+
+    /** "852 kB" as 852; a missing value is a NullPointerException (the field shows "-"). */
+    private static long kib(String v) {
+        return Long.parseLong(v.trim().split("\\s+")[0]);
+    }
+
+    /** A smaps_rollup size: procps's 0 when the daemon sent nothing (unreadable or not permitted), null in JSON. */
+    private static Field smapsKiB(String key, String header, String json, List<String> items,
+                                  Function<Map<String, String>, Long> get) {
+        BiFunction<ProcRow, Ctx, Object> v = (r, c) -> {
+            for (String i : items) {
+                if (!r.items.containsKey(i)) {
+                    return null;
                 }
             }
-            return sb.isEmpty() ? "-" : sb.toString();
-        }));
+            try {
+                return get.apply(r.items);
+            } catch (RuntimeException e) {
+                return null;
+            }
+        };
+        return new Field(key, header, 5, false, false, Groups.BASE, json, (r, c) -> {
+            Object x = v.apply(r, c);
+            return x == null ? "0" : x.toString();
+        }, v, items);
     }
 
     /** The systemd and container view of a process, from its cgroup paths (cgroup.SystemdNames, cgroup.Containers). */
@@ -511,6 +618,18 @@ public final class Fields {
             return c == null ? "-" : c.shortName();
         }));
         add(itemText("pod", "POD", 36, true, "pod", cg, m -> dash(Containers.pod(CgroupPaths.lines(m.get("cgroup"))))));
+        // libsystemd's machine name: machined's record of the process's unit (a symlink under
+        // /run/systemd/machines whose target is the name); "-" where there is none
+        add(itemText("machine", "MACHINE", 31, true, "machine", cg, m -> {
+            String unit = SystemdNames.unit(systemdPath(m));
+            return unit == null ? "-" : dash(SystemdNames.machine(unit));
+        }));
+        // the seat of the login session the process is in (logind's session file), "-" if none
+        add(itemText("seat", "SEAT", 11, true, "seat", cg, m -> {
+            String session = SystemdNames.session(systemdPath(m));
+            return session == null ? "-" : dash(SystemdNames.seat(session));
+        }));
+        add(itemText("lxc", "LXC", 8, true, "lxc", cg, m -> dash(Containers.lxcName(CgroupPaths.lines(m.get("cgroup"))))));
     }
 
     private static String systemdPath(Map<String, String> m) {

@@ -39,6 +39,7 @@ final class TopCommand {
               --cgroup PATH   only processes in this cgroup or below it (as /proc/PID/cgroup shows it)
               --container ID  only processes in a container (id prefix, docker:0123456789ab, lxc name)
               --unit NAME     only processes in a systemd unit or user unit
+              --ns TYPE:INODE only processes in a namespace (net:4026531840; yours, or all as root)
               --json          batch mode, one JSON object per refresh
               --socket PATH   daemon socket
               --replay FROM   the past, from the daemon's journal (FROM as ps --at takes it), from FROM
@@ -73,6 +74,9 @@ final class TopCommand {
         try {
             replay = TopReplay.Args.strip(args, System.currentTimeMillis());
             o = parse(replay == null ? args : replay.rest());
+            if (replay != null && o != null && !o.view().namespaces.isEmpty()) {
+                throw new UsageException("--ns with --replay: namespaces are not journaled");
+            }
         } catch (UsageException e) {
             err.println("procwatch top: " + e.getMessage());
             err.println("Try 'procwatch top --help'.");
@@ -120,7 +124,7 @@ final class TopCommand {
                 return null;
             }
             String longName = a.contains("=") ? a.substring(0, a.indexOf('=')) : a;
-            if (List.of("--group", "--cgroup", "--container", "--unit").contains(longName)) {
+            if (List.of("--group", "--cgroup", "--container", "--unit", "--ns").contains(longName)) {
                 String v = a.contains("=") ? a.substring(a.indexOf('=') + 1) : value(args, ++i, a);
                 if (longName.equals("--group")) {
                     view.groupBy = io.procwatch.cgroup.CgroupGroups.By.parse(v);
@@ -192,6 +196,7 @@ final class TopCommand {
         }
         view.pids = List.copyOf(pids);
         view.member = member.membership();
+        view.namespaces = member.namespaces();
         if (groupSort != null) {
             if (view.groupBy == null) {
                 throw new UsageException("-o " + groupSort + " sorts the group view: add --group cgroup|unit|container");

@@ -50,6 +50,8 @@ final class TopView {
     io.procwatch.cgroup.CgroupGroups.By groupBy;
     /** --cgroup, --container, --unit: applied by the daemon (S_CGROUP, S_CONTAINER, S_UNIT). */
     io.procwatch.protocol.Membership member = io.procwatch.protocol.Membership.ANY;
+    /** --ns TYPE:INODE, normalized: applied by the daemon (S_NAMESPACE). */
+    List<String> namespaces = List.of();
 
     Selector selector() {
         Selector s = Selector.all();
@@ -61,6 +63,9 @@ final class TopView {
         }
         if (!member.isAny()) {
             s = s.withMember(member);
+        }
+        if (!namespaces.isEmpty()) {
+            s = s.withNamespaces(namespaces);
         }
         return s;
     }

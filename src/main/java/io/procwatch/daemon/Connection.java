@@ -630,14 +630,20 @@ final class Connection implements Runnable {
         int mask = a.eventMask();
         // A_GROUPS without CMDLINE: events without the command line (top asks so); absent: as before
         boolean withArgv = !hasAttr(req, Wire.A_GROUPS) || (a.groups() & Groups.CMDLINE) != 0;
+        Map<Integer, Long> members = sel.namespaces().isEmpty() ? null : new ConcurrentHashMap<>();
         Consumer<TableEvent> listener = ev -> {
-            if (wanted(ev, sel, mask) && !queue.offer(ev)) {
+            if (wanted(ev, sel, mask, members) && !queue.offer(ev)) {
                 dropped.incrementAndGet();
                 ctx.counters().subscriberDrops.increment();
             }
         };
         Object lease = new Object();
         ctx.table().addListener(listener);
+        if (members != null) { // after the listener: a process forked meanwhile is in one or both
+            for (ProcessInfo p : ctx.query().select(Selector.all().withNamespaces(sel.namespaces()), viewer)) {
+                members.putIfAbsent(p.pid(), p.startNs());
+            }
+        }
         ctx.counters().subscribers.incrementAndGet();
         try {
             // acknowledge: the stream starts now
@@ -692,6 +698,43 @@ final class Connection implements Runnable {
     }
 
     private boolean wanted(TableEvent ev, Selector sel, int mask) {
+        return wanted(ev, sel, mask, null);
+    }
+
+    /**
+     * An event stream selected by namespace. /proc/PID/ns is gone by the time a process's exit is
+     * reported, so the stream remembers the processes it found in the namespaces ({@code members}:
+     * pid to start; those in them when it began, and each whose event matched since) and reports
+     * the exits of those; a process that moved in and exited with no event in between is not known.
+     */
+    private boolean wantedInNamespaces(TableEvent ev, Selector sel, int mask, Map<Integer, Long> members) {
+        Selector rest = sel.withNamespaces(List.of());
+        if (ev instanceof TableEvent.Exited x) {
+            Long start = members.remove(x.exited().pid());
+            return start != null && (start == 0 || x.exited().startNs() == 0 || start == x.exited().startNs())
+                    && wanted(ev, rest, mask, null);
+        }
+        ProcessInfo p = switch (ev) {
+            case TableEvent.Forked f -> f.process();
+            case TableEvent.Execed e -> e.process();
+            case TableEvent.Changed c -> c.process();
+            case TableEvent.ThreadExited t -> t.process();
+            default -> null;
+        };
+        if (p == null) {
+            return true; // Lost, Resynced
+        }
+        if (ctx.query().matches(Selector.all().withNamespaces(sel.namespaces()), p)) {
+            members.put(p.pid(), p.startNs());
+            return wanted(ev, rest, mask, null);
+        }
+        if (!(ev instanceof TableEvent.ThreadExited)) {
+            members.remove(p.pid()); // left the namespaces (setns, unshare), or a new life of the pid
+        }
+        return false;
+    }
+
+    private boolean wanted(TableEvent ev, Selector sel, int mask, Map<Integer, Long> members) {
         if (!sel.namespaces().isEmpty()) {
             // namespaces are ptrace-guarded in /proc: as QueryEngine.select, only for processes the viewer may read
             ProcessInfo p = switch (ev) {
@@ -701,8 +744,11 @@ final class Connection implements Runnable {
                 case TableEvent.ThreadExited t -> t.process();
                 default -> null;
             };
-            if (p != null && !viewer.canSeePrivate(p)) {
+            if (p != null && !viewer.canTestNamespaces(p)) {
                 return false;
+            }
+            if (members != null) {
+                return wantedInNamespaces(ev, sel, mask, members);
             }
         }
         return switch (ev) {

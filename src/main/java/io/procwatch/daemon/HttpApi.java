@@ -382,6 +382,9 @@ final class HttpApi implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new BadRequest(e.getMessage());
         }
+        if (q.containsKey("ns")) {
+            throw new BadRequest("namespaces are not journaled: no ns selector with at");
+        }
         List<ProcessInfo> rows;
         try {
             rows = PastTable.select(ctx, selector(q), v, atMs);
@@ -412,6 +415,9 @@ final class HttpApi implements AutoCloseable {
      * short (the status was sent already); the array is then not closed.
      */
     private void history(HttpExchange x, Map<String, String> q, Viewer v) throws IOException {
+        if (q.containsKey("ns")) {
+            throw new BadRequest("the history does not record namespaces: no ns selector for history");
+        }
         HistoryQuery hq = new HistoryQuery(selector(q), number(q, "since_ms", 0, 0, Long.MAX_VALUE),
                 number(q, "until_ms", Long.MAX_VALUE, 0, Long.MAX_VALUE), q.containsKey("failed"),
                 (int) Math.min(Connection.MAX_ROWS_PER_REPLY, number(q, "limit", 1000, 0, Long.MAX_VALUE)));
@@ -555,7 +561,36 @@ final class HttpApi implements AutoCloseable {
             s = s.withStates(q.get("state"));
         }
         Membership m = membership(q);
-        return m.isAny() ? s : s.withMember(m);
+        s = m.isAny() ? s : s.withMember(m);
+        List<String> ns = namespaces(q);
+        return ns.isEmpty() ? s : s.withNamespaces(ns);
+    }
+
+    /**
+     * {@code ns=TYPE:INODE} (comma-separated; protocol.Namespaces: {@code net:4026531840},
+     * {@code netns:...}, readlink's {@code net:[...]}), the socket's S_NAMESPACE: one type's values
+     * are alternatives, types must all hold; tested only on processes the viewer may read the
+     * namespaces of (Viewer.canTestNamespaces, in the query engine).
+     */
+    static List<String> namespaces(Map<String, String> q) {
+        if (!q.containsKey("ns")) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (String v : q.get("ns").split(",", -1)) {
+            if (out.size() >= io.procwatch.protocol.Namespaces.MAX_VALUES) {
+                throw new BadRequest("at most " + io.procwatch.protocol.Namespaces.MAX_VALUES + " ns values");
+            }
+            if (v.isEmpty()) {
+                throw new BadRequest("ns needs a value (comma-separated TYPE:INODE, none empty)");
+            }
+            try {
+                out.add(io.procwatch.protocol.Namespaces.normalize(v));
+            } catch (IllegalArgumentException e) {
+                throw new BadRequest("ns: " + e.getMessage());
+            }
+        }
+        return out;
     }
 
     /**

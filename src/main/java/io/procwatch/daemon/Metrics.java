@@ -8,7 +8,6 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.procwatch.cgroup.CgroupPaths;
 import io.procwatch.cgroup.Containers;
 import io.procwatch.cgroup.SystemdNames;
-import io.procwatch.procfs.ProcItems;
 import io.procwatch.procfs.SystemInfo;
 import io.procwatch.table.ProcessInfo;
 
@@ -203,24 +202,28 @@ final class Metrics {
     }
 
     /**
-     * Containers and units of the live processes: each process's cgroup lines are read now (no
-     * event reports a move), named as the container and unit columns name them. Processes in no
-     * container (the host's) and in no unit are in neither family; a process whose cgroup file
-     * cannot be read any more (it exited) is left out.
+     * Containers and units of the live processes, from the cgroup their rows hold, named as the
+     * container and unit columns name them. Nothing is read per process: no event reports a move,
+     * but the sampler follows moves (the task scan's cgroup id, see table.Sampler), and
+     * {@link #write} has just asked it for a pass at most a few seconds old, so a process counts
+     * where it was at that pass. Reading /proc/PID/cgroup for every process at every scrape made
+     * one take ~0.3 s at 10,000 processes (docs/benchmarks.md). Processes in no container (the
+     * host's) and in no unit are in neither family; a row whose cgroup is not known (its file
+     * could not be read when it was loaded) is left out.
      */
     private void cgroupGroups(DaemonContext ctx) {
         Map<String, long[]> byContainer = new HashMap<>();
         Map<String, long[]> byUnit = new HashMap<>();
-        java.nio.file.Path root = ctx.proc().root();
+        // many processes share a membership (and rows made by a fork share its string): its names
+        // are worked out once per scrape
         Map<String, String[]> named = new HashMap<>();
         for (ProcessInfo p : ctx.table().all()) {
-            List<String> kv = ProcItems.read(root, p.pid(), List.of("cgroup"), true);
-            if (kv.size() != 2) {
+            String joined = p.cgroup();
+            if (joined == null) {
                 continue;
             }
-            // many processes share a membership: its names are worked out once per scrape
-            String[] names = named.computeIfAbsent(kv.get(1), joined -> {
-                List<String> lines = CgroupPaths.lines(joined);
+            String[] names = named.computeIfAbsent(joined, j -> {
+                List<String> lines = CgroupPaths.lines(j);
                 Containers.Container c = Containers.of(lines);
                 return new String[] {c == null ? null : c.shortName(), SystemdNames.unit(CgroupPaths.systemdPath(lines))};
             });

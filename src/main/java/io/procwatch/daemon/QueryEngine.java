@@ -45,7 +45,7 @@ final class QueryEngine {
         for (ProcessInfo p : candidates) {
             // a namespace is what /proc shows only to a ptrace-capable reader: selecting by one must
             // not tell a viewer more than ps's namespace columns would
-            if (matches(s, p) && v.canSee(p) && (s.namespaces().isEmpty() || v.canSeePrivate(p))) {
+            if (matches(s, p) && v.canSee(p) && (s.namespaces().isEmpty() || v.canTestNamespaces(p))) {
                 out.add(p);
             }
         }

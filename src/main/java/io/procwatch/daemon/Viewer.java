@@ -58,6 +58,16 @@ public record Viewer(int uid, int gid, ProcMount mount) {
                 && mount.dumpOwner(p.pid()) == uid; // asked last: one stat, only for the viewer's own
     }
 
+    /**
+     * Whether a selection by namespace ({@code S_NAMESPACE}, {@code --ns}, {@code ?ns=}) may test
+     * this process: /proc/PID/ns is ptrace-guarded, so a viewer learns a process's namespaces (by
+     * its being selected or not) only where ps's namespace columns would show them. The one rule
+     * for snapshots, event streams and HTTP.
+     */
+    public boolean canTestNamespaces(ProcessInfo p) {
+        return canSeePrivate(p);
+    }
+
     public boolean canSeePrivate(ExitedProcess e) {
         return isRoot() || (e.uid() == uid && e.gid() == gid);
     }

@@ -19,8 +19,12 @@ import java.util.regex.Pattern;
  * <p>Item names: {@code status.KEY} (a line of /proc/PID/status, e.g. {@code status.SigBlk}),
  * {@code stat.N} (field N of /proc/PID/stat, 1-based as proc(5) numbers them), {@code ns.TYPE}
  * (the namespace's inode, e.g. {@code ns.net}), {@code io.KEY} ({@code io.syscr}), {@code oom_score},
- * {@code oom_adj}, {@code oom_score_adj}, {@code loginuid}, {@code sessionid}, {@code cgroup} (every
- * line, joined by commas, as procps shows it), {@code environ} (private; the strings joined by spaces). Values are the file's text for that item.
+ * {@code oom_adj}, {@code oom_score_adj}, {@code loginuid}, {@code sessionid}, {@code autogroup}, {@code cgroup} (every
+ * line, joined by commas, as procps shows it), {@code environ} (private; the strings joined by spaces),
+ * {@code smaps.KEY} (a line of /proc/PID/smaps_rollup, e.g. {@code smaps.Pss}: private, the kernel
+ * guards smaps with the ptrace read check), {@code attr.current} (the LSM label of
+ * /proc/PID/attr/current up to its first unprintable byte, as procps's label column reads it;
+ * absent when the file cannot be read or is empty). Values are the file's text for that item.
  *
  * <p>Which items are private (the kernel guards them with its ptrace read check: namespaces, io,
  * the code and stack addresses in stat) is decided here; the caller says whether the viewer passed
@@ -43,11 +47,12 @@ public final class ProcItems {
         String file = dot < 0 ? name : name.substring(0, dot);
         String key = dot < 0 ? "" : name.substring(dot + 1);
         return switch (file) {
-            case "status", "io" -> KEY.matcher(key).matches() ? null : "bad key in item '" + name + "'";
+            case "status", "io", "smaps" -> KEY.matcher(key).matches() ? null : "bad key in item '" + name + "'";
+            case "attr" -> key.equals("current") ? null : "the attr item is attr.current, not '" + name + "'";
             case "stat" -> key.matches("[1-9][0-9]?") && Integer.parseInt(key) <= 52 ? null
                     : "stat items are stat.1 to stat.52, not '" + name + "'";
             case "ns" -> NS_TYPES.contains(key) ? null : "unknown namespace in item '" + name + "'";
-            case "oom_score", "oom_adj", "oom_score_adj", "loginuid", "sessionid", "cgroup", "environ" ->
+            case "oom_score", "oom_adj", "oom_score_adj", "loginuid", "sessionid", "cgroup", "environ", "autogroup" ->
                     dot < 0 ? null : "item '" + file + "' takes no key";
             default -> "unknown item '" + name + "'";
         };
@@ -55,7 +60,7 @@ public final class ProcItems {
 
     /** Whether /proc gives this item only to a reader that passes the ptrace read check. */
     public static boolean isPrivate(String name) {
-        if (name.startsWith("ns.") || name.startsWith("io.") || name.equals("environ")) {
+        if (name.startsWith("ns.") || name.startsWith("io.") || name.startsWith("smaps.") || name.equals("environ")) {
             return true;
         }
         if (name.startsWith("stat.")) {
@@ -112,6 +117,14 @@ public final class ProcItems {
                 Object parsed = files.computeIfAbsent(file, f -> keyed(dir.resolve(f)));
                 return parsed == MISSING ? null : ((Map<?, ?>) parsed).get(key) instanceof String s ? s : null;
             }
+            case "smaps" -> {
+                // the whole-process sums ("Pss:  852 kB"); a kernel thread's file is empty: no items
+                Object parsed = files.computeIfAbsent(file, f -> keyed(dir.resolve("smaps_rollup")));
+                return parsed == MISSING ? null : ((Map<?, ?>) parsed).get(key) instanceof String s ? s : null;
+            }
+            case "attr" -> {
+                return label(dir.resolve("attr").resolve(key));
+            }
             case "stat" -> {
                 Object parsed = files.computeIfAbsent(file, f -> statFields(dir.resolve(f)));
                 if (parsed == MISSING) {
@@ -142,6 +155,22 @@ public final class ProcItems {
                 return text == null ? null : text.strip();
             }
         }
+    }
+
+    /** The longest leading run of printable ASCII in a small file (an LSM label ends in a newline or a NUL), or null. */
+    private static String label(Path p) {
+        byte[] b = new byte[4096];
+        int n;
+        try (var in = Files.newInputStream(p)) {
+            n = in.readNBytes(b, 0, b.length);
+        } catch (IOException | RuntimeException e) {
+            return null; // no LSM offers a label (EINVAL), gone, or not permitted
+        }
+        int len = 0;
+        while (len < n && b[len] >= 0x20 && b[len] < 0x7f) {
+            len++;
+        }
+        return len == 0 ? null : new String(b, 0, len, StandardCharsets.US_ASCII);
     }
 
     private static String text(Path p) {

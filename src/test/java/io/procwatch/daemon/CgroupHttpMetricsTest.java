@@ -265,6 +265,66 @@ class CgroupHttpMetricsTest {
                 procs.keySet(), folded, units.keySet(), m.get("procwatch_units_folded").get(""));
     }
 
+    /**
+     * The aggregates come from the rows, which the sampler keeps current: a process the test moves
+     * from one Docker scope to another after the daemon has loaded it counts in the second (and
+     * no longer in the first) within a few scrapes, with no event and no read at scrape time.
+     */
+    @Test
+    void aMoveAfterTheDaemonLoadedTheProcessIsFollowed() throws Exception {
+        long self = ProcessHandle.current().pid();
+        String[] ids = new String[2];
+        Path[] leaves = new Path[2];
+        for (int i = 0; i < 2; i++) {
+            ids[i] = "f" + i + String.format("%016x", self) + "0".repeat(46);
+            leaves[i] = root.resolve(top + "/docker-" + ids[i] + ".scope");
+            Files.createDirectories(leaves[i]);
+        }
+        String first = "docker:" + ids[0].substring(0, 12);
+        String second = "docker:" + ids[1].substring(0, 12);
+        Process p = new ProcessBuilder("sleep", "600").start();
+        try {
+            // seen by the daemon in the test's own cgroup first (the fork event), then moved twice
+            awaitPid(p.pid());
+            Files.writeString(leaves[0].resolve("cgroup.procs"), Long.toString(p.pid()));
+            Map<String, Double> procs = awaitMetrics(m -> m.getOrDefault(first, 0.0) == 1.0);
+            assertThat(procs).as("after the move into " + first).containsEntry(first, 1.0).doesNotContainKey(second);
+            Files.writeString(leaves[1].resolve("cgroup.procs"), Long.toString(p.pid()));
+            procs = awaitMetrics(m -> m.getOrDefault(second, 0.0) == 1.0);
+            assertThat(procs).as("after the move into " + second).containsEntry(second, 1.0).doesNotContainKey(first);
+            double[] t = truth(List.of(p));
+            assertThat(scrape(uncappedBase).get("procwatch_container_resident_bytes").get(second)).isEqualTo(t[0]);
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+    }
+
+    private static void awaitPid(long pid) throws Exception {
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            JsonNode rows = JSON.readTree(get(uncappedBase, "/api/v1/processes?pid=" + pid).body());
+            if (rows.size() == 1 && rows.get(0).get("pid").asLong() == pid) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("the daemon never showed pid " + pid);
+    }
+
+    /** procwatch_container_processes once {@code done} holds for it (the sampler's next passes), or fails after 30 s. */
+    private static Map<String, Double> awaitMetrics(java.util.function.Predicate<Map<String, Double>> done) throws Exception {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        Map<String, Double> procs = Map.of();
+        while (System.nanoTime() < deadline) {
+            procs = scrape(uncappedBase).getOrDefault("procwatch_container_processes", Map.of());
+            if (done.test(procs)) {
+                return procs;
+            }
+            Thread.sleep(500);
+        }
+        throw new AssertionError("not seen in 30 s: " + procs);
+    }
+
     private static List<Process> union2(List<Process> a, List<Process> b) {
         List<Process> l = new ArrayList<>(a);
         l.addAll(b);

@@ -140,6 +140,47 @@ class PermissionTest {
         }
     }
 
+    /** Runs a command as uid 65534 and returns its output, or null when it fails. */
+    private static String asNobody(String... cmd) throws Exception {
+        List<String> all = new java.util.ArrayList<>(NOBODY);
+        all.addAll(List.of(cmd));
+        Process p = new ProcessBuilder(all).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        return p.waitFor() == 0 ? out : null;
+    }
+
+    /**
+     * smaps_rollup (pss, uss) is guarded by the ptrace read check like exe and io: another user
+     * gets procps's 0 for root's process (JSON: null) and the real sizes of its own, which it
+     * reads itself here as the truth.
+     */
+    @Test
+    void smapsSizesOnlyOfTheirOwnProcesses() throws Exception {
+        String sleepPid = Long.toString(nobodySleep.pid());
+        assertThat(asNobody("cat", "/proc/" + SELF + "/smaps_rollup")).as("the kernel refuses root's smaps to nobody").isNull();
+        String own = asNobody("cat", "/proc/" + sleepPid + "/smaps_rollup");
+        assertThat(own).as("nobody reads its own").isNotNull();
+        long uss = 0;
+        for (String line : own.lines().toList()) {
+            if (line.startsWith("Private_Clean:") || line.startsWith("Private_Dirty:")) {
+                uss += Long.parseLong(line.split("\\s+")[1]);
+            }
+        }
+        Cli.Result r = Cli.runAs(daemon.socket(), NOBODY, "ps", "-p", SELF + "," + sleepPid, "-o", "pid=,pss=,uss=");
+        assertThat(r.exit()).as(r.err()).isZero();
+        Map<String, String> seen = rows(r.out());
+        assertThat(seen.get(SELF).split("\\s+")).as("root's process, to nobody").containsExactly("0", "0");
+        assertThat(asNobody("ps", "-o", "pss=,uss=", "-p", SELF).trim().split("\\s+")).as("procps as nobody")
+                .containsExactly("0", "0");
+        String[] mine = seen.get(sleepPid).split("\\s+");
+        assertThat(Long.parseLong(mine[1])).as("uss of its own sleep (private pages do not move)").isEqualTo(uss).isPositive();
+        assertThat(Long.parseLong(mine[0])).as("pss of its own sleep").isGreaterThanOrEqualTo(uss);
+        Cli.Result json = Cli.runAs(daemon.socket(), NOBODY, "ps", "-p", SELF, "-o", "pid,pss,uss", "--json");
+        assertThat(json.out()).contains("\"pss_kib\":null").contains("\"uss_kib\":null");
+        Cli.Result root = Cli.run(daemon.socket(), "ps", "-p", SELF, "-o", "pid=,uss=");
+        assertThat(Long.parseLong(rows(root.out()).get(SELF))).as("root sees this JVM's uss").isPositive();
+    }
+
     /** Root's storage I/O totals at exit are not another user's business (as /proc/PID/io is not). */
     @Test
     void exitAccountingKeepsStorageIoFromOtherUsers() throws Exception {
