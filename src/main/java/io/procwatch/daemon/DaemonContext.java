@@ -38,6 +38,8 @@ final class DaemonContext {
         /** HTTP requests answered 429/503 because their user's share (or the whole) was in use. */
         final LongAdder httpRefused = new LongAdder();
         final LongAdder requests = new LongAdder();
+        /** HTTP requests begun (HeapReturn waits for a moment without any request, HTTP included). */
+        final LongAdder httpRequests = new LongAdder();
         final LongAdder malformed = new LongAdder();
         final LongAdder internalErrors = new LongAdder();
         final LongAdder subscriberDrops = new LongAdder();
@@ -87,7 +89,13 @@ final class DaemonContext {
      * the cache pays while a top refreshes every few seconds (~350 bytes per row), not at rest.
      */
     /** Gives back heap after bursts (see HeapReturn); run by the daemon's periodic sweep. */
-    final HeapReturn heapReturn = new HeapReturn();
+    final HeapReturn heapReturn = new HeapReturn(this::processEvents,
+            () -> counters.requests.sum() + counters.httpRequests.sum());
+
+    private long processEvents() {
+        ProcessTable.Counters c = live.table().counters();
+        return c.forks.sum() + c.exits.sum();
+    }
 
     void dropIdleEncodings() {
         if (encodingsHeld && System.nanoTime() - lastSnapshotNanos > ENCODING_IDLE_NANOS) {

@@ -2,53 +2,106 @@ package io.procwatch.daemon;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
 import java.lang.management.MemoryUsage;
+import java.util.function.LongSupplier;
 
 /**
  * Gives heap the daemon no longer uses back to the kernel after a burst.
  *
- * <p>Why: with the serial collector the heap shrinks (to MaxHeapFreeRatio) only at a full
- * collection, and a daemon at rest never has one. A fork storm promotes short-lived event
- * objects into the old generation, which then stays committed: measured (bin/bench-footprint,
- * 100,000 exits, then 8 minutes of use) 16 MiB live in 80 MiB committed, RSS 146 MiB. So while
- * the committed heap is above {@link #FLOOR_BYTES}, a full collection runs now and then (~20 ms
- * at the daemon's live heap), counted in stats.
+ * <p>Why: the serial collector promotes into the old generation by growing it, up to -Xmx,
+ * before it ever runs a full collection (uncommitted space counts as room for promotion), and it
+ * shrinks the heap only at a full collection, which a daemon at rest never has. A storm of exits
+ * promotes every exit record (they live in the in-memory ring until 10,000 later exits push them
+ * out), so after 30,000 exits the heap is at its ceiling, mostly garbage: measured
+ * (docs/benchmarks.md, "Footprint") 118 MiB committed, 15-20 MiB live. So when the old
+ * generation holds much more than the last full collection left live, one full collection runs in
+ * a quiet moment (~20-50 ms at the daemon's live heap), and up to three more a second apart, since
+ * the collector gives the excess back in steps, counted in stats. (-XX:-ShrinkHeapInSteps would
+ * do it in one, but for every full collection, also those a burst of requests forces, which then
+ * shrink and regrow the heap under load: the one HostileAllAtOnceTest run with it had root's ps
+ * at p99 143 ms, over its 100 ms bound; not repeated, so not proven the cause, but not worth it.)
  */
 final class HeapReturn {
-    /** A committed heap at or below this is left alone (the daemon's ordinary working size). */
-    static final long FLOOR_BYTES = 32L << 20;
+    /** Old-generation growth since the last full collection that is not worth a collection. */
+    static final long SLACK_BYTES = 8L << 20;
+    /** Exits and forks in one sweep interval above which a storm is running: wait for its end. */
+    static final long STORM_EVENTS = 2_000;
+    /** A request in this long before the collection would find it paused: wait for another moment. */
+    static final long QUIET_MILLIS = 300;
+    /** Full collections in a row that shrink the heap all the way (see check). */
+    static final int STEPS = 4;
     private static final long FIRST_NANOS = 15_000_000_000L;
     private static final long MAX_NANOS = 600_000_000_000L;
     private final MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+    private final MemoryPoolMXBean old = oldGeneration();
+    private final LongSupplier events;
+    private final LongSupplier requests;
     private long intervalNanos = FIRST_NANOS;
     private long nextNanos = System.nanoTime() + FIRST_NANOS;
+    private long lastEvents = -1;
     private volatile long collections;
     private volatile long returned;
 
     /**
-     * Called by the daemon's periodic sweep. The serial collector shrinks the old generation in
-     * steps over successive full collections, so while one gives memory back the next follows in
-     * 15 s; when one gives nothing (the heap is live data, e.g. a large in-memory history) the
-     * wait doubles, up to 10 minutes. Only after a sweep interval (10 s) without any collection:
-     * a daemon that is allocating is serving someone, and a full collection would stall them.
+     * @param events the process events seen so far (forks and exits): a storm is not at rest
+     * @param requests the client requests begun so far: a collection waits for a moment without
      */
-    void check() {
-        long now = System.nanoTime();
-        long gcs = collectionsSoFar();
-        boolean busy = gcs != lastGcs; // the heap filled since the last sweep: requests or a storm run
-        lastGcs = gcs;
-        if (busy || now - nextNanos < 0) {
-            return; // a full collection pauses every thread: never while clients are being served
+    HeapReturn(LongSupplier events, LongSupplier requests) {
+        this.events = events;
+        this.requests = requests;
+    }
+
+    /** The heap pool that is collected only by full collections (serial: "Tenured Gen"). */
+    private static MemoryPoolMXBean oldGeneration() {
+        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (p.getType() == MemoryType.HEAP && p.getName().contains("Tenured")) {
+                return p;
+            }
         }
-        MemoryUsage before = memory.getHeapMemoryUsage();
-        if (before.getCommitted() <= FLOOR_BYTES) {
-            intervalNanos = FIRST_NANOS;
-            nextNanos = now + intervalNanos;
+        return null; // another collector: the committed heap as a whole is the measure
+    }
+
+    /**
+     * Called by the daemon's periodic sweep (every 10 s, on its own thread, which may wait here).
+     * Not during a storm (it would fill the heap again at once); not within {@link #QUIET_MILLIS}
+     * of a request, since a full collection pauses every thread. When a collection gives nothing
+     * back (the heap is live data, e.g. a large in-memory history) the wait doubles, up to 10
+     * minutes.
+     *
+     * <p>Not "no young collection since the last sweep", as before: at 10,000 processes the
+     * sampler alone fills the young generation every few seconds, and an operator's `ps` every
+     * 10 s does too, so the heap was never returned at all there.
+     */
+    void check() throws InterruptedException {
+        long now = System.nanoTime();
+        long ev = events.getAsLong();
+        boolean storm = lastEvents >= 0 && ev - lastEvents > STORM_EVENTS;
+        lastEvents = ev;
+        if (storm || now - nextNanos < 0 || !worthACollection()) {
             return;
         }
-        System.gc();
-        collections++;
-        lastGcs = collectionsSoFar();
+        MemoryUsage before = memory.getHeapMemoryUsage();
+        // The collector shrinks the excess in steps over successive full collections (0 %, 10 %,
+        // 40 %, then all of it: its damping against a program that collects between phases, which
+        // also keeps a daemon under load from shrinking and regrowing); so up to four, a second
+        // apart, each in a quiet moment of its own.
+        for (int i = 0; i < STEPS; i++) {
+            if (i > 0) {
+                Thread.sleep(1000);
+            }
+            long r0 = requests.getAsLong();
+            Thread.sleep(QUIET_MILLIS);
+            if (requests.getAsLong() != r0) {
+                break; // someone is being served: the next sweep goes on
+            }
+            System.gc();
+            collections++;
+            if (!worthACollection()) {
+                break;
+            }
+        }
         long gave = before.getCommitted() - memory.getHeapMemoryUsage().getCommitted();
         if (gave > 0) {
             returned += gave;
@@ -59,14 +112,17 @@ final class HeapReturn {
         nextNanos = System.nanoTime() + intervalNanos;
     }
 
-    private long lastGcs = -1;
-
-    private static long collectionsSoFar() {
-        long n = 0;
-        for (var gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-            n += Math.max(0, gc.getCollectionCount());
+    /**
+     * Whether the old generation committed more than {@link #SLACK_BYTES} beyond what the last
+     * full collection left live (before the first one: beyond nothing).
+     */
+    private boolean worthACollection() {
+        if (old == null) {
+            return memory.getHeapMemoryUsage().getCommitted() > 4 * SLACK_BYTES;
         }
-        return n;
+        MemoryUsage after = old.getCollectionUsage();
+        long live = after == null ? 0 : after.getUsed();
+        return old.getUsage().getCommitted() - live > SLACK_BYTES + live / 4;
     }
 
     /** Full collections this ran. */

@@ -179,6 +179,7 @@ final class HttpApi implements AutoCloseable {
     }
 
     private void serve(HttpExchange x) {
+        ctx.counters().httpRequests.increment();
         try {
             if (!x.getRequestMethod().equals("GET")) {
                 send(x, 405, "text/plain", "only GET\n");

@@ -139,6 +139,28 @@ class MemoryBudgetTest {
                 assertThat(writerLagMs).as("the writer is not held up behind the readers").isBetween(0L, 3_000L);
                 assertThat(peakRss.get()).as("RSS peak, KiB").isLessThan(256 * 1024);
                 assertThat(daemon.log()).doesNotContain("OutOfMemoryError");
+                // The answers left the heap grown (the serial collector fills what it may before
+                // collecting the old generation): it goes back while a client keeps asking every
+                // second, as an operator's `watch procwatch ps` would (HeapReturn waits for a
+                // quiet moment, not for a sweep interval without any collection).
+                long grown = after.get("heap_committed_bytes");
+                Map<String, Long> s = after;
+                long deadline = System.nanoTime() + 120_000_000_000L;
+                try (ProcwatchClient c = daemon.client()) {
+                    while (System.nanoTime() < deadline) {
+                        c.snapshot(Selector.all(), 1, 0);
+                        s = c.stats();
+                        if (s.get("heap_committed_bytes") < grown / 2) {
+                            break;
+                        }
+                        Thread.sleep(1000);
+                    }
+                }
+                System.out.printf("memory: heap committed %d KiB after the answers, %d KiB after %d return"
+                                + " collection(s) while a client asked every second; RSS %d KiB%n", grown / 1024,
+                        s.get("heap_committed_bytes") / 1024, s.get("heap_return_collections"), daemon.rssKiB());
+                assertThat(grown).as("the answers grew the heap (else the return shows nothing)").isGreaterThan(64L << 20);
+                assertThat(s.get("heap_committed_bytes")).as("committed heap after the return").isLessThan(grown / 2);
             }
         } finally {
             try (var s = Files.list(dir)) {
@@ -176,4 +198,5 @@ class MemoryBudgetTest {
             assertThat(rss).as("RSS at rest, KiB").isLessThan(200 * 1024);
         }
     }
+
 }
