@@ -63,6 +63,26 @@ final class HeapReturn {
         return null; // another collector: the committed heap as a whole is the measure
     }
 
+    /** Windows of {@link #QUIET_MILLIS} tried before a step gives up (about 6 s). */
+    static final int QUIET_TRIES = 20;
+
+    /**
+     * Waits for {@link #QUIET_MILLIS} in which no request began, trying up to {@link #QUIET_TRIES}
+     * windows. One try alone, then the next sweep 15 s later, lost the steps' sequence to a client
+     * asking every second (the collector's shrink steps start over after the heap grows again):
+     * the heap came back in CI by 2 steps of 4, and stayed at 86 of 128 MiB.
+     */
+    private boolean awaitQuiet() throws InterruptedException {
+        for (int t = 0; t < QUIET_TRIES; t++) {
+            long r0 = requests.getAsLong();
+            Thread.sleep(QUIET_MILLIS);
+            if (requests.getAsLong() == r0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * Called by the daemon's periodic sweep (every 10 s, on its own thread, which may wait here).
      * Not during a storm (it would fill the heap again at once); not within {@link #QUIET_MILLIS}
@@ -91,10 +111,8 @@ final class HeapReturn {
             if (i > 0) {
                 Thread.sleep(1000);
             }
-            long r0 = requests.getAsLong();
-            Thread.sleep(QUIET_MILLIS);
-            if (requests.getAsLong() != r0) {
-                break; // someone is being served: the next sweep goes on
+            if (!awaitQuiet()) {
+                break; // someone is being served all the time: the next sweep goes on
             }
             System.gc();
             collections++;

@@ -91,6 +91,28 @@ public final class HistoryWriter implements AutoCloseable {
             queue.drainTo(drained, Math.max(0, BATCH - drained.size()));
             long now = System.currentTimeMillis();
             try {
+                // The journal first: its exits go on to the fleet topic, and a daemon killed between
+                // the two commits must not leave an exit in the history that the topic never gets
+                // (FleetTest found one every run or two). The table publishes an exit to the
+                // journal's listener just after the history hands it here: wait for the batch's
+                // last one (bounded: an exit never published costs this batch 50 ms, no more).
+                Journal j = journal;
+                if (j != null) {
+                    try {
+                        long last = -1;
+                        for (ExitedProcess e : drained) {
+                            last = Math.max(last, e.seq());
+                        }
+                        try {
+                            j.awaitExitQueued(last, 50);
+                        } catch (InterruptedException e) {
+                            closing = true; // write what there is, then stop
+                        }
+                        j.flush(now);
+                    } catch (SQLException e) {
+                        System.err.println("procwatch daemon: journal: " + e.getMessage());
+                    }
+                }
                 if (!drained.isEmpty()) {
                     List<ExitedProcess> batch = coalesce(drained);
                     store.write(batch); // also moves the run's "alive" time
@@ -103,14 +125,6 @@ public final class HistoryWriter implements AutoCloseable {
                 } else if (now - lastAlive >= 1000) {
                     store.alive(now);
                     lastAlive = now;
-                }
-                Journal j = journal;
-                if (j != null) {
-                    try {
-                        j.flush(now);
-                    } catch (SQLException e) {
-                        System.err.println("procwatch daemon: journal: " + e.getMessage());
-                    }
                 }
                 if (now - lastRetention >= 3_600_000) {
                     retired.add(store.retain(now, retention.maxAgeMs(), retention.maxRows()));

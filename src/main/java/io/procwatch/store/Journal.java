@@ -151,6 +151,8 @@ public final class Journal implements JournalSource, AutoCloseable {
     public final LongAdder entries = new LongAdder();
     public final LongAdder bytes = new LongAdder();
     public final LongAdder dropped = new LongAdder();
+    /** The highest history seq of an exit queued here (or dropped, which records a gap); see HistoryWriter. */
+    private volatile long exitSeqQueued = -1;
     public final LongAdder checkpoints = new LongAdder();
     public final LongAdder retired = new LongAdder();
 
@@ -241,8 +243,22 @@ public final class Journal implements JournalSource, AutoCloseable {
                 if (!queue.offer(new Marker(System.currentTimeMillis(), ev))) {
                     dropped.increment();
                 }
+                if (ev instanceof TableEvent.Exited x && x.exited().seq() > exitSeqQueued) {
+                    exitSeqQueued = x.exited().seq(); // only this listener writes it
+                }
             }
         });
+    }
+
+    /**
+     * Waits (at most {@code maxMillis}) until the exit with history seq {@code seq} has been
+     * queued here: the history takes an exit a moment before the table publishes it to listeners.
+     */
+    public void awaitExitQueued(long seq, long maxMillis) throws InterruptedException {
+        long deadline = System.nanoTime() + maxMillis * 1_000_000L;
+        while (exitSeqQueued < seq && System.nanoTime() - deadline < 0) {
+            Thread.sleep(1);
+        }
     }
 
     private static long timeOf(long eventNs, long wallMs) {

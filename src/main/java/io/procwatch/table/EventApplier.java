@@ -213,6 +213,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         int added = 0;
         int vanished = 0;
         List<ProcessInfo> toLoad = new ArrayList<>();
+        List<ExitedProcess> gone = new ArrayList<>();
         table.writeLock.lock();
         try {
             for (ProcessInfo old : new ArrayList<>(table.all())) {
@@ -233,13 +234,16 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 if (!initial && !old.leaderExited) {
                     vanished++;
                     table.counters.exitsNotObserved.increment();
-                    addHistory(old, null, 0, false);
+                    gone.add(addHistory(old, null, 0, false));
                 }
                 exited.remove(old.pid);
             }
         } finally {
             table.writeLock.unlock();
         }
+        // an exit not observed is an exit all the same: waiters, subscribers and the journal (and
+        // through it the fleet topic) get it, marked unobserved, as the history has it
+        gone.forEach(e -> table.publish(new TableEvent.Exited(0, e)));
         // Load new lives outside the lock (several files each); keep the known ones' event data.
         List<Integer> unknown = new ArrayList<>();
         for (int pid : present.keySet()) {

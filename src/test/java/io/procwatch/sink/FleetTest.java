@@ -243,8 +243,17 @@ class FleetTest {
                             bRecorded++;
                             long k = e.pid() * 1_000_000_000_000L + java.time.Instant.ofEpochMilli(e.startEpochMs())
                                     .toString().hashCode();
-                            assertThat(bShown).as("daemon b's recorded exit of pid " + e.pid() + " in the topic")
-                                    .contains(k);
+                            if (!bShown.contains(k)) {
+                                List<String> same = new ArrayList<>();
+                                for (JsonNode n : lastRecords.get("fleet-b")) {
+                                    if (n.path("process.pid").asLong() == e.pid()) {
+                                        same.add(n.toString());
+                                    }
+                                }
+                                throw new AssertionError("daemon b's recorded exit " + e + " (start "
+                                        + java.time.Instant.ofEpochMilli(e.startEpochMs()) + ") is not in the topic;"
+                                        + " the topic's records of pid " + e.pid() + ": " + same);
+                            }
                         }
                     }
                 }
