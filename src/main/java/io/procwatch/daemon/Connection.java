@@ -714,13 +714,7 @@ final class Connection implements Runnable {
             return start != null && (start == 0 || x.exited().startNs() == 0 || start == x.exited().startNs())
                     && wanted(ev, rest, mask, null);
         }
-        ProcessInfo p = switch (ev) {
-            case TableEvent.Forked f -> f.process();
-            case TableEvent.Execed e -> e.process();
-            case TableEvent.Changed c -> c.process();
-            case TableEvent.ThreadExited t -> t.process();
-            default -> null;
-        };
+        ProcessInfo p = ev.live();
         if (p == null) {
             return true; // Lost, Resynced
         }
@@ -737,13 +731,7 @@ final class Connection implements Runnable {
     private boolean wanted(TableEvent ev, Selector sel, int mask, Map<Integer, Long> members) {
         if (!sel.namespaces().isEmpty()) {
             // namespaces are ptrace-guarded in /proc: as QueryEngine.select, only for processes the viewer may read
-            ProcessInfo p = switch (ev) {
-                case TableEvent.Forked f -> f.process();
-                case TableEvent.Execed x -> x.process();
-                case TableEvent.Changed c -> c.process();
-                case TableEvent.ThreadExited t -> t.process();
-                default -> null;
-            };
+            ProcessInfo p = ev.live();
             if (p != null && !viewer.canTestNamespaces(p)) {
                 return false;
             }

@@ -11,6 +11,19 @@ public sealed interface TableEvent {
     /** Kernel CLOCK_MONOTONIC time of the underlying event, in nanoseconds. */
     long timestampNs();
 
+    /** The live row the event is about (fork, exec, change, thread exit), or null (exit, loss, rescan). */
+    default ProcessInfo live() {
+        return switch (this) {
+            case Forked f -> f.process();
+            case Execed x -> x.process();
+            case Changed c -> c.process();
+            case ThreadExited t -> t.process();
+            case Exited x -> null;
+            case Lost l -> null;
+            case Resynced r -> null;
+        };
+    }
+
     /** A new process (thread == false) or thread (tid is the new thread) appeared. */
     record Forked(long timestampNs, ProcessInfo process, boolean thread, int tid) implements TableEvent {
     }
