@@ -128,11 +128,27 @@ public final class Daemon implements AutoCloseable {
             HistoryStore s = store;
             HistoryWriter w = s == null ? null : new HistoryWriter(s, o.retention());
             writer = w;
+            if (w != null && o.journal() != null) {
+                try {
+                    journal = Journal.open(o.historyDb(), o.journal());
+                } catch (java.sql.SQLException e) {
+                    throw new IOException("cannot open the journal in " + o.historyDb() + ": " + e.getMessage(), e);
+                }
+                w.journal(journal); // closed with the writer, also if the start fails below
+            }
+            Journal j = journal;
             live = LiveTable.start(new LiveTable.Config(o.historyCapacity(), o.receiveBufferBytes(), 200, o.taskScan(),
                     o.execCapture()), h -> {
                 if (s != null) {
                     restore(s, h);
                     h.onChange(w::offer);
+                }
+            }, (table, sampler) -> {
+                // after the start-up scan (the journal's first flush checkpoints the filled table)
+                // and before any event: an exit applied before this would reach the history and
+                // never the journal, nor the fleet topic (FleetTest, a daemon restarted mid-storm)
+                if (j != null) {
+                    j.attach(table, sampler::sampledAt); // the read times date ps --at's sampled columns
                 }
             }, e -> {
                 // The event source is gone and could not be subscribed again: serving a frozen
@@ -141,17 +157,6 @@ public final class Daemon implements AutoCloseable {
                         + e.getMessage() + "; exiting so the service manager restarts the daemon");
                 Runtime.getRuntime().halt(EXIT_EVENT_SOURCE_FAILED);
             });
-            if (w != null && o.journal() != null) {
-                // after the start-up scan: the journal's first flush checkpoints the filled table
-                try {
-                    Journal j = Journal.open(o.historyDb(), o.journal());
-                    j.attach(live.table(), live.sampler()::sampledAt); // the read times date ps --at's sampled columns
-                    w.journal(j);
-                    journal = j;
-                } catch (java.sql.SQLException e) {
-                    throw new IOException("cannot open the journal in " + o.historyDb() + ": " + e.getMessage(), e);
-                }
-            }
             DaemonContext ctx = new DaemonContext(live, new ProcFs(o.procRoot()), ProcMount.of(o.procRoot()),
                     store, writer);
             if (o.fleet() != null) {

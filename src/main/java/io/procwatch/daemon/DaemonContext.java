@@ -252,6 +252,7 @@ final class DaemonContext {
             s.put("history_db_written", writer.written.sum());
             s.put("history_db_queued", (long) writer.queued());
             s.put("history_db_dropped", writer.dropped.sum());
+            s.put("history_db_ahead_of_journal", writer.aheadOfJournal.sum());
             s.put("history_db_failures", writer.failures.sum());
             s.put("history_db_retired", writer.retired.sum());
             // 1: the database was corrupt at start, moved aside (see the log) and a new one begun

@@ -98,6 +98,7 @@ final class Metrics {
         counter(ctx, "procwatch_history_exits", "Exits added to the history", "history_added");
         counter(ctx, "procwatch_history_db_writes", "Exits written to the history database", "history_db_written");
         counter(ctx, "procwatch_history_db_dropped", "Exits the database could not keep up with", "history_db_dropped");
+        counter(ctx, "procwatch_history_db_ahead_of_journal", "Exits the history database took before the journal had them (the journal failed or lagged 2 s)", "history_db_ahead_of_journal");
         if (ctx.fleet() != null) {
             gauge(ctx, "procwatch_kafka_lag", "Exits recorded and not yet acknowledged by the Kafka broker", "kafka_lag");
             gauge(ctx, "procwatch_kafka_in_flight", "Records sent to Kafka and awaiting acknowledgement", "kafka_in_flight");

@@ -25,6 +25,8 @@ public final class HistoryWriter implements AutoCloseable {
     static final long FLUSH_MS = 250;
     private static final int QUEUE = 1 << 18;
     private static final int BATCH = 10_000;
+    /** How long an exit waits for the journal at most before the history takes it anyway. */
+    static final long HOLD_MAX_MS = 2_000;
 
     /** How long and how many exits the store keeps. */
     public record Retention(long maxAgeMs, long maxRows) {
@@ -47,6 +49,8 @@ public final class HistoryWriter implements AutoCloseable {
     public final LongAdder dropped = new LongAdder();
     public final LongAdder failures = new LongAdder();
     public final LongAdder retired = new LongAdder();
+    /** Exits written to the history before the journal had them (held back HOLD_MAX_MS in vain). */
+    public final LongAdder aheadOfJournal = new LongAdder();
 
     public HistoryWriter(HistoryStore store, Retention retention) {
         this.store = store;
@@ -93,34 +97,45 @@ public final class HistoryWriter implements AutoCloseable {
             try {
                 // The journal first: its exits go on to the fleet topic, and a daemon killed between
                 // the two commits must not leave an exit in the history that the topic never gets
-                // (FleetTest found one every run or two). The table publishes an exit to the
-                // journal's listener just after the history hands it here: wait for the batch's
-                // last one (bounded: an exit never published costs this batch 50 ms, no more).
+                // (FleetTest). The table publishes an exit to the journal's listener just after the
+                // history hands it here, so an exit the journal has not committed yet is held back
+                // to the next batch (still answered from inFlight); one held for HOLD_MAX_MS (a
+                // journal that fails, an exit never published) is written anyway, and counted.
                 Journal j = journal;
+                long journaledUpTo = Long.MAX_VALUE;
                 if (j != null) {
                     try {
-                        long last = -1;
-                        for (ExitedProcess e : drained) {
-                            last = Math.max(last, e.seq());
-                        }
-                        try {
-                            j.awaitExitQueued(last, 50);
-                        } catch (InterruptedException e) {
-                            closing = true; // write what there is, then stop
-                        }
                         j.flush(now);
                     } catch (SQLException e) {
                         System.err.println("procwatch daemon: journal: " + e.getMessage());
                     }
+                    journaledUpTo = j.exitSeqCommitted();
                 }
-                if (!drained.isEmpty()) {
-                    List<ExitedProcess> batch = coalesce(drained);
+                List<ExitedProcess> ready = drained;
+                List<ExitedProcess> held = List.of();
+                if (!closing && journaledUpTo != Long.MAX_VALUE) {
+                    ready = new ArrayList<>(drained.size());
+                    held = new ArrayList<>();
+                    for (ExitedProcess e : drained) {
+                        if (e.seq() <= journaledUpTo) {
+                            ready.add(e);
+                        } else if (now - e.endEpochMs() >= HOLD_MAX_MS) {
+                            ready.add(e);
+                            aheadOfJournal.increment();
+                        } else {
+                            held.add(e);
+                        }
+                    }
+                }
+                if (!ready.isEmpty()) {
+                    List<ExitedProcess> batch = coalesce(ready);
                     store.write(batch); // also moves the run's "alive" time
                     written.add(batch.size());
                     for (ExitedProcess e : batch) {
                         inFlight.remove(lifeKey(e), e); // a newer version offered since stays
                     }
                     drained.clear();
+                    drained.addAll(held);
                     lastAlive = now;
                 } else if (now - lastAlive >= 1000) {
                     store.alive(now);

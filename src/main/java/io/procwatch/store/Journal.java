@@ -153,6 +153,8 @@ public final class Journal implements JournalSource, AutoCloseable {
     public final LongAdder dropped = new LongAdder();
     /** The highest history seq of an exit queued here (or dropped, which records a gap); see HistoryWriter. */
     private volatile long exitSeqQueued = -1;
+    /** Every exit up to this history seq is committed here (or was dropped, and a gap says so). */
+    private volatile long exitSeqCommitted = -1;
     public final LongAdder checkpoints = new LongAdder();
     public final LongAdder retired = new LongAdder();
 
@@ -251,14 +253,12 @@ public final class Journal implements JournalSource, AutoCloseable {
     }
 
     /**
-     * Waits (at most {@code maxMillis}) until the exit with history seq {@code seq} has been
-     * queued here: the history takes an exit a moment before the table publishes it to listeners.
+     * The history seq up to which every exit published to this journal is committed (or was
+     * dropped from its full queue, which a gap entry reports): what the history writer may store
+     * without getting ahead of the fleet topic. Long.MAX_VALUE before a table is attached.
      */
-    public void awaitExitQueued(long seq, long maxMillis) throws InterruptedException {
-        long deadline = System.nanoTime() + maxMillis * 1_000_000L;
-        while (exitSeqQueued < seq && System.nanoTime() - deadline < 0) {
-            Thread.sleep(1);
-        }
+    public long exitSeqCommitted() {
+        return table == null ? Long.MAX_VALUE : exitSeqCommitted;
     }
 
     private static long timeOf(long eventNs, long wallMs) {
@@ -276,8 +276,13 @@ public final class Journal implements JournalSource, AutoCloseable {
             return;
         }
         long drainedAt = System.currentTimeMillis();
+        // read before the drain: the listener queues an exit before it raises exitSeqQueued
+        long exitsUpTo = exitSeqQueued;
         List<Object> items = new ArrayList<>();
         queue.drainTo(items, 200_000);
+        if (!queue.isEmpty()) {
+            exitsUpTo = exitSeqCommitted; // not all drained: this batch may not hold every exit up to it
+        }
         List<Row> out = new ArrayList<>();
         long droppedNow = dropped.sum();
         for (Object o : items) {
@@ -345,11 +350,13 @@ public final class Journal implements JournalSource, AutoCloseable {
         if (out.isEmpty() && !alive) {
             flushedUntilMs = drainedAt;
             lastWrittenMs = nowMs;
+            exitSeqCommitted = Math.max(exitSeqCommitted, exitsUpTo);
             return;
         }
         write(out, nowMs, lag > maxLagMs ? lag : -1);
         flushedUntilMs = drainedAt;
         lastWrittenMs = nowMs;
+        exitSeqCommitted = Math.max(exitSeqCommitted, exitsUpTo);
         if (nowMs - lastRetentionMs >= 60_000) {
             retain(nowMs);
             lastRetentionMs = nowMs;

@@ -47,8 +47,8 @@ public final class LiveTable implements AutoCloseable {
     private final String execCaptureProblem;
     private volatile Exception readerFailure;
 
-    private LiveTable(Config cfg, Consumer<History> prepareHistory, Consumer<? super Exception> onFatal)
-            throws IOException {
+    private LiveTable(Config cfg, Consumer<History> prepareHistory, BeforeEvents beforeEvents,
+                      Consumer<? super Exception> onFatal) throws IOException {
         this.cfg = cfg;
         this.onFatal = onFatal;
         ProcFs proc = ProcFs.system();
@@ -87,9 +87,22 @@ public final class LiveTable implements AutoCloseable {
             closeExecSource();
             throw e;
         }
-        reader = startReader(connector);
         sampler = new Sampler(table, proc.root().toString(), cfg.taskScan());
         applier.useTaskScan(sampler.taskScan(), sampler::passSoon, sampler::adopt);
+        try {
+            // the filled table, no event applied yet: a listener attached here misses none
+            beforeEvents.accept(table, sampler);
+        } catch (IOException | RuntimeException e) {
+            sampler.close();
+            connector.close();
+            if (ts != null) {
+                ts.close();
+            }
+            reaper.close();
+            closeExecSource();
+            throw e;
+        }
+        reader = startReader(connector);
         taskstatsThread = ts == null ? null
                 : Thread.ofPlatform().name("procwatch-taskstats").daemon(true).start(this::taskstatsLoop);
     }
@@ -159,13 +172,25 @@ public final class LiveTable implements AutoCloseable {
     }
 
     public static LiveTable start(Config cfg, Consumer<? super Exception> onFatal) throws IOException {
-        return new LiveTable(cfg, h -> { }, onFatal);
+        return new LiveTable(cfg, h -> { }, (t, s) -> { }, onFatal);
     }
 
-    /** With a hook that fills the history from an earlier run and connects it to a store. */
-    public static LiveTable start(Config cfg, Consumer<History> prepareHistory, Consumer<? super Exception> onFatal)
-            throws IOException {
-        return new LiveTable(cfg, prepareHistory, onFatal);
+    /**
+     * Called once the start-up scan has filled the table and before the first kernel event is
+     * applied: what attaches here (the event journal) sees every change from the filled table on.
+     */
+    @FunctionalInterface
+    public interface BeforeEvents {
+        void accept(ProcessTable table, Sampler sampler) throws IOException;
+    }
+
+    /**
+     * With a hook that fills the history from an earlier run and connects it to a store, and one
+     * that attaches to the filled table before events flow.
+     */
+    public static LiveTable start(Config cfg, Consumer<History> prepareHistory, BeforeEvents beforeEvents,
+                                  Consumer<? super Exception> onFatal) throws IOException {
+        return new LiveTable(cfg, prepareHistory, beforeEvents, onFatal);
     }
 
     private void taskstatsLoop() {

@@ -252,7 +252,10 @@ class FleetTest {
                                 }
                                 throw new AssertionError("daemon b's recorded exit " + e + " (start "
                                         + java.time.Instant.ofEpochMilli(e.startEpochMs()) + ") is not in the topic;"
-                                        + " the topic's records of pid " + e.pid() + ": " + same);
+                                        + " the topic's records of pid " + e.pid() + ": " + same + "; daemon b killed at "
+                                        + java.time.Instant.ofEpochMilli(bKilledMs) + ", back at "
+                                        + java.time.Instant.ofEpochMilli(bBackMs) + "; its journal's entries of the pid "
+                                        + journalRows(dbB, e.pid()));
                             }
                         }
                     }
@@ -423,6 +426,31 @@ class FleetTest {
             return null;
         }
         return missing + " missing, " + wrong + " wrong, " + extra + " extra of " + expected.size() + " (" + example + ")";
+    }
+
+    /** The journal's entries of one pid (seq, kind, ms) and its gaps: where a missing record went. */
+    private static String journalRows(Path db, int pid) {
+        StringBuilder b = new StringBuilder();
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + db);
+             java.sql.Statement st = c.createStatement()) {
+            try (java.sql.ResultSet r = st.executeQuery("SELECT seq, kind, ms FROM journal WHERE pid = " + pid + " ORDER BY seq")) {
+                while (r.next()) {
+                    b.append(" [seq ").append(r.getLong(1)).append(" kind ").append(r.getInt(2)).append(" at ")
+                            .append(java.time.Instant.ofEpochMilli(r.getLong(3))).append(']');
+                }
+            }
+            b.append("; gaps:");
+            try (java.sql.ResultSet r = st.executeQuery("SELECT from_ms, until_ms, lost, reason FROM journal_gaps")) {
+                while (r.next()) {
+                    b.append(" [").append(java.time.Instant.ofEpochMilli(r.getLong(1))).append(" .. ")
+                            .append(java.time.Instant.ofEpochMilli(r.getLong(2))).append(" lost ").append(r.getLong(3))
+                            .append(": ").append(r.getString(4)).append(']');
+                }
+            }
+        } catch (java.sql.SQLException ex) {
+            b.append(" (unreadable: ").append(ex.getMessage()).append(')');
+        }
+        return b.toString();
     }
 
     private static DaemonProcess startDaemon(Path db, String hostId, String bootstrap) throws Exception {

@@ -19,8 +19,15 @@ public final class SyntheticLoad {
     /** The epoch ms the next change is stamped with, as a kernel event's CLOCK_MONOTONIC time. */
     private long nowMs;
 
+    /**
+     * @param startMs the first change's epoch ms; moved up to a second after boot if earlier: the
+     *                changes are stamped on CLOCK_MONOTONIC, which starts at boot, and a negative
+     *                stamp means "no event time" to the journal (it then dates the change by the
+     *                wall clock at flush, an hour off). A machine up for less than an hour (a fresh
+     *                CI machine) made JournalReplayTest fail every run.
+     */
     public SyntheticLoad(long startMs) {
-        this.nowMs = startMs;
+        this.nowMs = Math.max(startMs, SystemInfo.monotonicToEpochMillis(1_000_000_000L));
     }
 
     public ProcessTable table() {
