@@ -31,12 +31,17 @@ class ProcConnectorErrorsTest {
 
     @Test
     void unprivilegedUserCanListenButNotRegisterForTaskstats() throws Exception {
-        // Since Linux 6.6 any user may listen to process events; taskstats still needs CAP_NET_ADMIN,
-        // and the probe must say so in words.
+        // Linux 6.6 let any user listen to process events, but not every kernel since does (this
+        // machine's 6.18 refuses the bind with EPERM): either way the probe says in words what
+        // an unprivileged user lacks, and taskstats always needs CAP_NET_ADMIN.
         String out = probe("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all");
-        assertThat(out).contains("SUBSCRIBED")
-                .contains("taskstats: ERROR:").contains("needs root or CAP_NET_ADMIN")
-                .doesNotContain("Exception");
+        assertThat(out).doesNotContain("Exception");
+        if (out.contains("SUBSCRIBED")) {
+            assertThat(out).contains("taskstats: ERROR:").contains("needs root or CAP_NET_ADMIN");
+        } else {
+            assertThat(out).contains("ERROR: cannot open the proc connector").contains("EPERM")
+                    .contains("needs root or CAP_NET_ADMIN");
+        }
     }
 
     @Test
