@@ -19,13 +19,14 @@ final class Columns {
      * loop would otherwise work out from the field's name for every cell.
      *
      * @param args      a command line (a newline in it reads as a space)
-     * @param command   a command column, where procps draws the forest (args, comm and their aliases)
+     * @param command   a command column, where procps draws the forest (args, comm, their aliases, fname)
      * @param overflows printed whole when wider than the column ({@link #overflows(Field)})
      */
     record Col(Field field, String header, int width, boolean args, boolean command, boolean overflows) {
         Col(Field field, String header, int width) {
             this(field, header, width, field.json().equals("args"),
-                    field.json().equals("args") || field.json().equals("comm"), Columns.overflows(field));
+                    field.json().equals("args") || field.json().equals("comm") || field.json().equals("fname"),
+                    Columns.overflows(field));
         }
     }
 
@@ -100,17 +101,19 @@ final class Columns {
             Col c = cols.get(i);
             String t = cells[i];
             boolean last = i == cells.length - 1;
-            if (c.field().left() && !last && !header && t.length() > c.width() && !c.overflows()) {
-                t = c.field().plusTrunc() ? t.substring(0, Math.max(0, c.width() - 1)) + "+" : t.substring(0, c.width());
+            int used = Printable.cells(t); // procps counts terminal cells: a wide character takes two
+            if (c.field().left() && !last && !header && used > c.width() && !c.overflows()) {
+                t = c.field().plusTrunc() ? Printable.fit(t, Math.max(0, c.width() - 1)) + "+" : Printable.fit(t, c.width());
+                used = Printable.cells(t);
             }
-            int leftpad = c.field().left() ? 0 : Math.max(0, c.width() - t.length());
+            int leftpad = c.field().left() ? 0 : Math.max(0, c.width() - used);
             int space = correct - actual + leftpad;
             if (space < 1) {
                 space = dospace ? 1 : 0;
             }
             space = Math.min(space, 144); // procps's limit on the padding it writes at once
             sb.append(SPACES, 0, space).append(t);
-            actual += space + t.length();
+            actual += space + used;
             correct += c.width() + 1;
             dospace = true;
         }
@@ -119,11 +122,12 @@ final class Columns {
 
     /**
      * Text columns procps prints whole even when wider than the column (it shifts the rest):
-     * STAT and the systemd names; the others (names, terminals, commands) are cut to the column.
+     * STAT, the systemd names, tty4 and SGI's left-aligned RSS (sgi_rss); the others (names,
+     * terminals, commands) are cut to the column.
      */
     private static boolean overflows(Field f) {
         return switch (f.json()) {
-            case "stat", "unit", "user_unit", "slice", "login_session", "owner_uid" -> true;
+            case "stat", "unit", "user_unit", "slice", "login_session", "owner_uid", "tty4", "rss_kib" -> true;
             default -> false;
         };
     }

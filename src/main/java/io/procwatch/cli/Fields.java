@@ -559,6 +559,76 @@ public final class Fields {
         add(itemText("label", "LABEL", 31, true, "label", List.of("attr.current"), m -> dash(m.get("attr.current"))));
         alias("label", "context", "CONTEXT");
         alias("label", "zone", "ZONE");
+        oldNames();
+    }
+
+    /**
+     * The rest of {@code ps L}: SunOS, SGI, BSD and old Linux names, with procps's headers, widths
+     * and output (facts from procps-ng's output.c, checked against the installed ps).
+     */
+    private static void oldNames() {
+        alias("sid", "session", "SESS");
+        // %cpu in tenths without the point ("per mill"), at most 999
+        add(computed("cp", "CP", 3, false, B | S, "cpu_permill", (r, c) -> Long.toString(Math.min(999, c.pcpuTenths(r))),
+                (r, c) -> Math.min(999, c.pcpuTenths(r))));
+        // CPU over the ticks since the start as a percent with three decimals; cuc counts the
+        // waited-for children's CPU too (stat's cutime and cstime)
+        add(computed("cuu", "%CUU", 6, false, B | S, "cpu_utilization",
+                (r, c) -> r.utime < 0 ? "-" : threeDecimals(utilization(r.utime + r.stime, r, c)),
+                (r, c) -> r.utime < 0 ? null : (Object) utilization(r.utime + r.stime, r, c)));
+        BiFunction<ProcRow, Ctx, Object> withChildren = (r, c) -> {
+            String cu = r.items.get("stat.16");
+            String cs = r.items.get("stat.17");
+            return r.utime < 0 || cu == null || cs == null ? null
+                    : (Object) utilization(r.utime + r.stime + Long.parseLong(cu) + Long.parseLong(cs), r, c);
+        };
+        add(new Field("cuc", "%CUC", 7, false, false, B | S, "cpu_utilization_children", (r, c) -> {
+            Object v = withChildren.apply(r, c);
+            return v == null ? "-" : threeDecimals((Double) v);
+        }, withChildren, List.of("stat.16", "stat.17")));
+        // SunOS's fname: the command name cut to 8 cells (procps reads comm, not the executable)
+        add(new Field("fname", "COMMAND", 8, true, false, B, "fname",
+                (r, c) -> r.comm == null ? "-" : Printable.fit(Printable.text(r.comm), 8),
+                (r, c) -> r.comm == null ? null : Printable.fit(r.comm, 8)));
+        // BSD's lim: the RSS limit (stat's rsslim) in KiB, "xx" when unlimited
+        add(itemText("lim", "LIM", 5, false, "rss_limit_kib", List.of("stat.25"), m -> {
+            long lim = Long.parseUnsignedLong(m.get("stat.25"));
+            return lim == -1L ? "xx" : Long.toUnsignedString(lim >>> 10);
+        }));
+        // SGI's P: the CPU of a running task, '*' for any other
+        add(computed("sgi_p", "P", 1, false, B | S, "sgi_p",
+                (r, c) -> r.state != 'R' ? "*" : r.processor < 0 ? "-" : Integer.toString(r.processor),
+                (r, c) -> r.state != 'R' ? "*" : r.processor < 0 ? null : (Object) (long) r.processor));
+        // SGI's RSS: rss left-aligned in four (wider values are printed whole)
+        Field rss = BY_KEY.get("rss");
+        add(new Field("sgi_rss", "RSS", 4, true, false, rss.groups(), rss.json(), rss.text(), rss.value(), rss.items()));
+        // the terminal without "tty" or "pts/" in front (pts/3 is 3, ttyS0 S0, tty1 1)
+        add(text("tty4", "TTY", 4, B, "tty4", (r, c) -> r.tty < 0 ? null : shortTty(Terminals.name(r.tty))));
+    }
+
+    /** procps's short terminal name: "tty" then "pts/" taken off the front where something follows. */
+    private static String shortTty(String name) {
+        String n = name.startsWith("tty") && name.length() > 3 ? name.substring(3) : name;
+        return n.startsWith("pts/") && n.length() > 4 ? n.substring(4) : n;
+    }
+
+    /**
+     * procps's %CUU: CPU ticks times 100 (in float, as procps computes it) over the ticks from the
+     * start to now (now truncated to a tick), at most 99.999; 0 when no time has passed.
+     */
+    static double utilization(long ticks, ProcRow r, Ctx c) {
+        double life = c.uptimeSecs() < 0 || r.startTicks < 0 ? c.lifeJiffies(r)
+                : (double) ((long) (c.uptimeSecs() * c.hz()) - r.startTicks);
+        if (life <= 0) {
+            return 0;
+        }
+        double cu = ((float) ticks * 100.0f) / life;
+        return cu > 99.0 ? 99.999 : cu;
+    }
+
+    /** A number as C's "%#.3f" prints it: three decimals, the exact binary value rounded half to even. */
+    static String threeDecimals(double v) {
+        return new java.math.BigDecimal(v).setScale(3, java.math.RoundingMode.HALF_EVEN).toPlainString();
     }
 
     /** procps's CGROUP text: the non-root lines of /proc/PID/cgroup joined by commas, "-" if none; null if unread. */

@@ -78,6 +78,55 @@ final class Printable {
         return cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
     }
 
+    /**
+     * The terminal cells of text (as {@link #clean} leaves it) the way procps counts them: an East
+     * Asian wide character takes two, a combining mark or format character none, any other one.
+     * Outside a UTF-8 locale clean text is ASCII, so this is its length there.
+     */
+    static int cells(String s) {
+        int n = 0;
+        for (int i = 0; i < s.length(); ) {
+            char ch = s.charAt(i);
+            if (ch < 0x300) { // ASCII and Latin: one cell, and no lookup
+                n++;
+                i++;
+                continue;
+            }
+            int cp = s.codePointAt(i);
+            n += cellsOf(cp);
+            i += Character.charCount(cp);
+        }
+        return n;
+    }
+
+    /** The longest front of {@code s} within {@code max} cells (a wide character that does not fit ends it, as in procps). */
+    static String fit(String s, int max) {
+        int used = 0;
+        int i = 0;
+        while (i < s.length()) {
+            int cp = s.codePointAt(i);
+            int w = cp < 0x300 ? 1 : cellsOf(cp);
+            if (used + w > max) {
+                break;
+            }
+            used += w;
+            i += Character.charCount(cp);
+        }
+        return s.substring(0, i);
+    }
+
+    private static int cellsOf(int cp) {
+        int t = Character.getType(cp);
+        if (t == Character.NON_SPACING_MARK || t == Character.ENCLOSING_MARK || t == Character.FORMAT) {
+            return 0;
+        }
+        boolean wide = (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf && cp != 0x303f)
+                || (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f)
+                || (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f)
+                || (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x20000 && cp <= 0x3fffd);
+        return wide ? 2 : 1;
+    }
+
     /** What setlocale(LC_CTYPE, "") would pick: LC_ALL, else LC_CTYPE, else LANG. */
     static boolean utf8Locale(java.util.Map<String, String> env) {
         String name = null;

@@ -988,7 +988,7 @@ final class PsCommand {
                         || (bsdA && r.tty > 0) || (bsdX && !bsdA && r.euid == myUid)
                         || (unixA && r.tty > 0 && !leader) || (unixD && !leader);
             } else if (bsdStyle) {
-                keep = r.euid == myUid && r.tty > 0 && r.tty == myTty; // plain BSD "ps": own with a tty
+                keep = r.euid == myUid && r.tty > 0; // plain BSD "ps": own with a terminal, any terminal
             } else {
                 keep = r.euid == myUid && r.tty == Math.max(myTty, 0); // ps: same user, same terminal
             }

@@ -32,7 +32,11 @@ class ProcpsSpecifierTest {
             "cgname", "uss", "pss", "numa", "label", "context", "zone", "machine", "seat", "lxc",
             "sig_catch", "sig_pend", "tsig", "fsuid", "fsgid", "fsuser", "fsgroup", "svuser", "svgroup", "pagein",
             "cpuid", "intpri", "tgid", "util", "atime", "flag", "wname", "tty8", "longtname", "trss", "tsiz", "dsiz",
-            "m_size", "times", "wcbytes", "ag_id", "ag_nice", "stackp", "start_stack", "esp", "eip");
+            "m_size", "times", "wcbytes", "ag_id", "ag_nice", "stackp", "start_stack", "esp", "eip",
+            "cp", "cuc", "cuu", "fname", "lim", "session", "sgi_p", "sgi_rss", "tty4",
+            // the left-aligned ones not last: procps cuts fname to 8, prints tty4 and sgi_rss whole;
+            // and the command columns not last, cut and padded by terminal cells (a wide name below)
+            "fname,tty4,sgi_rss,pid", "comm,args,pid");
     private static DaemonProcess daemon;
     /** Processes in namespaces of their own (made with unshare) and in a cgroup of their own, so those columns vary. */
     private static final List<Process> placed = new ArrayList<>();
@@ -73,10 +77,48 @@ class ProcpsSpecifierTest {
         made.add(java.nio.file.Files.writeString(sessions.resolve(session),
                 "# written by procwatch's ProcpsSpecifierTest\nUID=0\nUSER=root\nACTIVE=1\nSEAT=seat0\nTYPE=tty\n"));
         expected.put("seat", Map.of(Long.toString(seated.pid()), "seat0"));
+        // a name longer than fname's 8 (comm keeps 15 bytes of it), an RSS limit, a terminal,
+        // and children's CPU waited for (cuc): the values the test knows procps must print
+        Process renamed = new ProcessBuilder("perl", "-e", "$0 = 'pwspec-long-name-0123'; sleep 300").start();
+        placed.add(renamed);
+        Process wide = new ProcessBuilder("perl", "-e", "$0 = \"\\xe6\\x97\\xa5\\xe6\\x9c\\xac\\xe8\\xaa\\x9e"
+                + "\\xe3\\x83\\x86\\xe3\\x82\\xb9\\xe3\\x83\\x88\"; sleep 300").start();
+        // that is 日本語テスト in UTF-8: two cells a character; comm keeps its first 15 bytes, 5 characters
+        placed.add(wide);
+        Process limited = new ProcessBuilder("prlimit", "--rss=1048576:1048576", "sleep", "300").start();
+        placed.add(limited);
+        placed.add(new ProcessBuilder("sh", "-c", "perl -e '1 while (times)[0] < 0.05'; exec sleep 300").start());
+        Process script = new ProcessBuilder("script", "-qc", "exec sleep 300", "/dev/null")
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        placed.add(script);
         // private memory to show: 32 MiB written, so uss and pss are far from the shared pages'
         placed.add(new ProcessBuilder("perl", "-e", "$x = 'a' x (32 << 20); sleep 300").start());
         Thread.sleep(300);
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (!comm(renamed.pid()).startsWith("pwspec") || comm(wide.pid()).equals("perl")
+                || !script.children().findAny().map(c -> comm(c.pid()).equals("sleep")).orElse(false)) {
+            assertThat(System.currentTimeMillis()).as("the renamed perl and script's sleep").isLessThan(deadline);
+            Thread.sleep(50);
+        }
+        // fname's 8 cells: four wide characters, or (outside a UTF-8 locale) a '?' for each of 8 bytes
+        expected.put("fname", Map.of(Long.toString(renamed.pid()), "pwspec-l", Long.toString(wide.pid()),
+                Printable.utf8Locale(System.getenv()) ? "\u65e5\u672c\u8a9e\u30c6" : "????????"));
+        expected.put("lim", Map.of(Long.toString(limited.pid()), "1024"));
+        long onTerminal = script.children().findAny().orElseThrow().pid();
+        String pts = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + onTerminal + "/fd/0")).toString();
+        assertThat(pts).as("script's sleep reads a pseudo-terminal").startsWith("/dev/pts/");
+        expected.put("tty4", Map.of(Long.toString(onTerminal), pts.substring("/dev/pts/".length())));
         daemon = DaemonProcess.start();
+    }
+
+    /** /proc/PID/comm without its newline, "" for a process gone. */
+    private static String comm(long pid) {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + pid + "/comm")).strip();
+        } catch (java.io.IOException e) {
+            return "";
+        }
     }
 
     /** A sleeping process in a new cgroup {@code dir} (made here, removed after). */
@@ -101,6 +143,7 @@ class ProcpsSpecifierTest {
     static void stop() throws Exception {
         daemon.close();
         for (Process p : placed) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly); // script's sleep, unshare's
             p.destroyForcibly().waitFor();
         }
         java.nio.file.Files.deleteIfExists(cgroup);
@@ -137,8 +180,11 @@ class ProcpsSpecifierTest {
             if (!stable.contains(Integer.parseInt(pid)) || !e.getValue().equals(b.get(pid))) {
                 continue;
             }
-            if ((spec.equals("pss") || spec.equals("uss")) && observers().contains(pid)) {
+            if ((spec.equals("pss") || spec.equals("uss") || spec.contains("sgi_rss")) && observers().contains(pid)) {
                 continue; // they allocate while the comparison runs: their memory is not unchanged
+            }
+            if (spec.startsWith("comm,") && e.getValue().contains("kworker/")) {
+                continue; // kernel workers rename themselves with every work item (and back): their names are samples
             }
             compared++;
             if ((spec.equals("pss") || spec.equals("uss")) && pssMovedByObservers(e.getValue(), mine.get(pid))) {
@@ -239,8 +285,10 @@ class ProcpsSpecifierTest {
             }
             problems.addAll(found);
         }
-        System.out.printf("TRUTH ps specifiers: %d specifiers (%d equal only on a second or third comparison), ",
-                SPECIFIERS.size(), retried);
+        long names = SPECIFIERS.stream().flatMap(s -> java.util.Arrays.stream(s.split(","))).filter(s -> !s.equals("pid"))
+                .distinct().count();
+        System.out.printf("TRUTH ps specifiers: %d specifiers in %d formats (%d equal only on a second or third comparison), ",
+                names, SPECIFIERS.size(), retried);
         System.out.printf("%d rows compared with procps, %d mismatches (%d pss/uss rows within the readers' share)%n",
                 totalRows, problems.size(), pssWithin);
         problems.stream().limit(60).forEach(p -> System.out.println("  mismatch: " + p));

@@ -121,6 +121,40 @@ class PsCompatibilityTest {
         assertThat(compared).isGreaterThan(30);
     }
 
+    /**
+     * Plain BSD ps (no selection, a BSD option) lists the user's processes on any terminal, not
+     * only on ps's own (procps's select bits for BSD "g"): a process on a pseudo-terminal of its
+     * own (made with script) is listed by both, whatever terminal this test has.
+     */
+    @org.junit.jupiter.api.Test
+    void plainBsdPsListsOwnProcessesOnAnyTerminal() throws Exception {
+        Process script = new ProcessBuilder("script", "-qc", "exec sleep 300", "/dev/null")
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            long deadline = System.currentTimeMillis() + 10_000;
+            ProcessHandle sleep = null;
+            while (sleep == null || !Files.readString(Path.of("/proc/" + sleep.pid() + "/comm")).startsWith("sleep")) {
+                assertThat(System.currentTimeMillis()).as("script's sleep").isLessThan(deadline);
+                Thread.sleep(50);
+                sleep = script.children().findAny().orElse(null);
+            }
+            String pts = Files.readSymbolicLink(Path.of("/proc/" + sleep.pid() + "/fd/0")).toString();
+            assertThat(pts).startsWith("/dev/pts/");
+            Process real = new ProcessBuilder("ps", "o", "pid,tty,comm").start();
+            String theirs = new String(real.getInputStream().readAllBytes());
+            real.waitFor();
+            Cli.Result ours = Cli.run(daemon.socket(), "ps", "o", "pid,tty,comm");
+            List<String> row = List.of(Long.toString(sleep.pid()), pts.substring("/dev/".length()), "sleep");
+            assertThat(theirs.lines().map(l -> List.of(l.trim().split("\\s+")))).as("procps's plain BSD ps").contains(row);
+            assertThat(ours.out().lines().map(l -> List.of(l.trim().split("\\s+"))))
+                    .as("procwatch's plain BSD ps: " + ours.err()).contains(row);
+        } finally {
+            script.descendants().forEach(ProcessHandle::destroyForcibly);
+            script.destroyForcibly().waitFor();
+        }
+    }
+
     /** Splits each row into its fixed columns plus the rest, keyed by pid. */
     private static Map<String, String[]> index(List<String> lines, int fixed, int pidCol) {
         Map<String, String[]> m = new HashMap<>();
