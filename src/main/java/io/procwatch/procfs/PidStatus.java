@@ -52,11 +52,24 @@ public record PidStatus(int ruid, int euid, int suid, int fsuid, int rgid, int e
         return Long.parseLong(sp < 0 ? v : v.substring(0, sp));
     }
 
+    /** The first four whitespace-separated numbers in {@code text[from, to)} (no regex: it ran per status read). */
     private static int[] ids(String text, int from, int to) {
-        String[] parts = text.substring(from, to).trim().split("\\s+");
         int[] v = new int[4];
-        for (int i = 0; i < 4 && i < parts.length; i++) {
-            v[i] = (int) Long.parseLong(parts[i]);
+        int i = 0;
+        int at = from;
+        while (i < 4) {
+            while (at < to && Character.isWhitespace(text.charAt(at))) {
+                at++;
+            }
+            if (at >= to) {
+                break;
+            }
+            int end = at;
+            while (end < to && !Character.isWhitespace(text.charAt(end))) {
+                end++;
+            }
+            v[i++] = (int) Long.parseLong(text, at, end, 10);
+            at = end;
         }
         return v;
     }

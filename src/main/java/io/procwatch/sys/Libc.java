@@ -350,6 +350,21 @@ public final class Libc {
         }
     }
 
+    /**
+     * open(2) read-only, returning the descriptor or a negative errno: for reads of /proc files
+     * of processes that may be gone, where a failure is an answer (ENOENT, ESRCH), not an error,
+     * and building an exception for each would cost more than the read.
+     */
+    public static int openReadOnlyOrErrno(MemorySegment path) {
+        MemorySegment st = state();
+        try {
+            int fd = (int) OPEN.invokeExact(st, path, O_RDONLY | O_CLOEXEC, 0);
+            return fd < 0 ? -(int) ERRNO.get(st, 0L) : fd;
+        } catch (Throwable t) {
+            throw linkageBug(t);
+        }
+    }
+
     /** pread(2) returning the byte count, or a negative errno (a vanished pid gives -ESRCH). */
     public static long preadOrErrno(int fd, MemorySegment buf, long len, long offset) {
         MemorySegment st = state();

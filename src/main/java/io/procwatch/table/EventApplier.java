@@ -199,6 +199,7 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
      */
     public void resync(boolean initial) throws IOException {
         resyncPending = false;
+        long losses = lossCount; // after the flag: a loss from here on leaves the table stale (see the end)
         long scanStarted = System.nanoTime(); // no stat line in present is older than this
         // The rows as they were before the scan (rows are immutable: the same object means no event
         // has touched that pid since). A row made after this (a fork applied meanwhile by the event
@@ -313,8 +314,52 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
                 table.counters.lastResyncLoaded = added;
                 table.counters.lastResyncVanished = vanished;
             }
-            stale = false;
+            if (lossCount == losses) {
+                // not when events were lost again while this scan ran (the reader goes on reading
+                // meanwhile): that loss's rescan, pending since, clears it
+                stale = false;
+            }
             table.publish(new TableEvent.Resynced(0, added, vanished));
+        }
+    }
+
+    /** How many processes one round of {@link #rehearse} loads at most. */
+    private static final int REHEARSAL_PIDS = 300;
+    /** How many loads {@link #rehearse} makes in all (C1 compiles a method after a few hundred calls). */
+    private static final int REHEARSAL_LOADS = 1200;
+
+    /**
+     * Runs the code of a rescan after a loss (the task scan of lives, the load of new processes
+     * on the loaders' pool) over processes that exist now, changing nothing: rounds of up to
+     * {@value #REHEARSAL_PIDS} processes until {@value #REHEARSAL_LOADS} loads were made. The
+     * daemon runs on C1 alone, which compiles a method only after a few hundred calls; without
+     * this, the first loss loaded its new processes largely interpreted, and that load is what
+     * the first answer after a loss waits for (200 new processes: 66-75 ms of CPU cold, 12-19 ms
+     * compiled). Costs some tens of ms of CPU once, at start-up.
+     */
+    public void rehearse() {
+        List<Integer> pids = new ArrayList<>();
+        for (ProcessInfo p : table.all()) {
+            if (pids.size() >= REHEARSAL_PIDS) {
+                break;
+            }
+            pids.add(p.pid);
+        }
+        if (pids.isEmpty()) {
+            return;
+        }
+        for (int made = 0; made < REHEARSAL_LOADS; made += pids.size()) {
+            io.procwatch.bpf.TaskScan scan = lives;
+            if (scan != null) {
+                try {
+                    presentFromTasks(scan);
+                } catch (io.procwatch.sys.SyscallException | IllegalStateException e) {
+                    // closed at shutdown, or failing: a rescan reads /proc then; nothing to warm
+                }
+            }
+            for (ProcReader.Loaded l : load(pids, Map.of())) {
+                Libc.closeQuietly(l.statFd());
+            }
         }
     }
 
@@ -376,18 +421,49 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
         }
         table.publish(new TableEvent.Lost(0, l));
         stale = true;
+        lossCount++;
         if (!resyncPending) {
             resyncPending = true;
             resyncDueNanos = System.nanoTime() + 1_000_000_000L;
         } else if (System.nanoTime() - resyncDueNanos > 0) {
-            resyncNow();
+            rescanSoon();
         }
     }
+
+    /** Losses seen by the reader (written by it alone); a rescan clears {@link #stale} only if none came while it ran. */
+    private volatile long lossCount;
 
     /** Called by the event reader when it has applied every event queued so far (it is about to wait). */
     public void caughtUp() {
         if (resyncPending) {
-            resyncNow();
+            rescanSoon();
+        }
+    }
+
+    /** A rescan is queued on {@link #rescanSoon}'s thread and has not begun. */
+    private final java.util.concurrent.atomic.AtomicBoolean rescanQueued = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * Rescans on a thread of its own, not the event reader's: a rescan after a storm reads the
+     * files of every new process (tens of ms on a loaded machine), and a reader held that long
+     * let a small receive buffer overflow again (a second loss, and a second rescan the first
+     * answer waited for, after nearly every storm). The reader goes on applying events
+     * meanwhile, which a rescan allows for (a row an event made or changed after the scan began
+     * is left as the event made it); a fresh answer waits for the rescan ({@link #resyncForQuery}).
+     */
+    private void rescanSoon() {
+        if (rescanQueued.compareAndSet(false, true)) {
+            Thread.ofPlatform().name("procwatch-rescan").daemon(true).start(() -> {
+                rescanQueued.set(false);
+                try {
+                    resyncNow();
+                } catch (RuntimeException e) {
+                    // on the reader this would have ended the event source; here the next loss
+                    // or catch-up tries again, and answers meanwhile check rows against /proc
+                    resyncPending = true;
+                    System.err.println("procwatch daemon: rescan after a loss failed: " + e);
+                }
+            });
         }
     }
 
@@ -424,6 +500,14 @@ public final class EventApplier implements Consumer<ConnectorEvent> {
             // /proc unreadable: counted as a loss already; the next loss or catch-up retries
             resyncPending = true;
             resyncDueNanos = System.nanoTime() + 1_000_000_000L;
+        }
+    }
+
+    /** Waits while events were lost and not yet rescanned ({@link #mayBeStale}), at most {@code maxMillis}. */
+    public void awaitResynced(long maxMillis) {
+        long deadline = System.nanoTime() + maxMillis * 1_000_000L;
+        while (stale && System.nanoTime() - deadline < 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(500_000);
         }
     }
 

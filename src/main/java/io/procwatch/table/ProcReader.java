@@ -78,20 +78,20 @@ final class ProcReader {
      * next task scan shows another id and reads the text again.
      */
     Loaded loadOpen(int pid, long cgroupId) {
-        int fd;
-        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
-            fd = io.procwatch.sys.Libc.openReadOnly(a.allocateFrom(proc.root() + "/" + pid + "/stat"));
-            java.lang.foreign.MemorySegment buf = a.allocate(1024);
-            long n = io.procwatch.sys.Libc.preadOrErrno(fd, buf, buf.byteSize(), 0);
-            PidStat stat = n <= 0 ? null : PidStat.parse(buf.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), (int) n);
-            if (stat == null) {
-                io.procwatch.sys.Libc.closeQuietly(fd);
-                return null;
-            }
-            ProcessInfo row = load(pid, stat, cgroupId);
-            return new Loaded(row, fd);
-        } catch (io.procwatch.sys.SyscallException e) {
+        int fd = proc.openStat(pid);
+        if (fd < 0) {
             return null; // gone
+        }
+        PidStat stat = proc.readAll(fd).filter(b -> b.length > 0).map(b -> PidStat.parse(b, b.length)).orElse(null);
+        if (stat == null) {
+            io.procwatch.sys.Libc.closeQuietly(fd);
+            return null;
+        }
+        try {
+            return new Loaded(load(pid, stat, cgroupId), fd);
+        } catch (RuntimeException e) {
+            io.procwatch.sys.Libc.closeQuietly(fd);
+            throw e;
         }
     }
 
