@@ -116,7 +116,7 @@ public final class Daemon implements AutoCloseable {
 
     public static Daemon start(Options o) throws IOException {
         // before the daemon's own threads exist (see Libc.limitMallocArenas; measured in docs/benchmarks.md)
-        io.procwatch.sys.Libc.limitMallocArenas(2);
+        io.procwatch.sys.Libc.limitMallocArenas(1);
         ServerSocketChannel ch = SocketSetup.bind(o.socket());
         LiveTable live = null;
         HistoryStore store = null;

@@ -22,6 +22,19 @@ final class DbFiles {
     /** The files SQLite keeps next to the database. */
     static final List<String> SIDE_FILES = List.of("-wal", "-shm", "-journal");
 
+    /**
+     * SQLite's page cache per connection, in KiB (PRAGMA cache_size=-N). The default is 2,000 KiB
+     * for each of the daemon's four connections (history and journal, a writer and a reader each),
+     * and the memory a full cache held stays in a malloc arena. The caches buy little here: the
+     * two writers change the one file in turn, and a connection that sees the file changed by
+     * another drops its whole cache before its next transaction (WAL), so a cache holds about one
+     * transaction's pages; a reader's likewise, the writers commit every second or more often.
+     * The pages come back from the kernel's page cache. Measured in docs/benchmarks.md
+     * ("Footprint", session 8).
+     */
+    static final int WRITER_CACHE_KIB = 512;
+    static final int READER_CACHE_KIB = 256;
+
     private DbFiles() {
     }
 

@@ -221,6 +221,7 @@ public final class HistoryStore implements AutoCloseable {
                 st.execute("PRAGMA journal_mode=WAL");
                 st.execute("PRAGMA synchronous=NORMAL"); // WAL: a crash loses at most the last commits, never corrupts
                 st.execute("PRAGMA busy_timeout=5000");
+                st.execute("PRAGMA cache_size=-" + DbFiles.WRITER_CACHE_KIB);
                 migrate(st);
                 st.execute(EXITS_TABLE.formatted("exits"));
                 addCgroup(st);
@@ -240,6 +241,7 @@ public final class HistoryStore implements AutoCloseable {
             try (Statement st = r.createStatement()) {
                 st.execute("PRAGMA busy_timeout=5000");
                 st.execute("PRAGMA query_only=1");
+                st.execute("PRAGMA cache_size=-" + DbFiles.READER_CACHE_KIB);
             }
             return new HistoryStore(c, r, bootId());
         } catch (SQLException e) {

@@ -9,9 +9,9 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -34,7 +34,11 @@ public final class HistoryWriter implements AutoCloseable {
 
     private final HistoryStore store;
     private final Retention retention;
-    private final BlockingQueue<ExitedProcess> queue = new ArrayBlockingQueue<>(QUEUE);
+    /**
+     * Linked, not an array: an array of {@code QUEUE} slots is 1 MiB of heap held for the
+     * daemon's life, where the queue is empty at rest (a node per queued exit instead, during a burst).
+     */
+    private final BlockingQueue<ExitedProcess> queue = new LinkedBlockingQueue<>(QUEUE);
     /**
      * Exits queued or being written, by life (latest version): a small in-memory ring drops an
      * exit long before the next batch reaches the store (at least {@link #FLUSH_MS}), and a history

@@ -21,8 +21,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -121,7 +121,8 @@ public final class Journal implements JournalSource, AutoCloseable {
     private final Connection reader;
     private final Object readLock = new Object();
     private final Settings settings;
-    private final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(QUEUE);
+    /** Linked: empty at rest, where an array of QUEUE slots would hold 1 MiB of heap (see HistoryWriter). */
+    private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>(QUEUE);
     private final Map<Integer, Pending> pendingSamples = new LinkedHashMap<>();
     private final Map<Integer, Seen> seen = new java.util.HashMap<>();
     /** System.nanoTime() of the read a row's sampled values were last known current by (Sampler.sampledAt), 0 never; null: no CONFIRM entries. */
@@ -171,6 +172,7 @@ public final class Journal implements JournalSource, AutoCloseable {
             st.execute("PRAGMA journal_mode=WAL");
             st.execute("PRAGMA synchronous=NORMAL");
             st.execute("PRAGMA busy_timeout=5000");
+            st.execute("PRAGMA cache_size=-" + DbFiles.WRITER_CACHE_KIB);
             st.execute("""
                     CREATE TABLE IF NOT EXISTS journal (
                       seq INTEGER PRIMARY KEY, ms INTEGER NOT NULL, kind INTEGER NOT NULL,
@@ -191,6 +193,7 @@ public final class Journal implements JournalSource, AutoCloseable {
             try (Statement st = r.createStatement()) {
                 st.execute("PRAGMA busy_timeout=5000");
                 st.execute("PRAGMA query_only=1");
+                st.execute("PRAGMA cache_size=-" + DbFiles.READER_CACHE_KIB);
             }
             return load(new Journal(c, r, settings));
         } catch (SQLException | RuntimeException e) {

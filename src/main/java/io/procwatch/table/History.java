@@ -46,6 +46,8 @@ public final class History {
     private long earlyDropped;
     private final Map<Integer, ArrayDeque<Taskstats>> earlyTaskstats = new HashMap<>();
     private int earlyCount;
+    /** Shares the repeated strings and statuses of the entries held (under this object's lock). */
+    private final Dedup dedup = new Dedup();
 
     /** Told of every entry added or completed (taskstats joined): the persistent store's feed. */
     private Consumer<ExitedProcess> sink = e -> { };
@@ -105,7 +107,8 @@ public final class History {
         }
     }
 
-    private void put(ExitedProcess e) {
+    private ExitedProcess put(ExitedProcess e) {
+        e = dedup.exit(e);
         int slot = (int) (added % ring.length);
         if (added >= ring.length) {
             dropped++;
@@ -123,6 +126,7 @@ public final class History {
             previousOfPid[slot] = -1;
         }
         added++;
+        return e;
     }
 
     /** The oldest entry still held, or null when empty. */
@@ -160,7 +164,7 @@ public final class History {
             }
         }
         nextSeq = Math.max(nextSeq, e.seq() + 1);
-        put(e);
+        e = put(e);
         exitCounts.count(e);
         sink.accept(e);
         return e;
@@ -190,7 +194,7 @@ public final class History {
             }
             if (e.taskstats() != null) {
                 if (t.aggregate() && !e.taskstats().aggregate() && e.matches(t)) {
-                    ring[i] = e.withTaskstats(t.withMemoryOf(e.taskstats())); // a group's total replaces its leader's record
+                    ring[i] = dedup.exit(e.withTaskstats(t.withMemoryOf(e.taskstats()))); // a group's total replaces its leader's record
                     sink.accept(ring[i]);
                     return;
                 }
@@ -200,7 +204,7 @@ public final class History {
             at = i;
         }
         if (waiting != null && waiting.matches(t)) {
-            ring[at] = waiting.withTaskstats(t);
+            ring[at] = dedup.exit(waiting.withTaskstats(t));
             sink.accept(ring[at]);
             return;
         }
