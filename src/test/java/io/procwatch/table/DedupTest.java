@@ -19,6 +19,8 @@ class DedupTest {
         return s == null ? null : new String(s.toCharArray());
     }
 
+    private static final long NOW = System.currentTimeMillis();
+
     private static ExitedProcess exit(long seq, int pid, String comm, List<String> argv, String cgroup, int status) {
         List<String> args = new ArrayList<>();
         for (String a : argv) {
@@ -26,8 +28,9 @@ class DedupTest {
         }
         Taskstats t = new Taskstats(13, true, pid, 1, 0, 0, copy(comm), new WaitStatus(status), 0, 0, 1_700_000_000L,
                 1500, 10, 20, 30, 0, 2048, 4096, 1, 2, 3, 4, 5, 6, 0, 7, 8, pid);
-        return new ExitedProcess(seq, pid, 1, 0, 0, copy(comm), copy("/usr/bin/" + comm), args, 1000 + seq,
-                2000 + seq, new WaitStatus(status), false, true, true, t, 5_000_000L + seq, copy(cgroup));
+        // ended a moment ago: an exit older than History.JOIN_MAX_AGE_MS no longer takes a record
+        return new ExitedProcess(seq, pid, 1, 0, 0, copy(comm), copy("/usr/bin/" + comm), args, NOW - 1000 + seq,
+                NOW + seq, new WaitStatus(status), false, true, true, t, 5_000_000L + seq, copy(cgroup));
     }
 
     @Test
