@@ -387,7 +387,11 @@ public final class HistoryStore implements AutoCloseable {
 
     /** Newest first, at most {@code q.limit()}. */
     public List<ExitedProcess> query(Query q) throws SQLException {
-        return select(q, Long.MIN_VALUE, Long.MAX_VALUE, false, false);
+        // no time bound: the seq index gives the newest directly; through the end_ms index SQLite
+        // sorted every row first (the daemon's start-up restore of the newest 10,000 took 5.5 s
+        // on a database of 1.8 M exits, 0.5 ms this way)
+        boolean unbounded = q.sinceMs() <= 0 && q.untilMs() == Long.MAX_VALUE;
+        return select(q, Long.MIN_VALUE, Long.MAX_VALUE, false, unbounded);
     }
 
     /**
