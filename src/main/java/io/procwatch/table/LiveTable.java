@@ -76,24 +76,17 @@ public final class LiveTable implements AutoCloseable {
         }
         taskstats = ts;
         reaper = new ReapTimer(applier, cfg.reapIntervalMillis(), 2_000);
+        Sampler s = null;
         try {
             applier.resync(true);
-        } catch (IOException | RuntimeException e) {
-            connector.close();
-            if (ts != null) {
-                ts.close();
-            }
-            reaper.close();
-            closeExecSource();
-            throw e;
-        }
-        sampler = new Sampler(table, proc.root().toString(), cfg.taskScan());
-        applier.useTaskScan(sampler.taskScan(), sampler::passSoon, sampler::adopt);
-        try {
+            s = new Sampler(table, proc.root().toString(), cfg.taskScan());
+            applier.useTaskScan(s.taskScan(), s::passSoon, s::adopt);
             // the filled table, no event applied yet: a listener attached here misses none
-            beforeEvents.accept(table, sampler);
+            beforeEvents.accept(table, s);
         } catch (IOException | RuntimeException e) {
-            sampler.close();
+            if (s != null) {
+                s.close();
+            }
             connector.close();
             if (ts != null) {
                 ts.close();
@@ -102,6 +95,7 @@ public final class LiveTable implements AutoCloseable {
             closeExecSource();
             throw e;
         }
+        sampler = s;
         reader = startReader(connector);
         // the rescan after a loss is on the path to the first right answer: compile its code now
         Thread.ofPlatform().name("procwatch-rehearsal").daemon(true).start(() -> {
